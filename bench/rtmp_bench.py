@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""Side-by-side RTMP benchmark: `sluice serve` against nginx with libnginx-mod-rtmp, same
+input, same machine, one run. Reports server CPU and RSS and the ratio sluice/nginx.
+
+  (a) passthrough HLS: N concurrent publishers (ffmpeg -re -c copy of a pre-encoded 3 Mbit/s
+      720p30 file), CPU seconds of the server per stream per second;
+  (b) RTMP fan-out: one 3 Mbit/s publisher and N players (bench/rtmp_load, one thread),
+      CPU per player-second and RSS.
+
+Usage: bench/rtmp_bench.py [--build build] [--seconds 30] [--publishers 1,4,8]
+                           [--players 50,200,500]
+Needs: nginx, libnginx-mod-rtmp, ffmpeg (scripts/install-bench-deps.sh)."""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        except FileNotFoundError:
+            pass
+    return total / TICK
+
+
+def rss_mib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total / 1024
+
+
+def wait_port(port, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"port {port} never opened")
+
+
+def stop(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+class Server:
+    def __init__(self, kind, work, build, hls):
+        self.kind, self.port = kind, free_port()
+        log = open(os.path.join(work, f"{kind}.log"), "wb")
+        if kind == "sluice":
+            args = [os.path.join(build, "sluice"), "serve", "--rtmp-listen",
+                    f"127.0.0.1:{self.port}", "--http-listen", "127.0.0.1:0", "--data-dir",
+                    os.path.join(work, "sluice-data"), "--playback-id", "key", "--io-threads",
+                    "1", "--log-level", "warn"]
+        else:
+            hls_dir = os.path.join("/dev/shm", os.path.basename(work) + "-nginx-hls")
+            conf = open(os.path.join(HERE, "nginx-rtmp.conf.in")).read()
+            conf = (conf.replace("@WORK@", work).replace("@RTMP_PORT@", str(self.port))
+                    .replace("@HLS@", "on" if hls else "off").replace("@HLS_DIR@", hls_dir))
+            path = os.path.join(work, "nginx.conf")
+            open(path, "w").write(conf)
+            args = ["nginx", "-c", path, "-p", work]
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        wait_port(self.port)
+
+    def pids(self):
+        # nginx: master plus workers (the workers do the work); sluice: one process.
+        out = subprocess.run(["pgrep", "-g", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()] or [self.proc.pid]
+
+    def url(self, name):
+        return f"rtmp://127.0.0.1:{self.port}/stream/{name}"
+
+    def close(self):
+        stop(self.proc)
+
+
+def publisher(url, source):
+    return subprocess.Popen(["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-stream_loop",
+                             "-1", "-i", source, "-c", "copy", "-f", "flv", url],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def measure(server, seconds):
+    pids = server.pids()
+    c0, t0 = cpu_seconds(pids), time.monotonic()
+    time.sleep(seconds)
+    c1, t1 = cpu_seconds(pids), time.monotonic()
+    return (c1 - c0) / (t1 - t0), rss_mib(pids)
+
+
+def scenario_publishers(kind, work, build, source, n, seconds):
+    server = Server(kind, work, build, hls=True)
+    pubs = [publisher(server.url(f"s{i}"), source) for i in range(n)]
+    try:
+        time.sleep(5)  # first GOPs and segments
+        cpu, rss = measure(server, seconds)
+        alive = sum(p.poll() is None for p in pubs)
+        return {"server": kind, "publishers": n, "alive": alive, "cpu_per_stream": cpu / n,
+                "rss_mib": rss}
+    finally:
+        for p in pubs:
+            stop(p)
+        server.close()
+
+
+def scenario_players(kind, work, build, source, n, seconds):
+    server = Server(kind, work, build, hls=False)
+    pub = publisher(server.url("live"), source)
+    try:
+        time.sleep(4)
+        load = subprocess.Popen([os.path.join(build, "rtmp_load"), "--url", server.url("live"),
+                                 "--players", str(n), "--seconds", str(seconds + 6)],
+                                stdout=subprocess.PIPE, text=True)
+        time.sleep(4)  # everyone connected and past the GOP burst
+        cpu, rss = measure(server, seconds)
+        load_cpu = cpu_seconds([load.pid])
+        result = json.loads(load.communicate(timeout=seconds + 60)[0])
+        return {"server": kind, "players": n, "connected": result["connected"],
+                "mbit_per_player": result["bytes_min"] * 8 / 1e6 / result["elapsed_s"],
+                "cpu_per_player_s": cpu / n, "cpu_total": cpu, "rss_mib": rss,
+                "loadgen_cpu_s": load_cpu}
+    finally:
+        stop(pub)
+        server.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--publishers", default="1,4,8")
+    ap.add_argument("--players", default="50,200,500")
+    args = ap.parse_args()
+
+    work = tempfile.mkdtemp(prefix="sluice-bench-")
+    source = os.path.join(work, "input.flv")
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i",
+                    "sine=frequency=440:sample_rate=48000", "-t", "20", "-c:v", "libx264",
+                    "-preset", "veryfast", "-b:v", "3000k", "-maxrate", "3000k", "-bufsize",
+                    "3000k", "-g", "60", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k",
+                    source], check=True)
+    print(f"# machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, "
+          f"{platform.platform()}")
+    print(f"# {subprocess.run(['nginx', '-v'], capture_output=True, text=True).stderr.strip()}")
+    rows = []
+    try:
+        for n in [int(x) for x in args.publishers.split(",") if x]:
+            pair = [scenario_publishers(k, work, args.build, source, n, args.seconds)
+                    for k in ("sluice", "nginx")]
+            ratio = pair[0]["cpu_per_stream"] / max(pair[1]["cpu_per_stream"], 1e-9)
+            rows.append(("publishers", n, pair, ratio))
+            print(json.dumps({"scenario": "passthrough_hls", "n": n, "results": pair,
+                              "cpu_ratio_sluice_over_nginx": round(ratio, 3)}), flush=True)
+        for n in [int(x) for x in args.players.split(",") if x]:
+            pair = [scenario_players(k, work, args.build, source, n, args.seconds)
+                    for k in ("sluice", "nginx")]
+            ratio = pair[0]["cpu_per_player_s"] / max(pair[1]["cpu_per_player_s"], 1e-9)
+            rows.append(("players", n, pair, ratio))
+            print(json.dumps({"scenario": "rtmp_play", "n": n, "results": pair,
+                              "cpu_ratio_sluice_over_nginx": round(ratio, 3)}), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        for d in os.listdir("/dev/shm"):
+            if d.startswith(os.path.basename(work)):
+                shutil.rmtree(os.path.join("/dev/shm", d), ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

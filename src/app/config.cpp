@@ -1,0 +1,337 @@
+#include "app/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <functional>
+#include <sstream>
+#include <toml.hpp>
+
+namespace sluice::app {
+
+namespace {
+
+using Setter = std::function<Status(ServeConfig&, const std::string&)>;
+
+struct OptionDef {
+  Option option;
+  Setter set;
+};
+
+Error bad(const std::string& name, const std::string& value, const std::string& expected) {
+  return make_error(Errc::kMalformed,
+                    "config: " + name + " = '" + value + "': expected " + expected);
+}
+
+template <typename T>
+Setter integer(T ServeConfig::*field, T min, T max) {
+  return [=](ServeConfig& c, const std::string& v) -> Status {
+    long long n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc{} || end != v.data() + v.size() || n < static_cast<long long>(min) ||
+        n > static_cast<long long>(max)) {
+      return make_error(Errc::kMalformed,
+                        "integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+    }
+    c.*field = static_cast<T>(n);
+    return Ok{};
+  };
+}
+
+// Sets an integer member reached through a sub-struct accessor.
+template <typename Get>
+Setter nested_integer(Get get, long long min, long long max) {
+  return [=](ServeConfig& c, const std::string& v) -> Status {
+    long long n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc{} || end != v.data() + v.size() || n < min || n > max) {
+      return make_error(Errc::kMalformed,
+                        "integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+    }
+    get(c) = static_cast<std::remove_reference_t<decltype(get(c))>>(n);
+    return Ok{};
+  };
+}
+
+template <typename Get>
+Setter seconds(Get get, double min, double max) {
+  return [=](ServeConfig& c, const std::string& v) -> Status {
+    char* end = nullptr;
+    const double s = std::strtod(v.c_str(), &end);
+    if (v.empty() || end != v.c_str() + v.size() || !(s >= min && s <= max)) {
+      return make_error(Errc::kMalformed,
+                        "seconds in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+    }
+    get(c) = std::chrono::milliseconds(static_cast<long long>(s * 1000));
+    return Ok{};
+  };
+}
+
+template <typename Get>
+Setter boolean(Get get) {
+  return [=](ServeConfig& c, const std::string& v) -> Status {
+    if (v == "true" || v == "1" || v == "yes") {
+      get(c) = true;
+    } else if (v == "false" || v == "0" || v == "no") {
+      get(c) = false;
+    } else {
+      return make_error(Errc::kMalformed, "true or false");
+    }
+    return Ok{};
+  };
+}
+
+Status valid_listen(const std::string& v) {
+  const auto colon = v.rfind(':');
+  if (colon == std::string::npos || colon == 0) return make_error(Errc::kMalformed, "HOST:PORT");
+  int port = -1;
+  auto [end, ec] = std::from_chars(v.data() + colon + 1, v.data() + v.size(), port);
+  if (ec != std::errc{} || end != v.data() + v.size() || port < 0 || port > 65535) {
+    return make_error(Errc::kMalformed, "HOST:PORT with a port in [0, 65535]");
+  }
+  return Ok{};
+}
+
+const std::vector<OptionDef>& definitions() {
+  static const std::vector<OptionDef> defs = {
+      {{"rtmp.listen", "RTMP listen address HOST:PORT (port 0 picks a free port)", "0.0.0.0:1935"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (auto st = valid_listen(v); !st) return st;
+         c.rtmp_listen = v;
+         return Ok{};
+       }},
+      {{"http.listen", "HTTP listen address HOST:PORT (port 0 picks a free port)", "0.0.0.0:8000"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (auto st = valid_listen(v); !st) return st;
+         c.http_listen = v;
+         return Ok{};
+       }},
+      {{"data_dir", "directory for the playback secret and mirrored HLS", "data"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (v.empty()) return make_error(Errc::kMalformed, "a directory");
+         c.data_dir = v;
+         return Ok{};
+       }},
+      {{"auth", "publish authorization: open | file:PATH | webhook:URL", "open"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (v != "open" && !v.starts_with("file:") && !v.starts_with("webhook:")) {
+           return make_error(Errc::kMalformed, "open, file:PATH or webhook:URL");
+         }
+         c.auth = v;
+         return Ok{};
+       }},
+      {{"auth_timeout", "seconds to wait for the publish webhook before rejecting", "5"},
+       seconds(
+           [](ServeConfig & c) -> auto& { return c.webhook_timeout; }, 0.1, 60)},
+      {{"playback_id", "public playback ID: hash (keyed hash of the key) | key (the key itself)",
+        "hash"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (v != "hash" && v != "key") return make_error(Errc::kMalformed, "hash or key");
+         c.playback_id = v;
+         return Ok{};
+       }},
+      {{"playback_secret", "secret for playback ID hashing (default: generated in data_dir)", ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         c.playback_secret = v;
+         return Ok{};
+       }},
+      {{"log_level", "trace | debug | info | warn | error", "info"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+         if (std::find(std::begin(kLevels), std::end(kLevels), v) == std::end(kLevels)) {
+           return make_error(Errc::kMalformed, "trace, debug, info, warn, error or off");
+         }
+         c.log_level = v;
+         return Ok{};
+       }},
+      {{"io_threads", "network I/O threads (0 = one per core)", "0"},
+       integer(&ServeConfig::io_threads, 0, 256)},
+      {{"max_streams", "live streams this node accepts", "100"},
+       integer<std::size_t>(&ServeConfig::max_streams, 1, 100000)},
+      {{"rtmp.app", "RTMP application name in rtmp://HOST/<app>/<key>", "stream"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (v.empty() || v.find_first_of("/?") != std::string::npos) {
+           return make_error(Errc::kMalformed, "a name without '/' or '?'");
+         }
+         c.rtmp.app = v;
+         return Ok{};
+       }},
+      {{"rtmp.handshake_timeout", "seconds a new connection has to finish the handshake", "10"},
+       seconds(
+           [](ServeConfig & c) -> auto& { return c.rtmp.handshake_timeout; }, 0.1, 3600)},
+      {{"rtmp.idle_timeout", "seconds without data before a publisher is dropped", "30"},
+       seconds(
+           [](ServeConfig & c) -> auto& { return c.rtmp.idle_timeout; }, 0.1, 3600)},
+      {{"rtmp.play_write_timeout", "seconds a player may stall its socket before it is dropped",
+        "20"},
+       seconds(
+           [](ServeConfig & c) -> auto& { return c.rtmp.play_write_timeout; }, 0.1, 3600)},
+      {{"rtmp.max_connections", "concurrent RTMP connections", "1000"},
+       nested_integer(
+           [](ServeConfig & c) -> auto& { return c.rtmp.max_connections; }, 1, 1'000'000)},
+      {{"rtmp.max_message_size", "largest RTMP message in bytes", "16777216"},
+       nested_integer(
+           [](ServeConfig & c) -> auto& { return c.rtmp.chunk_limits.max_message_size; }, 1024,
+           1 << 30)},
+      {{"rtmp.max_chunk_size", "largest chunk size a peer may set", "16777216"},
+       nested_integer(
+           [](ServeConfig & c) -> auto& { return c.rtmp.chunk_limits.max_chunk_size; }, 128,
+           0x7fffffff)},
+      {{"rtmp.max_amf_depth", "deepest AMF0 nesting accepted", "16"},
+       nested_integer(
+           [](ServeConfig & c) -> auto& { return c.rtmp.amf0_limits.max_depth; }, 1, 1000)},
+      {{"rtmp.play_queue_bytes", "bytes queued per player before dropping to the next keyframe",
+        "8388608"},
+       nested_integer(
+           [](ServeConfig & c) -> auto& { return c.rtmp.play_queue_bytes; }, 65536, 1ll << 32)},
+      {{"rtmp.takeover", "a new publisher of a live key replaces the old one (else rejected)",
+        "false"},
+       boolean([](ServeConfig & c) -> auto& { return c.rtmp.takeover; })},
+      {{"hls.segment_duration", "target segment duration in seconds (cut on keyframes)", "6"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         char* end = nullptr;
+         const double s = std::strtod(v.c_str(), &end);
+         if (v.empty() || end != v.c_str() + v.size() || !(s >= 0.5 && s <= 60)) {
+           return make_error(Errc::kMalformed, "seconds in [0.5, 60]");
+         }
+         c.hls.target_duration_s = s;
+         return Ok{};
+       }},
+      {{"hls.window", "segments listed in a live media playlist", "10"},
+       nested_integer(
+           [](ServeConfig & c) -> auto& { return c.hls.window; }, 2, 1000)},
+      {{"hls.grace", "seconds an ended stream stays served (with ENDLIST) before it is dropped",
+        "120"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         long long n = -1;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+         if (ec != std::errc{} || end != v.data() + v.size() || n < 0 || n > 86400) {
+           return make_error(Errc::kMalformed, "whole seconds in [0, 86400]");
+         }
+         c.hls.grace = std::chrono::seconds(n);
+         return Ok{};
+       }},
+      {{"hls.max_segment_bytes", "cut a segment past this size even without a keyframe",
+        "67108864"},
+       nested_integer(
+           [](ServeConfig & c) -> auto& { return c.hls.max_segment_bytes; }, 65536, 1ll << 31)},
+      {{"hls.mirror", "also write segments and playlists under data_dir/hls", "false"},
+       boolean([](ServeConfig & c) -> auto& { return c.hls_mirror; })},
+      {{"http.read_timeout", "seconds to receive a request's headers", "30"},
+       seconds(
+           [](ServeConfig & c) -> auto& { return c.http.read_timeout; }, 0.1, 3600)},
+      {{"http.header_limit", "largest request header block in bytes", "8192"},
+       nested_integer(
+           [](ServeConfig & c) -> auto& { return c.http.header_limit; }, 512, 1 << 20)},
+      {{"http.max_connections", "concurrent HTTP connections", "10000"},
+       nested_integer(
+           [](ServeConfig & c) -> auto& { return c.http.max_connections; }, 1, 1'000'000)},
+  };
+  return defs;
+}
+
+const OptionDef* find(const std::string& name) {
+  for (const auto& d : definitions()) {
+    if (d.option.name == name) return &d;
+  }
+  return nullptr;
+}
+
+std::string toml_scalar(const toml::value& v) {
+  if (v.is_string()) return v.as_string().str;
+  if (v.is_boolean()) return v.as_boolean() ? "true" : "false";
+  if (v.is_integer()) return std::to_string(v.as_integer());
+  if (v.is_floating()) {
+    std::ostringstream os;
+    os << v.as_floating();
+    return os.str();
+  }
+  return {};
+}
+
+Status load_table(ServeConfig& config, const toml::value& table, const std::string& prefix,
+                  const std::string& file) {
+  for (const auto& [key, value] : table.as_table()) {
+    const std::string name = prefix.empty() ? key : prefix + "." + key;
+    if (value.is_table()) {
+      if (auto st = load_table(config, value, name, file); !st) return st;
+      continue;
+    }
+    if (!find(name)) {
+      return make_error(Errc::kMalformed, "config: " + file + ": unknown option '" + name + "'");
+    }
+    const std::string text = toml_scalar(value);
+    if (text.empty() && !value.is_string()) {
+      return make_error(Errc::kMalformed,
+                        "config: " + file + ": " + name + " must be a string, number or boolean");
+    }
+    if (auto st = set_option(config, name, text); !st) return st;
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+std::vector<Option> serve_options() {
+  std::vector<Option> out;
+  for (const auto& d : definitions())
+    out.push_back(d.option);
+  return out;
+}
+
+Status set_option(ServeConfig& config, const std::string& name, const std::string& value) {
+  const OptionDef* def = find(name);
+  if (!def) return make_error(Errc::kMalformed, "config: unknown option '" + name + "'");
+  auto st = def->set(config, value);
+  if (!st) return bad(name, value, st.error().message);
+  return Ok{};
+}
+
+Status load_toml(ServeConfig& config, const std::filesystem::path& path) {
+  toml::value root;
+  try {
+    root = toml::parse(path.string());
+  } catch (const std::exception& e) {
+    // toml11 reports syntax errors with the file, line and column.
+    return make_error(Errc::kMalformed, std::string("config: ") + e.what());
+  }
+  return load_table(config, root, "", path.string());
+}
+
+std::string flag_name(const std::string& option) {
+  std::string out = option;
+  std::replace(out.begin(), out.end(), '.', '-');
+  std::replace(out.begin(), out.end(), '_', '-');
+  return out;
+}
+
+std::string env_name(const std::string& option) {
+  std::string out = "SLUICE_";
+  for (char c : option) {
+    out += (c == '.' || c == '-') ? '_'
+                                  : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+Status load_env(ServeConfig& config) {
+  for (const auto& d : definitions()) {
+    const std::string env = env_name(d.option.name);
+    if (const char* v = std::getenv(env.c_str())) {
+      if (auto st = set_option(config, d.option.name, v); !st) {
+        return make_error(Errc::kMalformed, st.error().message + " (from " + env + ")");
+      }
+    }
+  }
+  return Ok{};
+}
+
+Status validate(const ServeConfig& config) {
+  if (config.rtmp_listen == config.http_listen && !config.rtmp_listen.ends_with(":0")) {
+    return make_error(Errc::kMalformed, "config: rtmp.listen and http.listen are the same address");
+  }
+  return Ok{};
+}
+
+}  // namespace sluice::app

@@ -1,0 +1,59 @@
+// `sluice serve` configuration: typed structs with defaults at the declaration (style
+// practice 17), filled from a TOML file, then SLUICE_* environment variables, then flags.
+// Each option has one name used everywhere: TOML "rtmp.listen", env SLUICE_RTMP_LISTEN,
+// flag --rtmp-listen.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "ingest/rtmp_server.h"
+#include "media/result.h"
+#include "package/hls_store.h"
+#include "serve/http_server.h"
+
+namespace sluice::app {
+
+struct ServeConfig {
+  std::string rtmp_listen = "0.0.0.0:1935";
+  std::string http_listen = "0.0.0.0:8000";
+  std::filesystem::path data_dir = "data";
+  std::string auth = "open";
+  std::chrono::milliseconds webhook_timeout{5000};
+  std::string playback_id = "hash";  // hash | key
+  std::string playback_secret;       // generated into data_dir on first run if empty
+  std::string log_level = "info";
+  int io_threads = 0;  // 0 = one per core
+  std::size_t max_streams = 100;
+  bool hls_mirror = false;  // also write segments and playlists under data_dir/hls
+
+  ingest::RtmpConfig rtmp;
+  package::HlsConfig hls;
+  serve::HttpConfig http;
+};
+
+struct Option {
+  std::string name;  // dotted TOML name
+  std::string help;
+  std::string default_value;
+};
+
+// Every option of `sluice serve`, for --help, docs and the loaders.
+std::vector<Option> serve_options();
+
+// Applies one option given as text; the error names the option and says what is expected.
+Status set_option(ServeConfig& config, const std::string& name, const std::string& value);
+
+// TOML file: tables map to the dotted names ([rtmp] listen = "..." is rtmp.listen).
+Status load_toml(ServeConfig& config, const std::filesystem::path& path);
+// SLUICE_<NAME with dots and dashes as underscores, upper case>.
+Status load_env(ServeConfig& config);
+// Checks cross-option rules once all sources are applied.
+Status validate(const ServeConfig& config);
+
+// Flag form of an option name: "rtmp.listen" -> "rtmp-listen".
+std::string flag_name(const std::string& option);
+std::string env_name(const std::string& option);
+
+}  // namespace sluice::app

@@ -1,0 +1,66 @@
+#include "app/config.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <fstream>
+
+namespace sluice::app {
+namespace {
+
+TEST(Config, NamesAreConsistentAcrossSources) {
+  EXPECT_EQ(flag_name("rtmp.listen"), "rtmp-listen");
+  EXPECT_EQ(flag_name("data_dir"), "data-dir");
+  EXPECT_EQ(flag_name("playback_id"), "playback-id");
+  EXPECT_EQ(env_name("rtmp.listen"), "SLUICE_RTMP_LISTEN");
+  EXPECT_EQ(env_name("hls.segment_duration"), "SLUICE_HLS_SEGMENT_DURATION");
+}
+
+TEST(Config, SetOptionValidatesAndNamesTheKey) {
+  ServeConfig c;
+  ASSERT_TRUE(set_option(c, "rtmp.listen", "127.0.0.1:0"));
+  EXPECT_EQ(c.rtmp_listen, "127.0.0.1:0");
+  ASSERT_TRUE(set_option(c, "hls.window", "5"));
+  EXPECT_EQ(c.hls.window, 5u);
+  ASSERT_TRUE(set_option(c, "rtmp.idle_timeout", "2.5"));
+  EXPECT_EQ(c.rtmp.idle_timeout.count(), 2500);
+
+  auto st = set_option(c, "hls.window", "many");
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("hls.window"), std::string::npos);
+  EXPECT_FALSE(set_option(c, "rtmp.listen", "nonsense"));
+  EXPECT_FALSE(set_option(c, "auth", "maybe"));
+  EXPECT_FALSE(set_option(c, "no.such", "1"));
+}
+
+TEST(Config, TomlThenEnvOverride) {
+  const auto path = std::filesystem::temp_directory_path() / "sluice_config_test.toml";
+  {
+    std::ofstream out(path);
+    out << "auth = \"open\"\nplayback_id = \"key\"\n[rtmp]\nlisten = \"127.0.0.1:1999\"\n"
+           "takeover = true\n[hls]\nsegment_duration = 2\nwindow = 4\n";
+  }
+  ServeConfig c;
+  ASSERT_TRUE(load_toml(c, path));
+  EXPECT_EQ(c.rtmp_listen, "127.0.0.1:1999");
+  EXPECT_TRUE(c.rtmp.takeover);
+  EXPECT_DOUBLE_EQ(c.hls.target_duration_s, 2.0);
+  EXPECT_EQ(c.playback_id, "key");
+
+  setenv("SLUICE_HLS_WINDOW", "7", 1);
+  ASSERT_TRUE(load_env(c));
+  unsetenv("SLUICE_HLS_WINDOW");
+  EXPECT_EQ(c.hls.window, 7u);
+
+  {
+    std::ofstream out(path);
+    out << "[rtmp]\nlistne = \"x\"\n";
+  }
+  auto st = load_toml(c, path);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("rtmp.listne"), std::string::npos);
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace sluice::app

@@ -1,0 +1,69 @@
+// Composition root: parses the command line, builds the graph, runs it (style practice 7).
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <map>
+
+#include "app/config.h"
+#include "app/serve.h"
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "sluice: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"Sluice: RTMP in, adaptive HLS out."};
+  cli.require_subcommand(1);
+
+  auto* serve = cli.add_subcommand("serve", "media server: RTMP ingest, HLS packaging and serving");
+  std::string config_file;
+  serve->add_option("--config", config_file,
+                    "TOML config file (also SLUICE_CONFIG); environment variables SLUICE_<NAME> "
+                    "and then flags override it");
+  std::map<std::string, std::string> flag_values;
+  std::map<std::string, CLI::Option*> flags;
+  for (const auto& opt : sluice::app::serve_options()) {
+    const std::string flag = sluice::app::flag_name(opt.name);
+    std::string help = opt.help + " [" + opt.name + ", " + sluice::app::env_name(opt.name) +
+                       "; default '" + opt.default_value + "']";
+    flags[opt.name] = serve->add_option("--" + flag, flag_values[opt.name], help);
+  }
+
+  cli.add_subcommand("version", "print the version")->callback([] {
+    std::printf("sluice %s\n", kVersion);
+  });
+  for (const char* role : {"proxy", "origin"}) {
+    cli.add_subcommand(role, std::string("fleet role (not built yet)"))->callback([role] {
+      std::fprintf(stderr, "sluice %s: this role is not built yet; see the open issues\n", role);
+      std::exit(2);
+    });
+  }
+
+  CLI11_PARSE(cli, argc, argv);
+  if (!serve->parsed()) return 0;
+
+  sluice::app::ServeConfig config;
+  if (config_file.empty()) {
+    if (const char* env = std::getenv("SLUICE_CONFIG")) config_file = env;
+  }
+  if (!config_file.empty()) {
+    if (auto st = sluice::app::load_toml(config, config_file); !st) return fail(st.error().message);
+  }
+  if (auto st = sluice::app::load_env(config); !st) return fail(st.error().message);
+  for (const auto& [name, option] : flags) {
+    if (option->count() == 0) continue;
+    if (auto st = sluice::app::set_option(config, name, flag_values[name]); !st) {
+      return fail(st.error().message + " (from --" + sluice::app::flag_name(name) + ")");
+    }
+  }
+  if (auto st = sluice::app::validate(config); !st) return fail(st.error().message);
+  return sluice::app::run_serve(config);
+}

@@ -1,0 +1,599 @@
+#include "ingest/rtmp_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "ingest/outbox.h"
+#include "media/timestamps.h"
+#include "proto/flv/flv.h"
+#include "proto/rtmp/handshake.h"
+
+namespace sluice::ingest {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::uint32_t kWindowAckSize = 2'500'000;
+constexpr std::uint32_t kCommandCsid = 3;
+constexpr std::uint32_t kStreamCommandCsid = 5;
+
+media::Bytes command_message(std::uint32_t csid, std::uint32_t stream_id,
+                             std::initializer_list<amf0::Value> values) {
+  media::Bytes body;
+  for (const auto& v : values)
+    amf0::encode(v, body);
+  media::Bytes out;
+  rtmp::encode_message(csid, rtmp::kCommandAmf0, stream_id, 0, body, kPlayChunkSize, out);
+  return out;
+}
+
+media::Bytes data_message(std::uint32_t stream_id, std::initializer_list<amf0::Value> values) {
+  media::Bytes body;
+  for (const auto& v : values)
+    amf0::encode(v, body);
+  media::Bytes out;
+  rtmp::encode_message(kStreamCommandCsid, rtmp::kDataAmf0, stream_id, 0, body, kPlayChunkSize,
+                       out);
+  return out;
+}
+
+amf0::Object status_object(const std::string& level, const std::string& code,
+                           const std::string& description) {
+  return amf0::Object{{{"level", level}, {"code", code}, {"description", description}}};
+}
+
+media::Bytes on_status(const std::string& level, const std::string& code,
+                       const std::string& description) {
+  return command_message(kStreamCommandCsid, kPlayStreamId,
+                         {"onStatus", 0.0, amf0::Null{}, status_object(level, code, description)});
+}
+
+media::Bytes control(void (*write)(std::uint32_t, std::vector<std::uint8_t>&), std::uint32_t v) {
+  media::Bytes out;
+  write(v, out);
+  return out;
+}
+
+media::Bytes user_control(std::uint16_t event, std::uint32_t value) {
+  media::Bytes out;
+  rtmp::write_user_control(event, value, out);
+  return out;
+}
+
+// "stream", "stream/", "stream?x=y" all name the app "stream".
+std::string normalize_app(std::string app) {
+  if (auto q = app.find('?'); q != std::string::npos) app.resize(q);
+  while (!app.empty() && app.back() == '/')
+    app.pop_back();
+  return app;
+}
+
+enum class Role { kNone, kPublisher, kPlayer };
+
+// One RTMP connection. Owned by its coroutine frame; only the Outbox is shared (with the
+// Stream it plays from), because the publisher's thread queues into it.
+class Session {
+ public:
+  Session(tcp::socket socket, IngestContext& ctx, std::uint64_t id)
+      : socket_(std::move(socket)),
+        ctx_(ctx),
+        id_(id),
+        decoder_(ctx.config.chunk_limits),
+        outbox_(std::make_shared<Outbox>(Outbox::Executor(socket_.get_executor()),
+                                         ctx.config.play_queue_bytes, ctx.counters.player_drops)) {
+    boost::system::error_code ec;
+    auto remote = socket_.remote_endpoint(ec);
+    addr_ = ec ? "?" : remote.address().to_string();
+    tag_ = "rtmp#" + std::to_string(id_) + " " + addr_;
+  }
+
+  asio::awaitable<void> run() {
+    read_deadline_ = Clock::now() + ctx_.config.handshake_timeout;
+    auto result = co_await (handshake_and_read() || outbox_->run_writer(socket_, write_started_) ||
+                            watchdog());
+    (void)result;
+    co_await finish();
+  }
+
+ private:
+  // ---- reading -------------------------------------------------------------------------
+  asio::awaitable<void> handshake_and_read() {
+    rtmp::ServerHandshake handshake;
+    std::size_t leftover_at = 0, leftover_len = 0;
+    while (true) {
+      auto [ec, n] =
+          co_await socket_.async_read_some(asio::buffer(buf_), asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (ec != asio::error::eof)
+          spdlog::info("{}: closed during handshake: {}", tag_, ec.message());
+        co_return;
+      }
+      auto step = handshake.feed(std::span<const std::uint8_t>(buf_.data(), n));
+      if (!step) {
+        fail(step.error().message);
+        co_return;
+      }
+      if (!step->out.empty()) {
+        auto [werr, wn] = co_await asio::async_write(socket_, asio::buffer(step->out),
+                                                     asio::as_tuple(asio::use_awaitable));
+        if (werr) co_return;
+      }
+      ctx_.counters.bytes_in.fetch_add(step->consumed, std::memory_order_relaxed);
+      if (step->done) {
+        leftover_at = step->consumed;
+        leftover_len = n - step->consumed;
+        break;
+      }
+    }
+    spdlog::debug("{}: handshake done ({})", tag_, handshake.used_digest() ? "digest" : "simple");
+    read_deadline_ = Clock::now() + ctx_.config.idle_timeout;
+    if (leftover_len > 0 && !co_await on_bytes(std::span<const std::uint8_t>(
+                                buf_.data() + leftover_at, leftover_len))) {
+      co_return;
+    }
+    while (!stop_) {
+      auto [ec, n] =
+          co_await socket_.async_read_some(asio::buffer(buf_), asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+          spdlog::info("{}: read: {}", tag_, ec.message());
+        }
+        co_return;
+      }
+      if (role_ != Role::kPlayer) read_deadline_ = Clock::now() + ctx_.config.idle_timeout;
+      if (!co_await on_bytes(std::span<const std::uint8_t>(buf_.data(), n))) co_return;
+    }
+  }
+
+  // Returns false when the session must end.
+  asio::awaitable<bool> on_bytes(std::span<const std::uint8_t> bytes) {
+    ctx_.counters.bytes_in.fetch_add(bytes.size(), std::memory_order_relaxed);
+    if (auto ack = acks_.on_received(bytes.size())) {
+      media::Bytes out;
+      rtmp::write_acknowledgement(*ack, out);
+      outbox_->send(std::move(out));
+    }
+    messages_.clear();
+    if (auto st = decoder_.feed(bytes, messages_); !st) {
+      fail(st.error().message);
+      co_return false;
+    }
+    // Each message is capped by the decoder; this caps their sum across chunk streams, so a
+    // peer cannot park 64 partial 16 MiB messages.
+    if (decoder_.buffered_bytes() > 2 * std::size_t{ctx_.config.chunk_limits.max_message_size}) {
+      fail("rtmp chunk: " + std::to_string(decoder_.buffered_bytes()) +
+           " bytes of partial messages buffered, over twice the message size limit");
+      co_return false;
+    }
+    for (auto& m : messages_) {
+      if (!co_await on_message(m) || stop_) co_return false;
+    }
+    if (role_ == Role::kPublisher && stream_->ended()) {
+      spdlog::warn("{}: publish of {} taken over by a new publisher; closing", tag_,
+                   stream_->playback_id());
+      co_return false;
+    }
+    co_return true;
+  }
+
+  asio::awaitable<bool> on_message(rtmp::Message& m) {
+    switch (m.type) {
+      case rtmp::kSetChunkSize:
+      case rtmp::kAbort:
+      case rtmp::kAcknowledgement:
+      case rtmp::kSetPeerBandwidth:
+        co_return true;  // chunk size and abort were applied by the decoder
+      case rtmp::kWindowAckSize: {
+        auto size = rtmp::parse_u32_body(*m.payload);
+        if (size) acks_.set_window(*size);
+        co_return true;
+      }
+      case rtmp::kUserControl: {
+        auto uc = rtmp::parse_user_control(*m.payload);
+        if (uc && uc->event == rtmp::kPingRequest) {
+          outbox_->send(user_control(rtmp::kPingResponse, uc->value));
+        }
+        co_return true;
+      }
+      case rtmp::kCommandAmf0:
+      case rtmp::kCommandAmf3:
+        co_return co_await on_command(m);
+      case rtmp::kDataAmf0:
+      case rtmp::kDataAmf3:
+        on_data(m);
+        co_return true;
+      case rtmp::kAudio:
+      case rtmp::kVideo:
+        on_media(m);
+        co_return true;
+      default:
+        if (!warned_type_) {
+          spdlog::info("{}: ignoring message type {}", tag_, m.type);
+          warned_type_ = true;
+        }
+        co_return true;
+    }
+  }
+
+  asio::awaitable<bool> on_command(const rtmp::Message& m) {
+    auto body = std::span<const std::uint8_t>(*m.payload);
+    // AMF3 command messages start with a 0 byte and then carry AMF0 values.
+    if (m.type == rtmp::kCommandAmf3 && !body.empty()) body = body.subspan(1);
+    auto values = amf0::decode_all(body, ctx_.config.amf0_limits);
+    if (!values) {
+      fail("command: " + values.error().message);
+      co_return false;
+    }
+    const auto& v = *values;
+    if (v.empty() || !v[0].as_string()) {
+      fail("command without a name");
+      co_return false;
+    }
+    const std::string& name = *v[0].as_string();
+    const double txid = v.size() > 1 && v[1].as_number() ? *v[1].as_number() : 0.0;
+    const auto arg = [&](std::size_t i) -> std::string {
+      return v.size() > i && v[i].as_string() ? *v[i].as_string() : std::string{};
+    };
+
+    if (name == "connect") co_return on_connect(txid, v.size() > 2 ? v[2] : amf0::Value{});
+    if (!connected_) {
+      fail("'" + name + "' before connect");
+      co_return false;
+    }
+    if (name == "createStream") {
+      outbox_->send(
+          command_message(kCommandCsid, 0, {"_result", txid, amf0::Null{}, double(kPlayStreamId)}));
+      co_return true;
+    }
+    if (name == "releaseStream" || name == "FCPublish" || name == "FCUnpublish" ||
+        name == "getStreamLength") {
+      if (txid != 0) {
+        outbox_->send(
+            command_message(kCommandCsid, 0, {"_result", txid, amf0::Null{}, amf0::Undefined{}}));
+      }
+      co_return true;
+    }
+    if (name == "publish") co_return co_await on_publish(arg(3));
+    if (name == "play") co_return on_play(arg(3));
+    if (name == "deleteStream" || name == "closeStream") {
+      spdlog::info("{}: {}", tag_, name);
+      co_return false;
+    }
+    spdlog::debug("{}: ignoring command '{}'", tag_, name);
+    co_return true;
+  }
+
+  bool on_connect(double txid, const amf0::Value& cmd) {
+    app_ = normalize_app(cmd.get_string("app"));
+    tc_url_ = cmd.get_string("tcUrl");
+    flash_ver_ = cmd.get_string("flashVer");
+    if (app_ != ctx_.config.app) {
+      spdlog::warn("{}: connect to unknown app '{}' (expected '{}')", tag_, app_, ctx_.config.app);
+      outbox_->send(command_message(
+          kCommandCsid, 0,
+          {"_error", txid, amf0::Null{},
+           status_object("error", "NetConnection.Connect.Rejected", "unknown application")}));
+      drain_ = true;
+      return false;
+    }
+    connected_ = true;
+    outbox_->send(control(rtmp::write_window_ack_size, kWindowAckSize));
+    media::Bytes bw;
+    rtmp::write_set_peer_bandwidth(kWindowAckSize, 2, bw);
+    outbox_->send(std::move(bw));
+    outbox_->send(control(rtmp::write_set_chunk_size, kPlayChunkSize));
+    auto info = status_object("status", "NetConnection.Connect.Success", "Connection succeeded.");
+    info.properties.emplace_back("objectEncoding", cmd.get_number("objectEncoding", 0));
+    outbox_->send(command_message(
+        kCommandCsid, 0,
+        {"_result", txid, amf0::Object{{{"fmsVer", "FMS/3,0,1,123"}, {"capabilities", 31.0}}},
+         info}));
+    return true;
+  }
+
+  void reject_publish(const std::string& code, const std::string& why) {
+    ctx_.counters.publishes_rejected.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("{}: publish of key {} rejected: {}", tag_, mask_key(key_), why);
+    outbox_->send(on_status("error", code, why));
+    drain_ = true;
+  }
+
+  asio::awaitable<bool> on_publish(const std::string& publish_name) {
+    if (role_ != Role::kNone) {
+      fail("publish on a connection that already " +
+           std::string(role_ == Role::kPublisher ? "publishes" : "plays"));
+      co_return false;
+    }
+    auto [key, query] = split_publish_name(publish_name);
+    key_ = key;
+    if (!valid_stream_name(key)) {
+      reject_publish("NetStream.Publish.BadName", "invalid stream key (1-128 of [A-Za-z0-9_-])");
+      co_return false;
+    }
+    PublishRequest req{app_, key, query, addr_, tc_url_, flash_ver_, id_};
+    // Reading pauses while the authorizer decides: NetStream.Publish.Start must not go out
+    // before the decision (answering first makes OBS retry forever on a reject).
+    auto decision = co_await ctx_.auth.authorize(req);
+    if (!decision.allowed) {
+      reject_publish("NetStream.Publish.BadName", "not authorized: " + decision.reason);
+      co_return false;
+    }
+    std::string playback_id = decision.playback_id.value_or(
+        derive_playback_id(ctx_.config.playback_id_mode, ctx_.config.playback_secret, key));
+    if (!valid_stream_name(playback_id)) {
+      reject_publish("NetStream.Publish.BadName", "authorizer gave an invalid playback ID");
+      co_return false;
+    }
+    auto stream = ctx_.hub.start_publish(playback_id, ctx_.config.takeover);
+    if (!stream) {
+      reject_publish("NetStream.Publish.BadName", stream.error().message);
+      co_return false;
+    }
+    stream_ = *stream;
+    role_ = Role::kPublisher;
+    query_ = query;
+    hls_ = ctx_.hls.begin(playback_id);
+    ctx_.counters.publishes_total.fetch_add(1, std::memory_order_relaxed);
+    outbox_->send(user_control(rtmp::kStreamBegin, kPlayStreamId));
+    outbox_->send(
+        on_status("status", "NetStream.Publish.Start", playback_id + " is now published."));
+    spdlog::info("{}: publishing key {} as playback ID {} ({})", tag_, mask_key(key), playback_id,
+                 decision.reason);
+    co_return true;
+  }
+
+  bool on_play(const std::string& play_name) {
+    if (role_ != Role::kNone) {
+      fail("play on a connection that already has a role");
+      return false;
+    }
+    auto name = split_publish_name(play_name).key;
+    auto stream = valid_stream_name(name) ? ctx_.hub.find(name) : nullptr;
+    if (!stream) {
+      spdlog::info("{}: play of unknown stream '{}'", tag_, valid_stream_name(name) ? name : "?");
+      outbox_->send(on_status("error", "NetStream.Play.StreamNotFound", "no such live stream"));
+      drain_ = true;
+      return false;
+    }
+    role_ = Role::kPlayer;
+    read_deadline_ = Clock::time_point::max();  // players may stay silent; writes are timed
+    outbox_->send(user_control(rtmp::kStreamBegin, kPlayStreamId));
+    outbox_->send(on_status("status", "NetStream.Play.Reset", "Playing and resetting " + name));
+    outbox_->send(on_status("status", "NetStream.Play.Start", "Started playing " + name));
+    outbox_->send(data_message(kPlayStreamId, {"|RtmpSampleAccess", true, true}));
+    media::Bytes farewell = user_control(rtmp::kStreamEof, kPlayStreamId);
+    auto notify = on_status("status", "NetStream.Play.UnpublishNotify", name + " is unpublished.");
+    farewell.insert(farewell.end(), notify.begin(), notify.end());
+    outbox_->set_farewell(std::move(farewell));
+    if (!stream->subscribe(outbox_)) {
+      outbox_->send(on_status("error", "NetStream.Play.StreamNotFound", "stream ended"));
+      drain_ = true;
+      return false;
+    }
+    play_stream_ = stream;
+    ctx_.counters.players_active.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("{}: playing {}", tag_, name);
+    return true;
+  }
+
+  void on_data(const rtmp::Message& m) {
+    if (role_ != Role::kPublisher) return;
+    auto values = amf0::decode_all(*m.payload, ctx_.config.amf0_limits);
+    if (!values || values->empty() || !(*values)[0].as_string()) {
+      spdlog::info("{}: ignoring malformed data message", tag_);
+      return;
+    }
+    auto& v = *values;
+    std::size_t first = *v[0].as_string() == "@setDataFrame" ? 1 : 0;
+    if (v.size() <= first + 1 || !v[first].as_string() || *v[first].as_string() != "onMetaData") {
+      return;
+    }
+    // Players get "onMetaData", {...} without the @setDataFrame wrapper.
+    auto body = std::make_shared<media::Bytes>();
+    for (std::size_t i = first; i < v.size(); ++i)
+      amf0::encode(v[i], *body);
+    auto packet = std::make_shared<media::Packet>();
+    packet->kind = media::TrackKind::kData;
+    packet->codec = media::Codec::kAmfData;
+    packet->dts_ms = last_dts_;
+    packet->body = std::move(body);
+    stream_->publish(packet);
+  }
+
+  void on_media(const rtmp::Message& m) {
+    if (role_ != Role::kPublisher || !m.payload || m.payload->empty()) return;
+    auto packet = std::make_shared<media::Packet>();
+    packet->body = m.payload;
+    if (m.type == rtmp::kVideo) {
+      auto hdr = flv::parse_video_tag(*m.payload);
+      if (!hdr) {
+        warn_media(hdr.error().message);
+        return;
+      }
+      if (hdr->frame_type == 5) return;  // video info/command frame, not media
+      packet->kind = media::TrackKind::kVideo;
+      packet->codec = hdr->codec_id == flv::kAvc && !hdr->enhanced ? media::Codec::kH264
+                                                                   : media::Codec::kUnknown;
+      if (packet->codec == media::Codec::kH264 && hdr->avc_packet_type == 2) return;
+      packet->keyframe = hdr->keyframe();
+      packet->config = packet->codec == media::Codec::kH264 && hdr->avc_packet_type == 0;
+      packet->cts_ms = hdr->composition_time;
+      packet->payload_offset = hdr->header_size;
+    } else {
+      auto hdr = flv::parse_audio_tag(*m.payload);
+      if (!hdr) {
+        warn_media(hdr.error().message);
+        return;
+      }
+      packet->kind = media::TrackKind::kAudio;
+      packet->codec = hdr->sound_format == flv::kAac ? media::Codec::kAac : media::Codec::kUnknown;
+      packet->config = packet->codec == media::Codec::kAac && hdr->aac_packet_type == 0;
+      packet->payload_offset = hdr->header_size;
+    }
+    if (packet->codec == media::Codec::kUnknown) {
+      warn_media("codec not supported for HLS (H.264 and AAC are); forwarding to players only");
+    }
+    packet->dts_ms = timestamps_.normalize(packet->kind, m.timestamp);
+    last_dts_ = packet->dts_ms;
+    stream_->publish(packet);
+    if (hls_ && packet->codec != media::Codec::kUnknown) {
+      if (auto st = hls_->on_packet(*packet); !st) warn_media("hls: " + st.error().message);
+    }
+  }
+
+  void warn_media(const std::string& what) {
+    // One line per distinct problem: a broken encoder must not flood the log.
+    if (what == last_media_warning_) return;
+    last_media_warning_ = what;
+    spdlog::warn("{}: {}", tag_, what);
+  }
+
+  void fail(const std::string& why) {
+    ctx_.counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("{}: closing: {}", tag_, why);
+    stop_ = true;
+  }
+
+  // ---- timers --------------------------------------------------------------------------
+  asio::awaitable<void> watchdog() {
+    asio::steady_timer timer(socket_.get_executor());
+    for (;;) {
+      timer.expires_after(std::chrono::milliseconds(500));
+      auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      const auto now = Clock::now();
+      if (now > read_deadline_) {
+        spdlog::warn(
+            "{}: closing: {}", tag_,
+            role_ == Role::kNone && !connected_ ? "handshake/connect timed out" : "idle timeout");
+        co_return;
+      }
+      if (write_started_ != Clock::time_point{} &&
+          now - write_started_ > ctx_.config.play_write_timeout) {
+        spdlog::warn("{}: closing: peer stopped reading for {} ms", tag_,
+                     ctx_.config.play_write_timeout.count());
+        co_return;
+      }
+    }
+  }
+
+  // ---- teardown ------------------------------------------------------------------------
+  asio::awaitable<void> finish() {
+    if (drain_) {
+      // Let a final error status reach the client before the connection closes.
+      outbox_->close();
+      write_started_ = {};
+      read_deadline_ = Clock::now() + std::chrono::seconds(2);
+      co_await (outbox_->run_writer(socket_, write_started_) || watchdog());
+    }
+    if (role_ == Role::kPublisher && stream_) {
+      if (hls_) hls_->end();
+      ctx_.hub.end_publish(stream_);
+      spdlog::info("{}: publish of {} ended", tag_, stream_->playback_id());
+    }
+    if (role_ == Role::kPlayer && play_stream_) {
+      play_stream_->unsubscribe(outbox_.get());
+      ctx_.counters.players_active.fetch_sub(1, std::memory_order_relaxed);
+      spdlog::info("{}: player left {} ({} bytes sent)", tag_, play_stream_->playback_id(),
+                   outbox_->bytes_sent());
+    }
+    ctx_.counters.bytes_out.fetch_add(outbox_->bytes_sent(), std::memory_order_relaxed);
+    outbox_->close();
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
+  tcp::socket socket_;
+  IngestContext& ctx_;
+  const std::uint64_t id_;
+  std::string addr_, tag_;
+  std::array<std::uint8_t, 64 * 1024> buf_{};
+  rtmp::ChunkDecoder decoder_;
+  rtmp::AckCounter acks_;
+  std::vector<rtmp::Message> messages_;
+  std::shared_ptr<Outbox> outbox_;
+  Clock::time_point read_deadline_{};
+  Clock::time_point write_started_{};
+
+  bool connected_ = false, stop_ = false, drain_ = false, warned_type_ = false;
+  Role role_ = Role::kNone;
+  std::string app_, tc_url_, flash_ver_, key_, query_;
+  std::string last_media_warning_;
+  media::TimestampNormalizer timestamps_;
+  std::int64_t last_dts_ = 0;
+  std::shared_ptr<Stream> stream_;  // when publishing
+  std::unique_ptr<package::HlsWriter> hls_;
+  std::shared_ptr<Stream> play_stream_;  // when playing
+};
+
+}  // namespace
+
+RtmpServer::RtmpServer(asio::io_context& io, const tcp::endpoint& endpoint, IngestContext context)
+    : io_(io), acceptor_(io, endpoint), context_(context) {}
+
+tcp::endpoint RtmpServer::local_endpoint() const {
+  return acceptor_.local_endpoint();
+}
+
+void RtmpServer::start() {
+  asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+}
+
+void RtmpServer::stop() {
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+}
+
+asio::awaitable<void> RtmpServer::accept_loop() {
+  auto& counters = context_.counters;
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(io_),
+                                                        asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      spdlog::error("rtmp accept: {}", ec.message());
+      continue;
+    }
+    counters.connections_total.fetch_add(1, std::memory_order_relaxed);
+    if (counters.connections_active.load() >=
+        static_cast<std::int64_t>(context_.config.max_connections)) {
+      counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("rtmp: refusing connection: {} connections is the limit",
+                   context_.config.max_connections);
+      continue;  // the socket closes as it goes out of scope
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    counters.connections_active.fetch_add(1, std::memory_order_relaxed);
+    const auto id = next_id_++;
+    auto executor = socket.get_executor();
+    asio::co_spawn(
+        executor,
+        [session = std::make_unique<Session>(std::move(socket), context_, id)]() mutable
+        -> asio::awaitable<void> { co_await session->run(); },
+        [&counters, id](std::exception_ptr e) {
+          counters.connections_active.fetch_sub(1, std::memory_order_relaxed);
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            spdlog::error("rtmp#{}: session failed: {}", id, ex.what());
+          }
+        });
+  }
+}
+
+}  // namespace sluice::ingest

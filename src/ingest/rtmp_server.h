@@ -1,0 +1,77 @@
+// RTMP listener and sessions: the I/O shell around the sans-I/O codecs in proto/.
+// Threading: one strand per connection; a session's reader, writer and watchdog coroutines
+// all run on it. Publishers push into the StreamHub and the HLS writer from their strand.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "ingest/auth.h"
+#include "ingest/stream_hub.h"
+#include "ingest/stream_key.h"
+#include "package/hls_store.h"
+#include "proto/amf0/amf0.h"
+#include "proto/rtmp/chunk.h"
+
+namespace sluice::ingest {
+
+struct RtmpConfig {
+  std::string app = "stream";
+  std::chrono::milliseconds handshake_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{30'000};        // no bytes from a publisher/new client
+  std::chrono::milliseconds play_write_timeout{20'000};  // a player not draining its socket
+  std::size_t max_connections = 1000;
+  std::size_t play_queue_bytes = 8u << 20;  // per player; beyond it, drop to next keyframe
+  bool takeover = false;                    // a second publisher of a live key replaces the first
+  rtmp::DecoderLimits chunk_limits;
+  amf0::Limits amf0_limits;
+  PlaybackIdMode playback_id_mode = PlaybackIdMode::kHash;
+  std::string playback_secret;
+};
+
+// Counters shown on /metrics; relaxed atomics, written from any strand.
+struct RtmpCounters {
+  std::atomic<std::uint64_t> connections_total{0};
+  std::atomic<std::int64_t> connections_active{0};
+  std::atomic<std::uint64_t> connections_refused{0};
+  std::atomic<std::uint64_t> protocol_errors{0};
+  std::atomic<std::uint64_t> publishes_total{0};
+  std::atomic<std::uint64_t> publishes_rejected{0};
+  std::atomic<std::int64_t> players_active{0};
+  std::atomic<std::uint64_t> bytes_in{0};
+  std::atomic<std::uint64_t> bytes_out{0};
+  std::atomic<std::uint64_t> player_drops{0};
+};
+
+// Collaborators a session needs; all outlive the server.
+struct IngestContext {
+  const RtmpConfig& config;
+  StreamHub& hub;
+  PublishAuthorizer& auth;
+  package::HlsStore& hls;
+  RtmpCounters& counters;
+};
+
+class RtmpServer {
+ public:
+  RtmpServer(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
+             IngestContext context);
+  boost::asio::ip::tcp::endpoint local_endpoint() const;
+  void start();
+  void stop();
+
+ private:
+  boost::asio::awaitable<void> accept_loop();
+
+  boost::asio::io_context& io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  IngestContext context_;
+  std::uint64_t next_id_ = 1;
+};
+
+}  // namespace sluice::ingest

@@ -1,0 +1,110 @@
+// The live streams of this node: one Stream per playback ID, fanning a publisher's packets
+// out to subscribers (RTMP players now; transcoders and relays later).
+// Thread-safety: StreamHub and Stream are safe to call from any thread. The publisher calls
+// Stream::publish from its own strand; subscribers must not block in on_item (they queue).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "media/packet.h"
+#include "media/result.h"
+
+namespace sluice::ingest {
+
+// A packet as fanned out, with its RTMP wire encoding made once for every player.
+struct LiveItem {
+  media::PacketPtr packet;
+  media::SharedBytes rtmp_chunks;  // encoded at kPlayChunkSize on stream id kPlayStreamId
+};
+
+inline constexpr std::uint32_t kPlayChunkSize = 4096;
+inline constexpr std::uint32_t kPlayStreamId = 1;
+
+class Subscriber {
+ public:
+  virtual ~Subscriber() = default;
+  // Called with the stream's lock held, in publish order. Must only queue.
+  virtual void on_item(const LiveItem& item) = 0;
+  // The publisher left (or was replaced); no more items will come.
+  virtual void on_stream_end() = 0;
+};
+
+struct StreamStats {
+  std::string playback_id;
+  std::chrono::steady_clock::time_point started;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t video_frames = 0;
+  std::uint64_t audio_frames = 0;
+  std::size_t subscribers = 0;
+};
+
+class Stream {
+ public:
+  Stream(std::string playback_id, std::uint64_t session_id);
+
+  const std::string& playback_id() const { return playback_id_; }
+  std::uint64_t session_id() const { return session_id_; }
+
+  // Publisher side. Keeps the codec configs, metadata and the GOP since the last keyframe,
+  // so a new player starts on a keyframe at once.
+  void publish(const media::PacketPtr& packet);
+  // Publisher side: ends the stream for every subscriber.
+  void end();
+  // True once ended, e.g. because a new publisher took the playback ID over.
+  bool ended() const;
+
+  // Player side. Replays metadata, configs and the GOP cache, then live items.
+  // Returns false if the stream has already ended.
+  bool subscribe(const std::shared_ptr<Subscriber>& subscriber);
+  void unsubscribe(const Subscriber* subscriber);
+
+  StreamStats stats() const;
+
+ private:
+  LiveItem make_item(const media::PacketPtr& packet) const;
+  void replay_to(Subscriber& subscriber) const;
+
+  const std::string playback_id_;
+  const std::uint64_t session_id_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+
+  mutable std::mutex mutex_;  // guards everything below
+  bool ended_ = false;
+  LiveItem metadata_;
+  LiveItem video_config_;
+  LiveItem audio_config_;
+  std::vector<LiveItem> gop_;  // from the last video keyframe (bounded by kMaxGopBytes)
+  std::size_t gop_bytes_ = 0;
+  std::vector<std::shared_ptr<Subscriber>> subscribers_;
+  std::uint64_t bytes_in_ = 0, video_frames_ = 0, audio_frames_ = 0;
+};
+
+class StreamHub {
+ public:
+  explicit StreamHub(std::size_t max_streams) : max_streams_(max_streams) {}
+
+  // Claims playback_id for a new publish session. A live publisher of the same ID makes this
+  // fail (kRejected), unless takeover is set: then the old Stream is ended and replaced.
+  Result<std::shared_ptr<Stream>> start_publish(const std::string& playback_id, bool takeover);
+  // Releases the ID if `stream` still holds it (a replaced publisher's late call is a no-op).
+  void end_publish(const std::shared_ptr<Stream>& stream);
+
+  std::shared_ptr<Stream> find(const std::string& playback_id) const;
+  std::vector<StreamStats> list() const;
+  std::size_t size() const;
+
+ private:
+  const std::size_t max_streams_;
+  mutable std::mutex mutex_;  // guards streams_ and next_session_
+  std::unordered_map<std::string, std::shared_ptr<Stream>> streams_;
+  std::uint64_t next_session_ = 1;
+};
+
+}  // namespace sluice::ingest

@@ -1,0 +1,43 @@
+// H.264 bitstream helpers: the AVCDecoderConfigurationRecord carried in FLV/RTMP sequence
+// headers (ISO/IEC 14496-15 5.2.4.1), SPS fields needed for playlists, and AVCC -> Annex B.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "media/packet.h"
+#include "media/result.h"
+
+namespace sluice::media {
+
+struct AvcConfig {
+  std::uint8_t profile = 0;        // AVCProfileIndication
+  std::uint8_t compatibility = 0;  // profile_compatibility
+  std::uint8_t level = 0;          // AVCLevelIndication
+  std::uint8_t nal_length_size = 4;
+  std::vector<Bytes> sps;
+  std::vector<Bytes> pps;
+};
+Result<AvcConfig> parse_avc_config(std::span<const std::uint8_t> record);
+
+// RFC 6381 codec string for HLS CODECS, e.g. "avc1.4d401f".
+std::string avc_codec_string(const AvcConfig& config);
+
+struct SpsInfo {
+  std::uint8_t profile_idc = 0;
+  std::uint8_t level_idc = 0;
+  int width = 0;   // after frame cropping
+  int height = 0;  // after frame cropping
+};
+// `nal` is one SPS NAL unit including its 1-byte header; emulation prevention is handled.
+Result<SpsInfo> parse_sps(std::span<const std::uint8_t> nal);
+
+// Converts length-prefixed NAL units to Annex B (00 00 00 01 start codes), appending to out.
+// When `config` is given (keyframes), its SPS and PPS are inserted before the first NAL unless
+// the access unit already carries an SPS. Errors on a NAL length that runs past the end.
+Status avcc_to_annexb(std::span<const std::uint8_t> avcc, std::uint8_t nal_length_size,
+                      const AvcConfig* config, Bytes& out);
+
+}  // namespace sluice::media

@@ -1,0 +1,88 @@
+// The HLS side of `sluice serve` as seen by its two users: ingest feeds packets of a live
+// publish session into it, HTTP reads playlists and segments out of it.
+// Everything lives in memory; segments are immutable and shared with readers by pointer.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "media/packet.h"
+#include "media/result.h"
+
+namespace sluice::package {
+
+struct HlsConfig {
+  double target_duration_s = 6.0;             // cut at the first keyframe at or after this
+  std::size_t window = 10;                    // segments listed in a live media playlist
+  std::size_t max_segment_bytes = 64u << 20;  // cut even without a keyframe past this
+  std::chrono::seconds grace{120};            // keep serving after unpublish (ENDLIST), then drop
+};
+
+// One finished segment, immutable.
+struct Segment {
+  std::uint64_t sequence = 0;  // also its URI: <sequence>.ts
+  double duration_s = 0;
+  bool discontinuity = false;  // first segment after a republish or a codec change
+  std::chrono::system_clock::time_point program_date_time;
+  media::SharedBytes data;  // MPEG-TS
+};
+using SegmentPtr = std::shared_ptr<const Segment>;
+
+// Told about each finished segment (disk mirror, later DVR). Called on the publisher's thread
+// with no lock held; must not block.
+class SegmentListener {
+ public:
+  virtual ~SegmentListener() = default;
+  virtual void on_segment(const std::string& playback_id, const std::string& rendition,
+                          const SegmentPtr& segment) = 0;
+  virtual void on_stream_dropped(const std::string& playback_id) = 0;
+};
+
+// One publish session's writer, owned by the ingest session. Not thread-safe: one publisher
+// calls it. It publishes finished segments and playlists into the store (which is).
+class HlsWriter {
+ public:
+  virtual ~HlsWriter() = default;
+  // Every packet of the session in order, config packets included. Errors are per packet
+  // (a malformed frame) and are logged by the caller; the writer stays usable.
+  virtual Status on_packet(const media::Packet& packet) = 0;
+  // Publisher left: flush the last segment, add EXT-X-ENDLIST, start the grace period.
+  virtual void end() = 0;
+};
+
+class HlsStore {
+ public:
+  using Clock = std::function<std::chrono::system_clock::time_point()>;
+  explicit HlsStore(HlsConfig config, Clock clock = std::chrono::system_clock::now);
+  ~HlsStore();
+
+  // Starts a publish session for playback_id with one rendition "source" (passthrough).
+  // A republish within the grace period continues the media sequence with a discontinuity;
+  // otherwise segment numbers start at the current epoch milliseconds, so they never repeat
+  // for a playback ID (CDNs keep segments for 10 minutes).
+  std::unique_ptr<HlsWriter> begin(const std::string& playback_id);
+
+  // Reads for HTTP. nullopt when the stream, rendition or segment is unknown.
+  std::optional<std::string> master_playlist(const std::string& playback_id) const;
+  std::optional<std::string> media_playlist(const std::string& playback_id,
+                                            const std::string& rendition) const;
+  SegmentPtr segment(const std::string& playback_id, const std::string& rendition,
+                     std::uint64_t sequence) const;
+  bool has_stream(const std::string& playback_id) const;
+
+  // Drops streams whose grace period has passed. Call periodically.
+  void sweep();
+
+  void add_listener(SegmentListener* listener);  // must outlive the store
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::package

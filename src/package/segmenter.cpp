@@ -1,0 +1,212 @@
+#include "package/segmenter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+namespace sluice::package {
+namespace {
+
+void append_start_code_nal(const media::Bytes& nal, media::Bytes& out) {
+  static constexpr std::uint8_t kStartCode[] = {0, 0, 0, 1};
+  out.insert(out.end(), std::begin(kStartCode), std::end(kStartCode));
+  out.insert(out.end(), nal.begin(), nal.end());
+}
+
+// FLV timestamps are whole milliseconds, so a measured 30 fps comes out as 29.999. Snap to
+// a standard rate when within 0.05% (29.97 and 30 are 0.1% apart).
+double snap_frame_rate(double fps) {
+  static constexpr double kStandard[] = {23.976, 24, 25, 29.97, 30, 48, 50, 59.94, 60};
+  for (double rate : kStandard) {
+    if (std::abs(fps - rate) <= rate * 0.0005) return rate;
+  }
+  return fps;
+}
+
+bool same_bytes(const media::Bytes& a, std::span<const std::uint8_t> b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end());
+}
+
+}  // namespace
+
+Segmenter::Segmenter(SegmenterConfig config, Sink sink) : config_(config), sink_(std::move(sink)) {}
+
+Segmenter::~Segmenter() = default;
+
+Status Segmenter::on_packet(const media::Packet& packet) {
+  if (packet.kind == media::TrackKind::kVideo && packet.codec == media::Codec::kH264) {
+    return packet.config ? on_video_config(packet) : on_video_frame(packet);
+  }
+  if (packet.kind == media::TrackKind::kAudio && packet.codec == media::Codec::kAac) {
+    return packet.config ? on_audio_config(packet) : on_audio_frame(packet);
+  }
+  return Ok{};  // data packets and unknown codecs are not part of HLS output
+}
+
+Status Segmenter::on_video_config(const media::Packet& packet) {
+  const auto record = packet.payload();
+  // Publishers resend identical sequence headers (e.g. on every keyframe); only a real change
+  // needs a new muxer.
+  if (video_ && same_bytes(video_->record, record)) return Ok{};
+  auto avc = media::parse_avc_config(record);
+  if (!avc) return make_error(avc.error().code, "hls: AVC sequence header: " + avc.error().message);
+  if (avc->sps.empty() || avc->pps.empty()) {
+    return make_error(Errc::kMalformed, "hls: AVC sequence header without SPS or PPS");
+  }
+  auto sps = media::parse_sps(avc->sps.front());
+  if (!sps) return make_error(sps.error().code, "hls: AVC sequence header: " + sps.error().message);
+
+  VideoConfig config;
+  config.record.assign(record.begin(), record.end());
+  config.sps = *sps;
+  for (const auto& nal : avc->sps)
+    append_start_code_nal(nal, config.annexb);
+  for (const auto& nal : avc->pps)
+    append_start_code_nal(nal, config.annexb);
+  config.avc = std::move(*avc);
+
+  if (muxer_) {
+    finish();
+    next_discontinuity_ = true;
+  }
+  video_ = std::move(config);
+  saw_video_config_ = true;
+  return Ok{};
+}
+
+Status Segmenter::on_audio_config(const media::Packet& packet) {
+  const auto record = packet.payload();
+  if (audio_ && same_bytes(audio_->record, record)) return Ok{};
+  auto aac = media::parse_aac_config(record);
+  if (!aac) return make_error(aac.error().code, "hls: AAC sequence header: " + aac.error().message);
+  if (muxer_) {
+    finish();
+    next_discontinuity_ = true;
+  }
+  audio_ = AudioConfig{media::Bytes(record.begin(), record.end()), *aac};
+  return Ok{};
+}
+
+Status Segmenter::on_video_frame(const media::Packet& packet) {
+  if (!video_) return Ok{};  // no decoder configuration yet: undecodable
+  if (!muxer_) {
+    if (!packet.keyframe) return Ok{};  // segments must start with a keyframe
+    if (auto st = start(packet.dts_ms); !st) return st;
+  }
+  if (!muxing_video_) return Ok{};
+
+  scratch_.clear();
+  if (auto st = media::avcc_to_annexb(packet.payload(), video_->avc.nal_length_size,
+                                      packet.keyframe ? &video_->avc : nullptr, scratch_);
+      !st) {
+    return make_error(st.error().code, "hls: video frame at dts " + std::to_string(packet.dts_ms) +
+                                           " ms: " + st.error().message);
+  }
+  const auto target_ms = static_cast<std::int64_t>(std::llround(config_.target_duration_s * 1000));
+  maybe_cut(packet.dts_ms, packet.keyframe && packet.dts_ms - segment_start_ms_ >= target_ms);
+  if (auto st = muxer_->write_video(scratch_, packet.dts_ms, packet.pts_ms(), packet.keyframe);
+      !st) {
+    return make_error(st.error().code, "hls: " + st.error().message);
+  }
+  segment_has_media_ = true;
+  last_dts_ms_ = packet.dts_ms;
+  if (video_frames_ == 0) {
+    first_video_dts_ = packet.dts_ms;
+  } else if (packet.dts_ms > last_video_dts_) {
+    last_video_delta_ = packet.dts_ms - last_video_dts_;
+  }
+  last_video_dts_ = packet.dts_ms;
+  ++video_frames_;
+  return Ok{};
+}
+
+Status Segmenter::on_audio_frame(const media::Packet& packet) {
+  if (!audio_) return Ok{};
+  if (!muxer_) {
+    if (saw_video_config_) return Ok{};  // audio waits for the first video keyframe
+    if (auto st = start(packet.dts_ms); !st) return st;
+  }
+  if (!muxing_audio_) return Ok{};  // video-only: the audio config came too late
+  const auto target_ms = static_cast<std::int64_t>(std::llround(config_.target_duration_s * 1000));
+  maybe_cut(packet.dts_ms, !muxing_video_ && packet.dts_ms - segment_start_ms_ >= target_ms);
+  if (auto st = muxer_->write_audio(packet.payload(), packet.dts_ms); !st) {
+    return make_error(st.error().code, "hls: " + st.error().message);
+  }
+  segment_has_media_ = true;
+  last_dts_ms_ = std::max(last_dts_ms_, packet.dts_ms);
+  return Ok{};
+}
+
+Status Segmenter::start(std::int64_t dts_ms) {
+  TsTracks tracks;
+  if (video_) {
+    tracks.video = TsVideoTrack{video_->annexb, video_->sps.width, video_->sps.height};
+  }
+  if (audio_) {
+    tracks.audio = TsAudioTrack{audio_->record, audio_->aac.sample_rate, audio_->aac.channels};
+  }
+  auto muxer = TsMuxer::create(tracks);
+  if (!muxer) return make_error(muxer.error().code, "hls: " + muxer.error().message);
+  muxer_ = std::move(*muxer);
+  muxing_video_ = tracks.video.has_value();
+  muxing_audio_ = tracks.audio.has_value();
+  segment_start_ms_ = dts_ms;
+  last_dts_ms_ = dts_ms;
+  segment_has_media_ = false;
+  video_frames_ = 0;
+  last_video_delta_ = 0;
+  return Ok{};
+}
+
+void Segmenter::maybe_cut(std::int64_t dts_ms, bool boundary) {
+  if (!segment_has_media_) return;
+  const bool too_big = muxer_->pending_bytes() >= config_.max_segment_bytes;
+  if (!boundary && !too_big) return;
+  emit(dts_ms);
+  segment_start_ms_ = dts_ms;
+}
+
+void Segmenter::emit(std::int64_t end_dts_ms) {
+  auto bytes = muxer_->cut();
+  segment_has_media_ = false;
+  if (!bytes || bytes->empty()) return;
+  FinishedSegment segment;
+  segment.data = std::move(*bytes);
+  segment.start_dts_ms = segment_start_ms_;
+  segment.duration_ms = std::max<std::int64_t>(0, end_dts_ms - segment_start_ms_);
+  segment.discontinuity = std::exchange(next_discontinuity_, false);
+  segment.info = info();
+  sink_(std::move(segment));
+}
+
+void Segmenter::finish() {
+  if (muxer_ && segment_has_media_) emit(last_dts_ms_ + frame_duration_estimate_ms());
+  muxer_.reset();
+  muxing_video_ = false;
+  muxing_audio_ = false;
+}
+
+std::int64_t Segmenter::frame_duration_estimate_ms() const {
+  if (muxing_video_ && last_video_delta_ > 0) return last_video_delta_;
+  if (muxing_audio_ && audio_ && audio_->aac.sample_rate > 0) {
+    return std::llround(1024.0 * 1000.0 / audio_->aac.sample_rate);  // AAC frame: 1024 samples
+  }
+  return 0;
+}
+
+StreamInfo Segmenter::info() const {
+  StreamInfo info;
+  if (muxing_video_ && video_) {
+    info.codecs.push_back(media::avc_codec_string(video_->avc));
+    info.width = video_->sps.width;
+    info.height = video_->sps.height;
+    if (video_frames_ >= 2 && last_video_dts_ > first_video_dts_) {
+      info.frame_rate = snap_frame_rate(static_cast<double>(video_frames_ - 1) * 1000.0 /
+                                        static_cast<double>(last_video_dts_ - first_video_dts_));
+    }
+  }
+  if (muxing_audio_ && audio_) info.codecs.push_back(media::aac_codec_string(audio_->aac));
+  return info;
+}
+
+}  // namespace sluice::package

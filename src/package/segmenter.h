@@ -1,0 +1,101 @@
+// Cuts one rendition's packets into MPEG-TS segments. Sans-I/O and clock-free: it sees only
+// packet timestamps, and hands each finished segment to a sink. The store adds sequence
+// numbers and wall-clock times.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "media/aac.h"
+#include "media/h264.h"
+#include "media/packet.h"
+#include "media/result.h"
+#include "package/ts_muxer.h"
+
+namespace sluice::package {
+
+// What the master playlist says about a rendition.
+struct StreamInfo {
+  std::vector<std::string> codecs;  // RFC 6381, video first
+  int width = 0;                    // 0 when unknown or audio-only
+  int height = 0;
+  std::optional<double> frame_rate;
+};
+
+struct FinishedSegment {
+  media::Bytes data;  // MPEG-TS, starts with PAT/PMT
+  std::int64_t start_dts_ms = 0;
+  std::int64_t duration_ms = 0;
+  bool discontinuity = false;  // a codec configuration changed before this segment
+  StreamInfo info;
+};
+
+struct SegmenterConfig {
+  double target_duration_s = 6.0;
+  std::size_t max_segment_bytes = 64u << 20;
+};
+
+class Segmenter {
+ public:
+  // Called synchronously from on_packet()/finish().
+  using Sink = std::function<void(FinishedSegment&&)>;
+
+  Segmenter(SegmenterConfig config, Sink sink);
+  ~Segmenter();
+
+  // Packets in decode order. Errors concern this packet only; the segmenter stays usable.
+  Status on_packet(const media::Packet& packet);
+  // Emits the segment in progress, if any. Later packets start a new muxer.
+  void finish();
+
+ private:
+  struct VideoConfig {
+    media::Bytes record;
+    media::AvcConfig avc;
+    media::SpsInfo sps;
+    media::Bytes annexb;  // SPS and PPS with start codes
+  };
+  struct AudioConfig {
+    media::Bytes record;
+    media::AacConfig aac;
+  };
+
+  Status on_video_config(const media::Packet& packet);
+  Status on_audio_config(const media::Packet& packet);
+  Status on_video_frame(const media::Packet& packet);
+  Status on_audio_frame(const media::Packet& packet);
+  Status start(std::int64_t dts_ms);
+  void maybe_cut(std::int64_t dts_ms, bool boundary);
+  void emit(std::int64_t end_dts_ms);
+  std::int64_t frame_duration_estimate_ms() const;
+  StreamInfo info() const;
+
+  SegmenterConfig config_;
+  Sink sink_;
+  std::optional<VideoConfig> video_;
+  std::optional<AudioConfig> audio_;
+  bool saw_video_config_ = false;
+
+  // The running muxer and the tracks it was opened with.
+  std::unique_ptr<TsMuxer> muxer_;
+  bool muxing_video_ = false;
+  bool muxing_audio_ = false;
+  std::int64_t segment_start_ms_ = 0;
+  bool segment_has_media_ = false;
+  bool next_discontinuity_ = false;
+  std::int64_t last_dts_ms_ = 0;
+
+  // Frame-rate and frame-duration estimates from video dts deltas.
+  std::int64_t first_video_dts_ = 0;
+  std::int64_t last_video_dts_ = 0;
+  std::int64_t last_video_delta_ = 0;
+  std::int64_t video_frames_ = 0;
+
+  media::Bytes scratch_;  // Annex B conversion buffer, reused
+};
+
+}  // namespace sluice::package

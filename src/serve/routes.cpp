@@ -1,0 +1,117 @@
+#include "serve/routes.h"
+
+#include <charconv>
+#include <vector>
+
+namespace sluice::serve {
+
+namespace {
+bool valid_name(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  while (!path.empty()) {
+    const auto slash = path.find('/');
+    parts.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return parts;
+}
+Route route(RouteKind kind, std::string_view id = {}, std::string_view rendition = {},
+            std::uint64_t sequence = 0) {
+  return Route{kind, std::string(id), std::string(rendition), sequence};
+}
+}  // namespace
+
+Route parse_route(std::string_view target) {
+  if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+  if (target.empty() || target[0] != '/' || target.size() > 512) return {};
+  if (target == "/") return route(RouteKind::kIndex);
+  if (target.back() == '/') return {};
+  if (target == "/healthz" || target == "/healthcheck") return route(RouteKind::kHealth);
+  if (target == "/metrics") return route(RouteKind::kMetrics);
+  if (target == "/api/streams") return route(RouteKind::kStreams);
+
+  const auto parts = split_path(target.substr(1));
+  if (parts.size() == 2 && valid_name(parts[0]) && parts[1] == "live.m3u8") {
+    return route(RouteKind::kMaster, parts[0]);
+  }
+  if (parts.size() != 3 || !valid_name(parts[0]) || !valid_name(parts[1])) return {};
+  if (parts[2] == "index.m3u8") {
+    return route(RouteKind::kMediaPlaylist, parts[0], parts[1]);
+  }
+  const auto file = parts[2];
+  if (file.size() < 4 || !file.ends_with(".ts")) return {};
+  const auto digits = file.substr(0, file.size() - 3);
+  std::uint64_t seq = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), seq);
+  if (ec != std::errc{} || end != digits.data() + digits.size()) return {};
+  return route(RouteKind::kSegment, parts[0], parts[1], seq);
+}
+
+const char* cache_control(RouteKind kind) {
+  switch (kind) {
+    case RouteKind::kMaster:
+      return "max-age=60";
+    case RouteKind::kSegment:
+      return "max-age=600";
+    default:
+      return "no-cache";
+  }
+}
+
+const char* content_type(RouteKind kind) {
+  switch (kind) {
+    case RouteKind::kMaster:
+    case RouteKind::kMediaPlaylist:
+      return "application/vnd.apple.mpegurl";
+    case RouteKind::kSegment:
+      return "video/mp2t";
+    case RouteKind::kMetrics:
+      return "text/plain; version=0.0.4; charset=utf-8";
+    case RouteKind::kStreams:
+      return "application/json";
+    case RouteKind::kIndex:
+      return "text/html; charset=utf-8";
+    default:
+      return "text/plain; charset=utf-8";
+  }
+}
+
+std::optional<ByteRange> parse_range(std::string_view header, std::uint64_t size) {
+  constexpr std::string_view kPrefix = "bytes=";
+  if (!header.starts_with(kPrefix) || size == 0) return std::nullopt;
+  header.remove_prefix(kPrefix.size());
+  if (header.find(',') != std::string_view::npos) return std::nullopt;
+  const auto dash = header.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  const auto a = header.substr(0, dash), b = header.substr(dash + 1);
+  const auto number = [](std::string_view s) -> std::optional<std::uint64_t> {
+    std::uint64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+    return v;
+  };
+  if (a.empty()) {  // suffix range: the last n bytes
+    auto n = number(b);
+    if (!n || *n == 0) return std::nullopt;
+    return ByteRange{size - std::min(*n, size), size - 1};
+  }
+  auto first = number(a);
+  if (!first || *first >= size) return std::nullopt;
+  if (b.empty()) return ByteRange{*first, size - 1};
+  auto last = number(b);
+  if (!last || *last < *first) return std::nullopt;
+  return ByteRange{*first, std::min(*last, size - 1)};
+}
+
+}  // namespace sluice::serve

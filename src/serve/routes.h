@@ -1,0 +1,47 @@
+// What an HTTP request asks for, and the headers each kind of answer carries. Pure code,
+// unit-tested without sockets.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sluice::serve {
+
+enum class RouteKind {
+  kMaster,         // /<playbackId>/live.m3u8
+  kMediaPlaylist,  // /<playbackId>/<rendition>/index.m3u8
+  kSegment,        // /<playbackId>/<rendition>/<seq>.ts
+  kHealth,         // /healthz, /healthcheck
+  kMetrics,        // /metrics
+  kStreams,        // /api/streams
+  kIndex,          // /
+  kNotFound,
+};
+
+struct Route {
+  RouteKind kind = RouteKind::kNotFound;
+  std::string playback_id;
+  std::string rendition;
+  std::uint64_t sequence = 0;
+};
+
+// `target` is the request-target; the query string is ignored. Names must be 1-128 of
+// [A-Za-z0-9_-]: anything else (dots, slashes, escapes) is kNotFound, so no path can escape.
+Route parse_route(std::string_view target);
+
+// Cache-Control per the reference's nginx: master 60 s, media playlists no-cache, segments
+// 600 s (segment names never repeat for a playback ID, so long caching is safe).
+const char* cache_control(RouteKind kind);
+const char* content_type(RouteKind kind);
+
+struct ByteRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;  // inclusive
+};
+// Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n" range against `size`. nullopt means
+// unsatisfiable or malformed (answer 416); multiple ranges are not supported (416 too).
+std::optional<ByteRange> parse_range(std::string_view header, std::uint64_t size);
+
+}  // namespace sluice::serve

@@ -1,0 +1,69 @@
+#include "serve/routes.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::serve {
+namespace {
+
+TEST(Routes, ParsesHlsPaths) {
+  auto m = parse_route("/abc123/live.m3u8");
+  EXPECT_EQ(m.kind, RouteKind::kMaster);
+  EXPECT_EQ(m.playback_id, "abc123");
+
+  auto p = parse_route("/abc/source/index.m3u8?x=1");
+  EXPECT_EQ(p.kind, RouteKind::kMediaPlaylist);
+  EXPECT_EQ(p.rendition, "source");
+
+  auto s = parse_route("/abc/720p/1590665387025.ts");
+  EXPECT_EQ(s.kind, RouteKind::kSegment);
+  EXPECT_EQ(s.sequence, 1590665387025u);
+}
+
+TEST(Routes, RejectsTraversalAndOddNames) {
+  for (const char* bad : {"/../etc/passwd", "/abc/../live.m3u8", "/a%2e%2e/live.m3u8",
+                          "/abc//index.m3u8", "/abc/source/x.ts", "/abc/source/-1.ts",
+                          "/abc/source/1.ts/", "/abc/source/99999999999999999999999.ts",
+                          "abc/live.m3u8", "/abc/live.m3u8/", "/a.b/live.m3u8", ""}) {
+    EXPECT_EQ(parse_route(bad).kind, RouteKind::kNotFound) << bad;
+  }
+  EXPECT_EQ(parse_route("/" + std::string(600, 'a')).kind, RouteKind::kNotFound);
+}
+
+TEST(Routes, FixedPaths) {
+  EXPECT_EQ(parse_route("/healthz").kind, RouteKind::kHealth);
+  EXPECT_EQ(parse_route("/healthcheck").kind, RouteKind::kHealth);
+  EXPECT_EQ(parse_route("/metrics").kind, RouteKind::kMetrics);
+  EXPECT_EQ(parse_route("/api/streams").kind, RouteKind::kStreams);
+  EXPECT_EQ(parse_route("/").kind, RouteKind::kIndex);
+}
+
+TEST(Routes, CacheHeadersFollowTheReference) {
+  EXPECT_STREQ(cache_control(RouteKind::kMaster), "max-age=60");
+  EXPECT_STREQ(cache_control(RouteKind::kMediaPlaylist), "no-cache");
+  EXPECT_STREQ(cache_control(RouteKind::kSegment), "max-age=600");
+  EXPECT_STREQ(content_type(RouteKind::kMaster), "application/vnd.apple.mpegurl");
+  EXPECT_STREQ(content_type(RouteKind::kSegment), "video/mp2t");
+}
+
+TEST(Routes, ByteRanges) {
+  auto r = parse_range("bytes=0-99", 1000);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->first, 0u);
+  EXPECT_EQ(r->last, 99u);
+  r = parse_range("bytes=900-", 1000);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->last, 999u);
+  r = parse_range("bytes=-100", 1000);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->first, 900u);
+  r = parse_range("bytes=500-5000", 1000);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->last, 999u);
+  for (const char* bad : {"bytes=1000-", "bytes=5-4", "bytes=0-1,5-6", "items=0-1", "bytes=-0",
+                          "bytes=a-b", "bytes="}) {
+    EXPECT_FALSE(parse_range(bad, 1000)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::serve

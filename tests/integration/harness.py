@@ -1,0 +1,190 @@
+"""Test harness: starts `sluice serve` and real third-party clients on loopback, on free
+ports, and always stops what it started (by PID)."""
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+SLUICE = os.environ.get("SLUICE_BIN", os.path.join(os.path.dirname(__file__), "../../build/sluice"))
+ARTIFACTS = os.environ.get("SLUICE_TEST_ARTIFACTS", "")
+
+
+def wait_until(predicate, timeout, interval=0.2, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+class Process:
+    """A child process with its output in a file; stop() ends it by PID."""
+
+    def __init__(self, args, log_path, env=None):
+        self.args = args
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def wait(self, timeout):
+        return self.proc.wait(timeout=timeout)
+
+    def output(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.log.close()
+        return self.proc.returncode
+
+
+class Sluice(Process):
+    def __init__(self, workdir, *extra, env=None):
+        self.data_dir = os.path.join(workdir, "data")
+        self.secret = "test-secret"
+        args = [SLUICE, "serve", "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+                "--data-dir", self.data_dir, "--playback-secret", self.secret,
+                "--hls-segment-duration", "2", "--log-level", "debug", *extra]
+        super().__init__(args, os.path.join(workdir, "sluice.log"), env=env)
+        m = wait_until(lambda: re.search(
+            r"rtmp listening on ([\d.]+):(\d+).*http listening on ([\d.]+):(\d+)", self.output())
+            or (not self.alive() and "exited"), 15, what="sluice to listen")
+        if m == "exited":
+            raise AssertionError("sluice exited at start:\n" + self.output())
+        self.rtmp_port = int(m.group(2))
+        self.http_port = int(m.group(4))
+
+    def rtmp_url(self, name, app="stream"):
+        return f"rtmp://127.0.0.1:{self.rtmp_port}/{app}/{name}"
+
+    def http_url(self, path):
+        return f"http://127.0.0.1:{self.http_port}{path}"
+
+    def playback_id(self, key):
+        return hmac.new(self.secret.encode(), key.encode(), hashlib.sha256).hexdigest()[:20]
+
+    def get(self, path, method="GET", headers=None, timeout=10):
+        """Returns (status, headers, body) without raising on HTTP errors."""
+        req = urllib.request.Request(self.http_url(path), method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def streams(self):
+        return json.loads(self.get("/api/streams")[2])["streams"]
+
+    def wait_master(self, playback_id, timeout=30):
+        return wait_until(lambda: self.get(f"/{playback_id}/live.m3u8")[0] == 200, timeout,
+                          what=f"master playlist of {playback_id}")
+
+
+def ffmpeg_publish(url, log_path, seconds=12, size="640x360", rate=30, gop=30, extra_out=()):
+    """Publishes a live test pattern with a tone, as an encoder would (paced with -re)."""
+    args = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "info", "-re",
+            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+            "-g", str(gop), "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", *extra_out,
+            "-f", "flv", url]
+    return Process(args, log_path)
+
+
+def gst_publish(url, log_path, buffers=300):
+    """Publishes with GStreamer's rtmp2sink (a second, independent RTMP client stack)."""
+    pipeline = (
+        f"videotestsrc is-live=true num-buffers={buffers} ! video/x-raw,width=320,height=240,"
+        "framerate=30/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! "
+        "video/x-h264,profile=main ! h264parse ! queue ! mux. "
+        "audiotestsrc is-live=true ! audio/x-raw,rate=48000,channels=2 ! avenc_aac ! aacparse ! "
+        f"queue ! mux. flvmux name=mux streamable=true ! rtmp2sink location={url}")
+    return Process(["gst-launch-1.0", "-e", *pipeline.split()], log_path)
+
+
+def ffprobe_json(url_or_path, extra=()):
+    out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_streams",
+                          "-show_format", *extra, url_or_path],
+                         capture_output=True, timeout=60)
+    if out.returncode != 0:
+        raise AssertionError(f"ffprobe {url_or_path} failed: {out.stderr.decode()}")
+    return json.loads(out.stdout)
+
+
+def parse_media_playlist(text):
+    """Returns (tags dict of first values, list of (duration, uri, discontinuity))."""
+    tags, segments, disc, duration = {}, [], False, None
+    for line in text.splitlines():
+        if line.startswith("#EXTINF:"):
+            duration = float(line[8:].split(",")[0])
+        elif line == "#EXT-X-DISCONTINUITY":
+            disc = True
+        elif line.startswith("#"):
+            key, _, value = line.partition(":")
+            tags.setdefault(key, value)
+        elif line:
+            segments.append((duration, line, disc))
+            disc = False
+    return tags, segments
+
+
+class SluiceTestCase(unittest.TestCase):
+    """Each test gets a work dir, and everything it starts is stopped at the end."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="sluice-test-")
+        self._procs = []
+
+    def tearDown(self):
+        for p in reversed(self._procs):
+            p.stop()
+        failed = any(err for _, err in getattr(self._outcome, "errors", []) if err) or (
+            hasattr(self._outcome, "result") and (self._outcome.result.failures or
+                                                  self._outcome.result.errors))
+        if ARTIFACTS and failed:
+            dest = os.path.join(ARTIFACTS, self.id())
+            shutil.copytree(self.workdir, dest, dirs_exist_ok=True)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def track(self, proc):
+        self._procs.append(proc)
+        return proc
+
+    def start_sluice(self, *extra, env=None):
+        return self.track(Sluice(self.workdir, *extra, env=env))
+
+    def path(self, name):
+        return os.path.join(self.workdir, name)
