@@ -7,8 +7,8 @@ namespace {
 
 TEST(MasterPlaylist, VideoAndAudio) {
   MasterPlaylist m;
-  m.variants.push_back(Variant{"source", 2500000, 2100000, 1280, 720, {"avc1.64001f", "mp4a.40.2"},
-                               29.97});
+  m.variants.push_back(
+      Variant{"source", 2500000, 2100000, 1280, 720, {"avc1.64001f", "mp4a.40.2"}, 29.97});
   EXPECT_EQ(render(m),
             "#EXTM3U\n"
             "#EXT-X-VERSION:3\n"
@@ -31,8 +31,8 @@ TEST(MasterPlaylist, AudioOnlyHasNoResolutionOrFrameRate) {
 
 TEST(MasterPlaylist, SeveralRenditions) {
   MasterPlaylist m;
-  m.variants.push_back(Variant{"720p", 3000000, 2800000, 1280, 720, {"avc1.64001f", "mp4a.40.2"},
-                               30.0});
+  m.variants.push_back(
+      Variant{"720p", 3000000, 2800000, 1280, 720, {"avc1.64001f", "mp4a.40.2"}, 30.0});
   m.variants.push_back(Variant{"360p", 800000, 700000, 640, 360, {"avc1.42c01e"}, std::nullopt});
   EXPECT_EQ(render(m),
             "#EXTM3U\n"

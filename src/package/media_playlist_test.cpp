@@ -32,7 +32,8 @@ TEST(MediaPlaylist, EmptyLive) {
 
 TEST(MediaPlaylist, SlidingWindowAdvancesMediaSequence) {
   MediaPlaylist p;
-  for (std::uint64_t seq = 100; seq < 105; ++seq) p.add(entry(seq, 6.0), 3);
+  for (std::uint64_t seq = 100; seq < 105; ++seq)
+    p.add(entry(seq, 6.0), 3);
   EXPECT_EQ(render(p),
             "#EXTM3U\n"
             "#EXT-X-VERSION:3\n"

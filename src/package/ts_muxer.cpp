@@ -8,6 +8,7 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
+#include <libavutil/dict.h>
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 #include <libavutil/opt.h>
@@ -109,13 +110,20 @@ Result<std::unique_ptr<TsMuxer>> TsMuxer::create(const TsTracks& tracks) {
     st->codecpar->codec_id = AV_CODEC_ID_AAC;
     st->codecpar->sample_rate = static_cast<int>(tracks.audio->sample_rate);
     av_channel_layout_default(&st->codecpar->ch_layout, tracks.audio->channels);
+    st->codecpar->frame_size = 1024;  // samples per AAC-LC frame
     if (!set_extradata(st->codecpar, tracks.audio->extradata)) {
       return make_error(Errc::kIo, "ts muxer: out of memory");
     }
     m->audio_index_ = st->index;
   }
 
-  if (int rc = avformat_write_header(m->ctx_.get(), nullptr); rc < 0) {
+  AVDictionary* options = nullptr;
+  // Audio-only: libavformat derives the PCR interval from an AAC frame size it cannot know for
+  // raw frames (and warns); give it the ~100 ms it would otherwise aim for.
+  if (!tracks.video) av_dict_set(&options, "pcr_period", "80", 0);
+  const int rc = avformat_write_header(m->ctx_.get(), &options);
+  av_dict_free(&options);
+  if (rc < 0) {
     return make_error(Errc::kUnsupported, "ts muxer: write header: " + av_error(rc));
   }
   m->pkt_.reset(av_packet_alloc());

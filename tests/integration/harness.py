@@ -126,11 +126,13 @@ def ffmpeg_publish(url, log_path, seconds=12, size="640x360", rate=30, gop=30, e
 
 def gst_publish(url, log_path, buffers=300):
     """Publishes with GStreamer's rtmp2sink (a second, independent RTMP client stack)."""
+    audio_buffers = buffers * 48000 // 30 // 1024 + 1  # same duration as the video
     pipeline = (
         f"videotestsrc is-live=true num-buffers={buffers} ! video/x-raw,width=320,height=240,"
         "framerate=30/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! "
         "video/x-h264,profile=main ! h264parse ! queue ! mux. "
-        "audiotestsrc is-live=true ! audio/x-raw,rate=48000,channels=2 ! avenc_aac ! aacparse ! "
+        f"audiotestsrc is-live=true num-buffers={audio_buffers} ! "
+        "audio/x-raw,rate=48000,channels=2 ! avenc_aac ! aacparse ! "
         f"queue ! mux. flvmux name=mux streamable=true ! rtmp2sink location={url}")
     return Process(["gst-launch-1.0", "-e", *pipeline.split()], log_path)
 

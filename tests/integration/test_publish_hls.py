@@ -122,7 +122,8 @@ class PublishToHls(SluiceTestCase):
         wait_until(lambda: os.path.exists(os.path.join(mirror, "source", "index.m3u8")), 10,
                    what="mirrored playlist")
         self.assertTrue(os.path.exists(os.path.join(mirror, "live.m3u8")))
-        _, segments = parse_media_playlist(open(os.path.join(mirror, "source", "index.m3u8")).read())
+        with open(os.path.join(mirror, "source", "index.m3u8")) as f:
+            _, segments = parse_media_playlist(f.read())
         self.assertTrue(segments)
         self.assertTrue(os.path.exists(os.path.join(mirror, "source", segments[0][1])))
 

@@ -11,8 +11,8 @@ namespace {
 constexpr std::uint32_t kTimestampEscape = 0xFFFFFF;
 // 3-byte basic header + 11-byte fmt-0 message header + 4-byte extended timestamp.
 constexpr std::size_t kMaxHeaderSize = 18;
-constexpr std::uint32_t kMinCsid = 2;
-constexpr std::uint32_t kMaxCsid = 65599;
+[[maybe_unused]] constexpr std::uint32_t kMinCsid = 2;
+[[maybe_unused]] constexpr std::uint32_t kMaxCsid = 65599;
 constexpr std::uint32_t kControlCsid = 2;
 constexpr std::uint32_t kDefaultChunkSize = 128;
 
