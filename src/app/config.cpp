@@ -185,6 +185,18 @@ const std::vector<OptionDef>& definitions() {
         "8388608"},
        nested_integer(
            [](ServeConfig & c) -> auto& { return c.rtmp.play_queue_bytes; }, 65536, 1ll << 32)},
+      {{"rtmp.play_coalesce_ms",
+        "milliseconds a player's media may gather before a write (fewer syscalls, more latency)",
+        "20"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         long long n = -1;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+         if (ec != std::errc{} || end != v.data() + v.size() || n < 0 || n > 1000) {
+           return make_error(Errc::kMalformed, "milliseconds in [0, 1000]");
+         }
+         c.rtmp.play_coalesce = std::chrono::milliseconds(n);
+         return Ok{};
+       }},
       {{"rtmp.takeover", "a new publisher of a live key replaces the old one (else rejected)",
         "false"},
        boolean([](ServeConfig & c) -> auto& { return c.rtmp.takeover; })},

@@ -11,8 +11,17 @@ namespace sluice::ingest {
 
 namespace asio = boost::asio;
 
-Outbox::Outbox(Executor executor, std::size_t media_limit_bytes, std::atomic<std::uint64_t>& drops)
-    : executor_(executor), wake_(executor), media_limit_(media_limit_bytes), drops_(drops) {
+namespace {
+constexpr std::size_t kCoalesceBytes = 64 * 1024;  // write at once past this much
+}  // namespace
+
+Outbox::Outbox(Executor executor, std::size_t media_limit_bytes, std::atomic<std::uint64_t>& drops,
+               std::chrono::milliseconds coalesce)
+    : executor_(executor),
+      wake_(executor),
+      media_limit_(media_limit_bytes),
+      coalesce_(coalesce),
+      drops_(drops) {
   wake_.expires_at(asio::steady_timer::time_point::max());
 }
 
@@ -82,7 +91,21 @@ asio::awaitable<void> Outbox::run_writer(asio::ip::tcp::socket& socket,
                                          std::chrono::steady_clock::time_point& write_started) {
   std::vector<media::SharedBytes> batch;
   std::vector<asio::const_buffer> buffers;
+  asio::steady_timer coalesce_timer(executor_);
   for (;;) {
+    if (coalesce_.count() > 0) {
+      bool small = false;
+      {
+        std::lock_guard lock(mutex_);
+        small = !queue_.empty() && !closed_ && queued_bytes_ < kCoalesceBytes;
+      }
+      if (small) {
+        // wake_pending_ stays set meanwhile, so producers do not post more wake-ups.
+        coalesce_timer.expires_after(coalesce_);
+        auto [ec] = co_await coalesce_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (ec) co_return;
+      }
+    }
     batch.clear();
     bool closed = false;
     {

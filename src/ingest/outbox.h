@@ -20,7 +20,10 @@ namespace sluice::ingest {
 class Outbox final : public Subscriber, public std::enable_shared_from_this<Outbox> {
  public:
   using Executor = boost::asio::strand<boost::asio::any_io_executor>;
-  Outbox(Executor executor, std::size_t media_limit_bytes, std::atomic<std::uint64_t>& drops);
+  // `coalesce`: how long the writer lets media accumulate before a write (0 = write at once).
+  // Fewer, larger writes cut per-player syscall and wake-up cost at a small latency cost.
+  Outbox(Executor executor, std::size_t media_limit_bytes, std::atomic<std::uint64_t>& drops,
+         std::chrono::milliseconds coalesce = {});
 
   // Control and command messages: always queued.
   void send(media::SharedBytes bytes);
@@ -49,6 +52,7 @@ class Outbox final : public Subscriber, public std::enable_shared_from_this<Outb
   Executor executor_;
   boost::asio::steady_timer wake_;
   const std::size_t media_limit_;
+  const std::chrono::milliseconds coalesce_;
   std::atomic<std::uint64_t>& drops_;
 
   mutable std::mutex mutex_;  // guards the fields below

@@ -93,7 +93,8 @@ class Session {
         id_(id),
         decoder_(ctx.config.chunk_limits),
         outbox_(std::make_shared<Outbox>(Outbox::Executor(socket_.get_executor()),
-                                         ctx.config.play_queue_bytes, ctx.counters.player_drops)) {
+                                         ctx.config.play_queue_bytes, ctx.counters.player_drops,
+                                         ctx.config.play_coalesce)) {
     boost::system::error_code ec;
     auto remote = socket_.remote_endpoint(ec);
     addr_ = ec ? "?" : remote.address().to_string();
