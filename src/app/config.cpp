@@ -24,24 +24,9 @@ Error bad(const std::string& name, const std::string& value, const std::string& 
                     "config: " + name + " = '" + value + "': expected " + expected);
 }
 
-template <typename T>
-Setter integer(T ServeConfig::*field, T min, T max) {
-  return [=](ServeConfig& c, const std::string& v) -> Status {
-    long long n = 0;
-    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc{} || end != v.data() + v.size() || n < static_cast<long long>(min) ||
-        n > static_cast<long long>(max)) {
-      return make_error(Errc::kMalformed,
-                        "integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-    }
-    c.*field = static_cast<T>(n);
-    return Ok{};
-  };
-}
-
-// Sets an integer member reached through a sub-struct accessor.
+// Sets an integer (or a std::chrono duration counted in its own unit) reached through `get`.
 template <typename Get>
-Setter nested_integer(Get get, long long min, long long max) {
+Setter integer(Get get, long long min, long long max) {
   return [=](ServeConfig& c, const std::string& v) -> Status {
     long long n = 0;
     auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
@@ -146,9 +131,11 @@ const std::vector<OptionDef>& definitions() {
          return Ok{};
        }},
       {{"io_threads", "network I/O threads (0 = one per core)", "0"},
-       integer(&ServeConfig::io_threads, 0, 256)},
+       integer(
+           [](ServeConfig & c) -> auto& { return c.io_threads; }, 0, 256)},
       {{"max_streams", "live streams this node accepts", "100"},
-       integer<std::size_t>(&ServeConfig::max_streams, 1, 100000)},
+       integer(
+           [](ServeConfig & c) -> auto& { return c.max_streams; }, 1, 100000)},
       {{"rtmp.app", "RTMP application name in rtmp://HOST/<app>/<key>", "stream"},
        [](ServeConfig& c, const std::string& v) -> Status {
          if (v.empty() || v.find_first_of("/?") != std::string::npos) {
@@ -168,35 +155,28 @@ const std::vector<OptionDef>& definitions() {
        seconds(
            [](ServeConfig & c) -> auto& { return c.rtmp.play_write_timeout; }, 0.1, 3600)},
       {{"rtmp.max_connections", "concurrent RTMP connections", "1000"},
-       nested_integer(
+       integer(
            [](ServeConfig & c) -> auto& { return c.rtmp.max_connections; }, 1, 1'000'000)},
       {{"rtmp.max_message_size", "largest RTMP message in bytes", "16777216"},
-       nested_integer(
+       integer(
            [](ServeConfig & c) -> auto& { return c.rtmp.chunk_limits.max_message_size; }, 1024,
            1 << 30)},
       {{"rtmp.max_chunk_size", "largest chunk size a peer may set", "16777216"},
-       nested_integer(
+       integer(
            [](ServeConfig & c) -> auto& { return c.rtmp.chunk_limits.max_chunk_size; }, 128,
            0x7fffffff)},
       {{"rtmp.max_amf_depth", "deepest AMF0 nesting accepted", "16"},
-       nested_integer(
+       integer(
            [](ServeConfig & c) -> auto& { return c.rtmp.amf0_limits.max_depth; }, 1, 1000)},
       {{"rtmp.play_queue_bytes", "bytes queued per player before dropping to the next keyframe",
         "8388608"},
-       nested_integer(
+       integer(
            [](ServeConfig & c) -> auto& { return c.rtmp.play_queue_bytes; }, 65536, 1ll << 32)},
       {{"rtmp.play_coalesce_ms",
         "milliseconds a player's media may gather before a write (fewer syscalls, more latency)",
         "20"},
-       [](ServeConfig& c, const std::string& v) -> Status {
-         long long n = -1;
-         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-         if (ec != std::errc{} || end != v.data() + v.size() || n < 0 || n > 1000) {
-           return make_error(Errc::kMalformed, "milliseconds in [0, 1000]");
-         }
-         c.rtmp.play_coalesce = std::chrono::milliseconds(n);
-         return Ok{};
-       }},
+       integer(
+           [](ServeConfig & c) -> auto& { return c.rtmp.play_coalesce; }, 0, 1000)},
       {{"rtmp.takeover", "a new publisher of a live key replaces the old one (else rejected)",
         "false"},
        boolean([](ServeConfig & c) -> auto& { return c.rtmp.takeover; })},
@@ -211,22 +191,15 @@ const std::vector<OptionDef>& definitions() {
          return Ok{};
        }},
       {{"hls.window", "segments listed in a live media playlist", "10"},
-       nested_integer(
+       integer(
            [](ServeConfig & c) -> auto& { return c.hls.window; }, 2, 1000)},
       {{"hls.grace", "seconds an ended stream stays served (with ENDLIST) before it is dropped",
         "120"},
-       [](ServeConfig& c, const std::string& v) -> Status {
-         long long n = -1;
-         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-         if (ec != std::errc{} || end != v.data() + v.size() || n < 0 || n > 86400) {
-           return make_error(Errc::kMalformed, "whole seconds in [0, 86400]");
-         }
-         c.hls.grace = std::chrono::seconds(n);
-         return Ok{};
-       }},
+       integer(
+           [](ServeConfig & c) -> auto& { return c.hls.grace; }, 0, 86400)},
       {{"hls.max_segment_bytes", "cut a segment past this size even without a keyframe",
         "67108864"},
-       nested_integer(
+       integer(
            [](ServeConfig & c) -> auto& { return c.hls.max_segment_bytes; }, 65536, 1ll << 31)},
       {{"hls.mirror", "also write segments and playlists under data_dir/hls", "false"},
        boolean([](ServeConfig & c) -> auto& { return c.hls_mirror; })},
@@ -234,10 +207,10 @@ const std::vector<OptionDef>& definitions() {
        seconds(
            [](ServeConfig & c) -> auto& { return c.http.read_timeout; }, 0.1, 3600)},
       {{"http.header_limit", "largest request header block in bytes", "8192"},
-       nested_integer(
+       integer(
            [](ServeConfig & c) -> auto& { return c.http.header_limit; }, 512, 1 << 20)},
       {{"http.max_connections", "concurrent HTTP connections", "10000"},
-       nested_integer(
+       integer(
            [](ServeConfig & c) -> auto& { return c.http.max_connections; }, 1, 1'000'000)},
   };
   return defs;
