@@ -18,6 +18,7 @@ import urllib.request
 
 SLUICE = os.environ.get("SLUICE_BIN", os.path.join(os.path.dirname(__file__), "../../build/sluice"))
 ARTIFACTS = os.environ.get("SLUICE_TEST_ARTIFACTS", "")
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
 def wait_until(predicate, timeout, interval=0.2, what="condition"):
@@ -52,7 +53,8 @@ class Process:
         return self.proc.wait(timeout=timeout)
 
     def output(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
@@ -173,13 +175,21 @@ class SluiceTestCase(unittest.TestCase):
     def tearDown(self):
         for p in reversed(self._procs):
             p.stop()
+        # Under scripts/test-asan.sh a sanitizer report in the server's log fails the test,
+        # including leaks reported at exit.
+        reports = [p.log_path for p in self._procs if isinstance(p, Sluice) and any(
+            marker in p.output() for marker in SANITIZER_MARKERS)]
         failed = any(err for _, err in getattr(self._outcome, "errors", []) if err) or (
             hasattr(self._outcome, "result") and (self._outcome.result.failures or
                                                   self._outcome.result.errors))
         if ARTIFACTS and failed:
             dest = os.path.join(ARTIFACTS, self.id())
             shutil.copytree(self.workdir, dest, dirs_exist_ok=True)
+        if reports and ARTIFACTS:
+            shutil.copytree(self.workdir, os.path.join(ARTIFACTS, self.id()), dirs_exist_ok=True)
         shutil.rmtree(self.workdir, ignore_errors=True)
+        if reports:
+            raise AssertionError(f"sanitizer report in {reports} (kept under {ARTIFACTS})")
 
     def track(self, proc):
         self._procs.append(proc)

@@ -50,6 +50,8 @@ class Auth(SluiceTestCase):
         bad = self.track(ffmpeg_publish(sluice.rtmp_url("wrongkey"), self.path("bad.log"), 5))
         self.assertNotEqual(bad.wait(30), 0)
         self.assertIn("rejected", sluice.output())
+        # The encoder was told why (NetStream.Publish.BadName with a description), not just cut.
+        self.assertIn("Server error: not authorized: unknown stream key", bad.output())
 
         good = self.track(ffmpeg_publish(sluice.rtmp_url("namedkey"), self.path("good.log"), 6))
         sluice.wait_master("my-show")  # the key file's second column names the playback ID
@@ -103,6 +105,7 @@ class Auth(SluiceTestCase):
         second = self.track(ffmpeg_publish(sluice.rtmp_url("dupkey"), self.path("2.log"), 5))
         self.assertNotEqual(second.wait(30), 0)
         self.assertIn("already publishing", sluice.output())
+        self.assertIn("Server error: stream already publishing", second.output())
         self.assertTrue(first.alive())
         first.stop()
 
