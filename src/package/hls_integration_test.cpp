@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -108,6 +110,29 @@ class HlsIntegration : public ::testing::Test {
         .write(reinterpret_cast<const char*>(s.data->data()),
                static_cast<std::streamsize>(s.data->size()));
     return path;
+  }
+
+  // A store that has segmented a whole packet list. The collector is declared first so that
+  // it outlives the store it listens to.
+  struct Segmented {
+    std::unique_ptr<Collector> collector = std::make_unique<Collector>();
+    std::unique_ptr<HlsStore> store;
+  };
+  static Segmented segment_all(const std::vector<media::Packet>& packets) {
+    HlsConfig config;
+    config.target_duration_s = 4;
+    Segmented out;
+    out.store = std::make_unique<HlsStore>(config);
+    out.store->add_listener(out.collector.get());
+    auto writer = out.store->begin("it");
+    for (const auto& p : packets)
+      EXPECT_TRUE(writer->on_packet(p)) << "dts " << p.dts_ms;
+    writer->end();
+    return out;
+  }
+
+  static std::string probe(const fs::path& path, const std::string& what) {
+    return run("ffprobe -v error " + what + " -of csv=p=0 " + path.string());
   }
 
   static inline fs::path dir_;
@@ -219,6 +244,105 @@ TEST_F(HlsIntegration, CodecChangeStartsDiscontinuity) {
   }
   EXPECT_NE(store.media_playlist("it", "source")->find("#EXT-X-DISCONTINUITY\n"),
             std::string::npos);
+}
+
+// Some encoders send the audio sequence header and audio frames before the video sequence
+// header. The stream must still start with one segment holding both tracks, not an audio-only
+// sliver followed by a discontinuity.
+TEST_F(HlsIntegration, AudioBeforeVideoConfigStillStartsWithBothTracks) {
+  std::vector<media::Packet> reordered;
+  const auto early_audio = [](const media::Packet& p) {
+    return p.kind == media::TrackKind::kAudio && p.dts_ms < 1000;
+  };
+  for (const auto& p : packets_)
+    if (early_audio(p)) reordered.push_back(p);
+  for (const auto& p : packets_)
+    if (!early_audio(p)) reordered.push_back(p);
+  ASSERT_EQ(reordered.size(), packets_.size());
+
+  const auto run = segment_all(reordered);
+  const auto& segments = run.collector->segments;
+  ASSERT_EQ(segments.size(), 4u);
+  for (const auto& s : segments) {
+    EXPECT_FALSE(s->discontinuity) << s->sequence;
+    const auto streams = probe(write_segment(*s), "-show_entries stream=codec_name");
+    EXPECT_NE(streams.find("h264"), std::string::npos) << s->sequence << ": " << streams;
+    EXPECT_NE(streams.find("aac"), std::string::npos) << s->sequence << ": " << streams;
+  }
+  EXPECT_NE(run.store->master_playlist("it")->find("RESOLUTION=640x360"), std::string::npos);
+}
+
+// The opposite order: a keyframe before the audio sequence header. The start waits for the
+// next keyframe so that the first segment carries audio too.
+TEST_F(HlsIntegration, LateAudioConfigRestartsAtTheNextKeyframe) {
+  std::vector<media::Packet> reordered;
+  const auto early_video = [](const media::Packet& p) {
+    return p.kind == media::TrackKind::kVideo && p.dts_ms < 1000;
+  };
+  for (const auto& p : packets_)
+    if (early_video(p)) reordered.push_back(p);
+  for (const auto& p : packets_)
+    if (!early_video(p)) reordered.push_back(p);
+
+  const auto run = segment_all(reordered);
+  const auto& segments = run.collector->segments;
+  ASSERT_FALSE(segments.empty());
+  for (const auto& s : segments) {
+    EXPECT_FALSE(s->discontinuity) << s->sequence;
+    const auto path = write_segment(*s);
+    const auto streams = probe(path, "-show_entries stream=codec_name");
+    EXPECT_NE(streams.find("aac"), std::string::npos) << s->sequence << ": " << streams;
+    const auto first = probe(path,
+                             "-select_streams v -show_frames -read_intervals %+#1 "
+                             "-show_entries frame=key_frame");
+    EXPECT_EQ(first.substr(0, 1), "1") << s->sequence;
+  }
+  // The keyframe at 0 had no audio config yet; output starts at the one at 2 s.
+  double total = 0;
+  for (const auto& s : segments)
+    total += s->duration_s;
+  EXPECT_NEAR(total, 11.0, 0.1);
+}
+
+// Publisher bytes are untrusted: damaged frames, wrong keyframe flags and timestamp jumps
+// must give per-packet errors at worst, never a crash (SLUICE_SANITIZE=ON checks memory too).
+TEST_F(HlsIntegration, DamagedPacketsNeverCrash) {
+  for (std::uint32_t seed = 1; seed <= 3; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937 rng(seed);
+    const auto chance = [&rng](int percent) {
+      return std::uniform_int_distribution<int>(0, 99)(rng) < percent;
+    };
+    HlsConfig config;
+    config.target_duration_s = 2;
+    config.max_segment_bytes = 200 * 1024;
+    HlsStore store(config);
+    auto writer = store.begin("it");
+    std::int64_t shift = 0;
+    int errors = 0;
+    for (const auto& original : packets_) {
+      media::Packet p = original;
+      if (chance(5)) {
+        auto body = *p.body;
+        const auto n = 1 + rng() % 8;
+        for (std::uint32_t i = 0; i < n && !body.empty(); ++i)
+          body[rng() % body.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255);
+        if (chance(30)) body.resize(rng() % (body.size() + 1));
+        p.body = std::make_shared<const media::Bytes>(std::move(body));
+      }
+      if (chance(3)) p.keyframe = !p.keyframe;
+      if (chance(2)) p.cts_ms = static_cast<std::int32_t>(rng() % 20000) - 10000;
+      if (chance(1)) shift += static_cast<std::int64_t>(rng() % 20000) - 10000;
+      p.dts_ms += shift;
+      if (!writer->on_packet(p)) ++errors;
+    }
+    writer->end();
+    const auto playlist = store.media_playlist("it", "source");
+    EXPECT_GT(errors, 0);  // the damage reached the parsers
+    // Most of the stream is intact, so segments still come out.
+    ASSERT_TRUE(playlist);
+    EXPECT_EQ(playlist->rfind("#EXTM3U\n", 0), 0u);
+  }
 }
 
 }  // namespace

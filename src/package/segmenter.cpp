@@ -65,7 +65,9 @@ Status Segmenter::on_video_config(const media::Packet& packet) {
     append_start_code_nal(nal, config.annexb);
   config.avc = std::move(*avc);
 
-  if (muxer_) {
+  if (muxer_ && !muxing_video_ && !emitted_) {
+    discard();
+  } else if (muxer_) {
     finish();
     next_discontinuity_ = true;
   }
@@ -79,7 +81,9 @@ Status Segmenter::on_audio_config(const media::Packet& packet) {
   if (audio_ && same_bytes(audio_->record, record)) return Ok{};
   auto aac = media::parse_aac_config(record);
   if (!aac) return make_error(aac.error().code, "hls: AAC sequence header: " + aac.error().message);
-  if (muxer_) {
+  if (muxer_ && !muxing_audio_ && !emitted_) {
+    discard();
+  } else if (muxer_) {
     finish();
     next_discontinuity_ = true;
   }
@@ -158,6 +162,17 @@ Status Segmenter::start(std::int64_t dts_ms) {
   return Ok{};
 }
 
+// A track's configuration arrived after the first segment started without it (audio before
+// the video sequence header, or a keyframe before the audio one). Nothing has been published
+// yet, so start over with both tracks instead of publishing a sliver of a one-track stream, a
+// discontinuity and, meanwhile, a master playlist that advertises the wrong CODECS.
+void Segmenter::discard() {
+  muxer_.reset();
+  muxing_video_ = false;
+  muxing_audio_ = false;
+  segment_has_media_ = false;
+}
+
 void Segmenter::maybe_cut(std::int64_t dts_ms, bool boundary) {
   if (!segment_has_media_) return;
   const bool too_big = muxer_->pending_bytes() >= config_.max_segment_bytes;
@@ -176,6 +191,7 @@ void Segmenter::emit(std::int64_t end_dts_ms) {
   segment.duration_ms = std::max<std::int64_t>(0, end_dts_ms - segment_start_ms_);
   segment.discontinuity = std::exchange(next_discontinuity_, false);
   segment.info = info();
+  emitted_ = true;
   sink_(std::move(segment));
 }
 

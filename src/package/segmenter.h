@@ -69,6 +69,7 @@ class Segmenter {
   Status on_video_frame(const media::Packet& packet);
   Status on_audio_frame(const media::Packet& packet);
   Status start(std::int64_t dts_ms);
+  void discard();
   void maybe_cut(std::int64_t dts_ms, bool boundary);
   void emit(std::int64_t end_dts_ms);
   std::int64_t frame_duration_estimate_ms() const;
@@ -87,6 +88,7 @@ class Segmenter {
   std::int64_t segment_start_ms_ = 0;
   bool segment_has_media_ = false;
   bool next_discontinuity_ = false;
+  bool emitted_ = false;  // a segment has gone out since construction
   std::int64_t last_dts_ms_ = 0;
 
   // Frame-rate and frame-duration estimates from video dts deltas.

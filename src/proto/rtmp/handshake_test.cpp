@@ -25,7 +25,7 @@ RandomFill counter_fill(std::uint8_t seed) {
 }
 
 Bytes read_testdata(const std::string& name) {
-  const auto path = std::filesystem::path(__FILE__).parent_path() / "testdata" / name;
+  const auto path = std::filesystem::path(SLUICE_RTMP_TESTDATA) / name;
   std::ifstream f(path, std::ios::binary);
   return Bytes(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
 }
@@ -201,14 +201,16 @@ TEST(ServerHandshake, NonZeroVersionWithoutDigestFallsBackToSimple) {
 
 TEST(ServerHandshake, RecognisesCapturedClients) {
   // First 1537 bytes sent by rtmpdump 2.4 (librtmp) with --swfhash/--swfsize, which switches
-  // it to the Flash Player 9 digest handshake; by plain rtmpdump; and by ffmpeg 5 reading.
+  // it to the Flash Player 9 digest handshake; by plain rtmpdump (two captures: librtmp only
+  // sends a digest C1 for RTMPE or when given a SWF hash, so its version field is zero); and
+  // by ffmpeg 5 reading.
   struct Case {
     const char* file;
     bool digest;
   };
   for (const Case& c :
        {Case{"librtmp_swfhash_digest_c0c1.bin", true}, Case{"librtmp_plain_simple_c0c1.bin", false},
-        Case{"ffmpeg_digest_c0c1.bin", true}}) {
+        Case{"rtmpdump_c0c1.bin", false}, Case{"ffmpeg_digest_c0c1.bin", true}}) {
     SCOPED_TRACE(c.file);
     const Bytes c0c1 = read_testdata(c.file);
     ASSERT_EQ(c0c1.size(), 1537u);
@@ -218,6 +220,15 @@ TEST(ServerHandshake, RecognisesCapturedClients) {
     EXPECT_EQ(r->consumed, 1537u);
     EXPECT_EQ(r->out.size(), 3073u);
     EXPECT_EQ(server.used_digest(), c.digest);
+    const Bytes c1 = slice(c0c1, 1, 1536);
+    const Bytes s2 = slice(r->out, 1537, 1536);
+    if (c.digest) {
+      const std::size_t off = valid_digest_at(c1, key_bytes(kPlayerKey, false));
+      ASSERT_NE(off, 0u);
+      EXPECT_TRUE(response_signed_for(s2, c1, off, key_bytes(kServerKey, true)));
+    } else {
+      EXPECT_EQ(s2, c1);
+    }
   }
 }
 
