@@ -1,5 +1,6 @@
 #include "media/h264.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -360,6 +361,68 @@ Status avcc_to_annexb(std::span<const std::uint8_t> avcc, std::uint8_t nal_lengt
     pos += len;
   }
   return Ok{};
+}
+
+std::vector<std::span<const std::uint8_t>> split_annexb(std::span<const std::uint8_t> annexb) {
+  std::vector<std::span<const std::uint8_t>> nals;
+  // Finds the next 00 00 01 at or after `from`; returns size() if none.
+  const auto find_start = [&](std::size_t from) {
+    for (std::size_t i = from; i + 2 < annexb.size(); ++i) {
+      if (annexb[i] == 0 && annexb[i + 1] == 0 && annexb[i + 2] == 1) return i;
+    }
+    return annexb.size();
+  };
+  std::size_t start = find_start(0);
+  while (start < annexb.size()) {
+    const std::size_t begin = start + 3;
+    const std::size_t next = find_start(begin);
+    std::size_t end = next;
+    // Trailing zero bytes belong to the next start code (00 00 00 01) or are padding.
+    while (end > begin && annexb[end - 1] == 0)
+      --end;
+    if (end > begin) nals.push_back(annexb.subspan(begin, end - begin));
+    start = next;
+  }
+  return nals;
+}
+
+void annexb_to_avcc(std::span<const std::uint8_t> annexb, Bytes& out) {
+  for (const auto nal : split_annexb(annexb)) {
+    const std::uint8_t type = nal_type(nal);
+    if (type == kNalSps || type == kNalPps || type == kNalAud) continue;
+    const auto len = static_cast<std::uint32_t>(nal.size());
+    out.insert(out.end(),
+               {static_cast<std::uint8_t>(len >> 24), static_cast<std::uint8_t>(len >> 16),
+                static_cast<std::uint8_t>(len >> 8), static_cast<std::uint8_t>(len)});
+    out.insert(out.end(), nal.begin(), nal.end());
+  }
+}
+
+Result<Bytes> avc_config_from_annexb(std::span<const std::uint8_t> annexb) {
+  std::vector<std::span<const std::uint8_t>> sps, pps;
+  for (const auto nal : split_annexb(annexb)) {
+    if (nal.size() > 0xffff) continue;  // cannot be described by a 16-bit length
+    if (nal_type(nal) == kNalSps && nal.size() >= 4) sps.push_back(nal);
+    if (nal_type(nal) == kNalPps) pps.push_back(nal);
+  }
+  if (sps.empty() || pps.empty()) {
+    return make_error(Errc::kMalformed, "h264: encoder headers without SPS or PPS");
+  }
+  // ISO/IEC 14496-15 5.2.4.1: version, profile, compatibility, level from the first SPS.
+  Bytes record{1,         sps[0][1],
+               sps[0][2], sps[0][3],
+               0xff,      static_cast<std::uint8_t>(0xe0 | std::min<std::size_t>(sps.size(), 31))};
+  const auto put = [&record](std::span<const std::uint8_t> nal) {
+    record.push_back(static_cast<std::uint8_t>(nal.size() >> 8));
+    record.push_back(static_cast<std::uint8_t>(nal.size()));
+    record.insert(record.end(), nal.begin(), nal.end());
+  };
+  for (std::size_t i = 0; i < sps.size() && i < 31; ++i)
+    put(sps[i]);
+  record.push_back(static_cast<std::uint8_t>(std::min<std::size_t>(pps.size(), 255)));
+  for (std::size_t i = 0; i < pps.size() && i < 255; ++i)
+    put(pps[i]);
+  return record;
 }
 
 }  // namespace sluice::media

@@ -40,4 +40,16 @@ Result<SpsInfo> parse_sps(std::span<const std::uint8_t> nal);
 Status avcc_to_annexb(std::span<const std::uint8_t> avcc, std::uint8_t nal_length_size,
                       const AvcConfig* config, Bytes& out);
 
+// The NAL units of an Annex B byte stream (3- or 4-byte start codes), without start codes.
+// Encoders (libx264) produce Annex B; FLV, RTMP and our Packets carry length-prefixed units.
+std::vector<std::span<const std::uint8_t>> split_annexb(std::span<const std::uint8_t> annexb);
+
+// Appends the NAL units of `annexb` with 4-byte lengths, leaving out parameter sets and access
+// unit delimiters (the config record carries SPS/PPS; segmenters put them back on keyframes).
+void annexb_to_avcc(std::span<const std::uint8_t> annexb, Bytes& out);
+
+// Builds an AVCDecoderConfigurationRecord (4-byte NAL lengths) from the SPS and PPS found in
+// Annex B encoder extradata. Errors when either is missing.
+Result<Bytes> avc_config_from_annexb(std::span<const std::uint8_t> annexb);
+
 }  // namespace sluice::media

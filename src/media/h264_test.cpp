@@ -304,5 +304,47 @@ TEST(H264, AvccToAnnexBErrorsLeaveOutputUntouched) {
   EXPECT_EQ(out, (Bytes{0x01, 0x02}));
 }
 
+TEST(H264, SplitAnnexBHandlesThreeAndFourByteStartCodes) {
+  const Bytes stream =
+      cat({{0, 0, 0, 1, 0x09, 0xf0}, {0, 0, 1, 0x65, 0xaa, 0x00}, {0, 0, 0, 1, 0x41}});
+  const auto nals = split_annexb(stream);
+  ASSERT_EQ(nals.size(), 3u);
+  EXPECT_EQ(Bytes(nals[0].begin(), nals[0].end()), (Bytes{0x09, 0xf0}));
+  EXPECT_EQ(Bytes(nals[1].begin(), nals[1].end()), (Bytes{0x65, 0xaa}));  // trailing zero dropped
+  EXPECT_EQ(Bytes(nals[2].begin(), nals[2].end()), (Bytes{0x41}));
+  EXPECT_TRUE(split_annexb(Bytes{1, 2, 3}).empty());
+  EXPECT_TRUE(split_annexb(Bytes{}).empty());
+}
+
+TEST(H264, AnnexBToAvccDropsParameterSetsAndDelimiters) {
+  const Bytes pps{0x68, 0xeb, 0xe3, 0xcb};
+  const Bytes stream = cat({{0, 0, 0, 1, 0x09, 0xf0},
+                            {0, 0, 0, 1},
+                            kSps720High,
+                            {0, 0, 0, 1},
+                            pps,
+                            {0, 0, 1, 0x65, 0x88, 0x84}});
+  Bytes out;
+  annexb_to_avcc(stream, out);
+  EXPECT_EQ(out, (Bytes{0, 0, 0, 3, 0x65, 0x88, 0x84}));
+}
+
+TEST(H264, AvcConfigFromAnnexBRoundTrips) {
+  const Bytes pps{0x68, 0xeb, 0xe3, 0xcb};
+  const Bytes headers = cat({{0, 0, 0, 1}, kSps720High, {0, 0, 0, 1}, pps});
+  auto record = avc_config_from_annexb(headers);
+  ASSERT_TRUE(record) << record.error().message;
+  auto parsed = parse_avc_config(*record);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->profile, 0x64);
+  EXPECT_EQ(parsed->level, 0x1f);
+  EXPECT_EQ(parsed->nal_length_size, 4);
+  ASSERT_EQ(parsed->sps.size(), 1u);
+  EXPECT_EQ(parsed->sps[0], kSps720High);
+  ASSERT_EQ(parsed->pps.size(), 1u);
+  EXPECT_EQ(parsed->pps[0], pps);
+  EXPECT_FALSE(avc_config_from_annexb(cat({{0, 0, 0, 1}, pps})));
+}
+
 }  // namespace
 }  // namespace sluice::media

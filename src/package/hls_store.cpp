@@ -14,7 +14,6 @@
 namespace sluice::package {
 namespace {
 
-constexpr const char* kSourceRendition = "source";
 // Segments kept retrievable beyond the window, for players that fetched the playlist just
 // before it slid.
 constexpr std::size_t kExtraRetained = 3;
@@ -36,17 +35,21 @@ struct StoreState {
     MediaPlaylist playlist;
     std::deque<SegmentPtr> segments;  // window + kExtraRetained, oldest first
     std::string text;                 // render(playlist), cached so readers only copy
+    std::uint64_t next_sequence = 0;
+    bool next_discontinuity = false;  // republish or takeover: flag the next segment
+    bool open = false;                // part of the current session
+    bool has_session_segment = false;
+    std::uint64_t declared_peak_bps = 0;
+    StreamInfo info;
   };
 
   struct Stream {
-    std::uint64_t generation = 0;  // of the writer allowed to publish
+    std::uint64_t generation = 0;  // of the session allowed to publish
     bool live = true;
     std::chrono::system_clock::time_point ended_at;
-    std::uint64_t next_sequence = 0;
-    bool next_discontinuity = false;  // republish or takeover: flag the next segment
-    Rendition source;
-    StreamInfo info;
-    std::optional<std::string> master_text;  // only once a segment measured the bandwidth
+    std::uint64_t session_base = 0;  // first sequence number of the current session
+    std::map<std::string, Rendition, std::less<>> renditions;
+    std::optional<std::string> master_text;  // once every open rendition has a segment
   };
 
   HlsConfig config;
@@ -64,35 +67,79 @@ struct StoreState {
 
   StoreState(HlsConfig c, HlsStore::Clock k) : config(c), clock(std::move(k)) {}
 
-  void render_master(Stream& s) const {
-    const auto& segments = s.source.segments;
-    if (segments.empty()) return;
+  Variant measure(const std::string& name, const Rendition& r) const {
     // Bandwidth over the listed window only, so it tracks the current encoder settings.
-    const std::size_t listed = std::min(segments.size(), s.source.playlist.entries.size());
+    const std::size_t listed = std::min(r.segments.size(), r.playlist.entries.size());
     double peak = 0, total_bits = 0, total_s = 0;
-    for (std::size_t i = segments.size() - listed; i < segments.size(); ++i) {
-      const double bits = 8.0 * static_cast<double>(segments[i]->data->size());
-      const double seconds = segments[i]->duration_s;
+    for (std::size_t i = r.segments.size() - listed; i < r.segments.size(); ++i) {
+      const double bits = 8.0 * static_cast<double>(r.segments[i]->data->size());
+      const double seconds = r.segments[i]->duration_s;
       total_bits += bits;
       total_s += seconds;
       if (seconds > 0) peak = std::max(peak, bits / seconds);
     }
     Variant v;
-    v.rendition = kSourceRendition;
-    v.peak_bps = static_cast<std::uint64_t>(std::ceil(peak));
+    v.rendition = name;
     v.average_bps =
         total_s > 0 ? static_cast<std::uint64_t>(std::llround(total_bits / total_s)) : 0;
-    if (v.peak_bps == 0) v.peak_bps = v.average_bps;
-    v.width = s.info.width;
-    v.height = s.info.height;
-    v.codecs = s.info.codecs;
-    v.frame_rate = s.info.frame_rate;
-    s.master_text = render(MasterPlaylist{{std::move(v)}});
+    v.peak_bps =
+        std::max({static_cast<std::uint64_t>(std::ceil(peak)), v.average_bps, r.declared_peak_bps});
+    v.width = r.info.width;
+    v.height = r.info.height;
+    v.codecs = r.info.codecs;
+    v.frame_rate = r.info.frame_rate;
+    return v;
   }
 
-  // Stores a finished segment of writer `generation`. Returns the segment to announce, or
-  // null when the writer was superseded (takeover) or the stream dropped.
-  SegmentPtr publish(const std::string& id, std::uint64_t generation,
+  void render_master(Stream& s) const {
+    MasterPlaylist master;
+    for (const auto& [name, r] : s.renditions) {
+      if (!r.open) continue;
+      if (!r.has_session_segment) {
+        // Players pick a variant from the first master they see; wait until all can play.
+        // Before the first one, keep nothing; afterwards keep the last complete one.
+        return;
+      }
+      master.variants.push_back(measure(name, r));
+    }
+    if (master.variants.empty()) return;
+    std::stable_sort(master.variants.begin(), master.variants.end(),
+                     [](const Variant& a, const Variant& b) { return a.peak_bps < b.peak_bps; });
+    s.master_text = render(master);
+  }
+
+  std::uint64_t reached_sequence(const Stream& s) const {
+    std::uint64_t next = s.session_base;
+    for (const auto& [name, r] : s.renditions)
+      if (r.open) next = std::max(next, r.next_sequence);
+    return next;
+  }
+
+  // Opens rendition `name` for session `generation`; false if superseded.
+  bool open(const std::string& id, std::uint64_t generation, const std::string& name,
+            std::uint64_t declared_peak_bps) {
+    std::lock_guard lock(mutex);
+    auto it = streams.find(id);
+    if (it == streams.end() || it->second.generation != generation || !it->second.live) {
+      return false;
+    }
+    Stream& s = it->second;
+    const std::uint64_t start = reached_sequence(s);
+    Rendition& r = s.renditions[name];
+    r.playlist.configured_target_s = config.target_duration_s;
+    r.next_discontinuity = !r.playlist.entries.empty();
+    r.next_sequence = std::max(r.next_sequence, start);
+    r.playlist.ended = false;
+    r.open = true;
+    r.has_session_segment = false;
+    r.declared_peak_bps = declared_peak_bps;
+    r.text = render(r.playlist);
+    return true;
+  }
+
+  // Stores a finished segment. Returns the segment to announce, or null when the session was
+  // superseded (takeover) or the stream dropped.
+  SegmentPtr publish(const std::string& id, std::uint64_t generation, const std::string& name,
                      std::chrono::system_clock::time_point session_start,
                      FinishedSegment&& finished, std::vector<SegmentListener*>& notify) {
     std::lock_guard lock(mutex);
@@ -101,26 +148,44 @@ struct StoreState {
       return nullptr;
     }
     Stream& s = it->second;
+    auto rit = s.renditions.find(name);
+    if (rit == s.renditions.end() || !rit->second.open) return nullptr;
+    Rendition& r = rit->second;
     auto segment = std::make_shared<Segment>();
-    segment->sequence = s.next_sequence++;
+    segment->sequence = r.next_sequence++;
     segment->duration_s = static_cast<double>(finished.duration_ms) / 1000.0;
-    segment->discontinuity = finished.discontinuity || std::exchange(s.next_discontinuity, false);
+    segment->discontinuity = finished.discontinuity || std::exchange(r.next_discontinuity, false);
     segment->program_date_time = session_start + std::chrono::milliseconds(finished.start_dts_ms);
     segment->data = std::make_shared<const media::Bytes>(std::move(finished.data));
-    last_sequence[id] = segment->sequence;
+    auto& last = last_sequence[id];
+    last = std::max(last, segment->sequence);
 
-    s.source.playlist.add(PlaylistEntry{segment->sequence, segment->duration_s,
-                                        segment->discontinuity, segment->program_date_time},
-                          config.window);
-    s.source.segments.push_back(segment);
-    while (s.source.segments.size() > config.window + kExtraRetained) {
-      s.source.segments.pop_front();
+    r.playlist.add(PlaylistEntry{segment->sequence, segment->duration_s, segment->discontinuity,
+                                 segment->program_date_time},
+                   config.window);
+    r.segments.push_back(segment);
+    while (r.segments.size() > config.window + kExtraRetained) {
+      r.segments.pop_front();
     }
-    s.source.text = render(s.source.playlist);
-    s.info = std::move(finished.info);
+    r.text = render(r.playlist);
+    r.info = std::move(finished.info);
+    r.has_session_segment = true;
     render_master(s);
     notify = listeners;
     return segment;
+  }
+
+  void close(const std::string& id, std::uint64_t generation, const std::string& name) {
+    std::lock_guard lock(mutex);
+    auto it = streams.find(id);
+    if (it == streams.end() || it->second.generation != generation) return;
+    auto rit = it->second.renditions.find(name);
+    if (rit == it->second.renditions.end() || !rit->second.open) return;
+    Rendition& r = rit->second;
+    r.open = false;
+    r.playlist.ended = true;
+    r.text = render(r.playlist);
+    render_master(it->second);
   }
 
   void end(const std::string& id, std::uint64_t generation) {
@@ -130,8 +195,10 @@ struct StoreState {
     Stream& s = it->second;
     s.live = false;
     s.ended_at = clock();
-    s.source.playlist.ended = true;
-    s.source.text = render(s.source.playlist);
+    for (auto& [name, r] : s.renditions) {
+      r.playlist.ended = true;
+      r.text = render(r.playlist);
+    }
   }
 };
 
@@ -143,59 +210,111 @@ struct HlsStore::Impl : detail::StoreState {
 
 namespace {
 
-class Writer final : public HlsWriter {
+using detail::StoreState;
+
+// Everything a session's writers share: where to publish and under which generation.
+struct SessionContext {
+  std::weak_ptr<StoreState> store;  // the store may go away before the ingest session
+  std::string id;
+  std::uint64_t generation = 0;
+  std::chrono::system_clock::time_point start;
+};
+
+class RenditionWriter final : public HlsWriter {
  public:
-  Writer(std::weak_ptr<detail::StoreState> impl, std::string id, std::uint64_t generation,
-         std::chrono::system_clock::time_point session_start, const HlsConfig& config)
-      : impl_(std::move(impl)),
-        id_(std::move(id)),
-        generation_(generation),
-        session_start_(session_start),
+  RenditionWriter(const SessionContext& session, std::string name, const HlsConfig& config)
+      : session_(session),
+        name_(std::move(name)),
         segmenter_(SegmenterConfig{config.target_duration_s, config.max_segment_bytes},
                    [this](FinishedSegment&& s) { publish(std::move(s)); }) {}
-
-  ~Writer() override {
-    // A session torn down without end() must still enter its grace period and be swept.
-    if (!ended_) Writer::end();
-  }
 
   Status on_packet(const media::Packet& packet) override {
     if (ended_ || stale_) return Ok{};
     return segmenter_.on_packet(packet);
   }
 
+  // Flushes the last segment. The session marks the playlists ended.
   void end() override {
     if (ended_) return;
     segmenter_.finish();
     ended_ = true;
-    if (auto impl = impl_.lock(); impl && !stale_) impl->end(id_, generation_);
   }
 
  private:
   void publish(FinishedSegment&& finished) {
-    auto impl = impl_.lock();
-    if (!impl) {
+    auto store = session_.store.lock();
+    if (!store) {
       stale_ = true;
       return;
     }
     std::vector<SegmentListener*> notify;
-    SegmentPtr segment =
-        impl->publish(id_, generation_, session_start_, std::move(finished), notify);
+    SegmentPtr segment = store->publish(session_.id, session_.generation, name_, session_.start,
+                                        std::move(finished), notify);
     if (!segment) {
       stale_ = true;  // taken over: stop muxing for a session nobody reads
       return;
     }
     for (auto* listener : notify)
-      listener->on_segment(id_, kSourceRendition, segment);
+      listener->on_segment(session_.id, name_, segment);
   }
 
-  std::weak_ptr<detail::StoreState> impl_;  // the store may go away before the ingest session
-  std::string id_;
-  std::uint64_t generation_;
-  std::chrono::system_clock::time_point session_start_;
+  const SessionContext& session_;
+  std::string name_;
   Segmenter segmenter_;
   bool ended_ = false;
   bool stale_ = false;
+};
+
+class Session final : public HlsSession {
+ public:
+  Session(SessionContext context, const HlsConfig& config)
+      : context_(std::move(context)), config_(config) {}
+  ~Session() override { Session::end(); }
+
+  HlsWriter& rendition(const std::string& name, std::uint64_t declared_peak_bps) override {
+    auto it = writers_.find(name);
+    if (it != writers_.end()) return *it->second;
+    if (auto store = context_.store.lock()) {
+      store->open(context_.id, context_.generation, name, declared_peak_bps);
+    }
+    auto writer = std::make_unique<RenditionWriter>(context_, name, config_);
+    return *writers_.emplace(name, std::move(writer)).first->second;
+  }
+
+  void close_rendition(const std::string& name) override {
+    auto it = writers_.find(name);
+    if (it == writers_.end()) return;
+    it->second->end();
+    writers_.erase(it);
+    if (auto store = context_.store.lock()) store->close(context_.id, context_.generation, name);
+  }
+
+  void end() override {
+    if (ended_) return;
+    ended_ = true;
+    for (auto& [name, writer] : writers_)
+      writer->end();
+    if (auto store = context_.store.lock()) store->end(context_.id, context_.generation);
+  }
+
+ private:
+  SessionContext context_;
+  HlsConfig config_;
+  std::map<std::string, std::unique_ptr<RenditionWriter>> writers_;
+  bool ended_ = false;
+};
+
+// begin(): one "source" rendition whose writer owns its session.
+class SourceWriter final : public HlsWriter {
+ public:
+  explicit SourceWriter(std::unique_ptr<HlsSession> session)
+      : session_(std::move(session)), writer_(session_->rendition(kSourceRendition, 0)) {}
+  Status on_packet(const media::Packet& packet) override { return writer_.on_packet(packet); }
+  void end() override { session_->end(); }
+
+ private:
+  std::unique_ptr<HlsSession> session_;
+  HlsWriter& writer_;
 };
 
 }  // namespace
@@ -205,38 +324,39 @@ HlsStore::HlsStore(HlsConfig config, Clock clock)
 
 HlsStore::~HlsStore() = default;
 
-std::unique_ptr<HlsWriter> HlsStore::begin(const std::string& playback_id) {
+std::unique_ptr<HlsSession> HlsStore::begin_session(const std::string& playback_id) {
   bool dropped_expired = false;
   std::vector<SegmentListener*> notify;
-  std::uint64_t generation = 0;
-  std::chrono::system_clock::time_point now;
+  SessionContext context{impl_, playback_id, 0, {}};
   {
     std::lock_guard lock(impl_->mutex);
-    now = impl_->clock();
-    generation = impl_->next_generation++;
+    const auto now = impl_->clock();
+    context.start = now;
+    context.generation = impl_->next_generation++;
     auto it = impl_->streams.find(playback_id);
     if (it != impl_->streams.end()) {
-      detail::StoreState::Stream& s = it->second;
+      StoreState::Stream& s = it->second;
       if (s.live || now < s.ended_at + impl_->config.grace) {
-        // Republish within grace, or a takeover of a live session: same playlist, numbering
+        // Republish within grace, or a takeover of a live session: same playlists, numbering
         // continues, and players are told the timeline jumps.
-        s.generation = generation;
+        s.session_base = impl_->reached_sequence(s);
+        for (auto& [name, r] : s.renditions) {
+          s.session_base = std::max(s.session_base, r.next_sequence);
+          r.open = false;
+        }
+        s.generation = context.generation;
         s.live = true;
-        s.next_discontinuity = !s.source.playlist.entries.empty();
-        s.source.playlist.ended = false;
-        s.source.text = render(s.source.playlist);
-        return std::make_unique<Writer>(impl_, playback_id, generation, now, impl_->config);
+        return std::make_unique<Session>(std::move(context), impl_->config);
       }
       impl_->streams.erase(it);  // expired but not yet swept
       dropped_expired = true;
       notify = impl_->listeners;
     }
-    detail::StoreState::Stream s;
-    s.generation = generation;
-    s.source.playlist.configured_target_s = impl_->config.target_duration_s;
-    s.next_sequence = epoch_millis(now);
+    StoreState::Stream s;
+    s.generation = context.generation;
+    s.session_base = epoch_millis(now);
     if (auto last = impl_->last_sequence.find(playback_id); last != impl_->last_sequence.end()) {
-      s.next_sequence = std::max(s.next_sequence, last->second + 1);
+      s.session_base = std::max(s.session_base, last->second + 1);
     }
     impl_->streams.emplace(playback_id, std::move(s));
   }
@@ -244,7 +364,11 @@ std::unique_ptr<HlsWriter> HlsStore::begin(const std::string& playback_id) {
     for (auto* listener : notify)
       listener->on_stream_dropped(playback_id);
   }
-  return std::make_unique<Writer>(impl_, playback_id, generation, now, impl_->config);
+  return std::make_unique<Session>(std::move(context), impl_->config);
+}
+
+std::unique_ptr<HlsWriter> HlsStore::begin(const std::string& playback_id) {
+  return std::make_unique<SourceWriter>(begin_session(playback_id));
 }
 
 std::optional<std::string> HlsStore::master_playlist(const std::string& playback_id) const {
@@ -258,18 +382,23 @@ std::optional<std::string> HlsStore::media_playlist(const std::string& playback_
                                                     const std::string& rendition) const {
   std::lock_guard lock(impl_->mutex);
   auto it = impl_->streams.find(playback_id);
-  if (it == impl_->streams.end() || rendition != kSourceRendition) return std::nullopt;
+  if (it == impl_->streams.end()) return std::nullopt;
+  auto rit = it->second.renditions.find(rendition);
   // No segment yet: a playlist without segments makes players give up, so 404 until then.
-  if (it->second.source.playlist.entries.empty()) return std::nullopt;
-  return it->second.source.text;
+  if (rit == it->second.renditions.end() || rit->second.playlist.entries.empty()) {
+    return std::nullopt;
+  }
+  return rit->second.text;
 }
 
 SegmentPtr HlsStore::segment(const std::string& playback_id, const std::string& rendition,
                              std::uint64_t sequence) const {
   std::lock_guard lock(impl_->mutex);
   auto it = impl_->streams.find(playback_id);
-  if (it == impl_->streams.end() || rendition != kSourceRendition) return nullptr;
-  const auto& segments = it->second.source.segments;
+  if (it == impl_->streams.end()) return nullptr;
+  auto rit = it->second.renditions.find(rendition);
+  if (rit == it->second.renditions.end()) return nullptr;
+  const auto& segments = rit->second.segments;
   // Sequence numbers are increasing in the deque, so binary search.
   auto pos =
       std::lower_bound(segments.begin(), segments.end(), sequence,

@@ -55,16 +55,37 @@ class HlsWriter {
   virtual void end() = 0;
 };
 
+inline constexpr const char* kSourceRendition = "source";
+
+// One publish session of a playback ID: a writer per rendition. The master playlist lists the
+// renditions open in the current session, by ascending bandwidth, once each has a segment.
+// Not thread-safe itself; each writer may then be driven from its own thread.
+class HlsSession {
+ public:
+  virtual ~HlsSession() = default;
+  // Opens (or returns the open) writer of `name`. `declared_peak_bps` is a floor for its
+  // BANDWIDTH (an encoder's rate cap); 0 means measured only. A rendition opened later
+  // starts at the sequence number the others have reached.
+  virtual HlsWriter& rendition(const std::string& name, std::uint64_t declared_peak_bps) = 0;
+  // Ends one rendition early (shed under overload, or gone after an input change): its
+  // playlist gets EXT-X-ENDLIST and it leaves the master playlist.
+  virtual void close_rendition(const std::string& name) = 0;
+  // Ends every rendition and starts the grace period. Idempotent; the destructor calls it.
+  virtual void end() = 0;
+};
+
 class HlsStore {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;
   explicit HlsStore(HlsConfig config, Clock clock = std::chrono::system_clock::now);
   ~HlsStore();
 
-  // Starts a publish session for playback_id with one rendition "source" (passthrough).
-  // A republish within the grace period continues the media sequence with a discontinuity;
-  // otherwise segment numbers start at the current epoch milliseconds, so they never repeat
-  // for a playback ID (CDNs keep segments for 10 minutes).
+  // Starts a publish session for playback_id. A republish within the grace period continues
+  // the media sequence of each rendition with a discontinuity; otherwise segment numbers start
+  // at the current epoch milliseconds, so they never repeat for a playback ID (CDNs keep
+  // segments for 10 minutes). Renditions opened in one session start at the same number.
+  std::unique_ptr<HlsSession> begin_session(const std::string& playback_id);
+  // A session with the single passthrough rendition "source"; the writer owns the session.
   std::unique_ptr<HlsWriter> begin(const std::string& playback_id);
 
   // Reads for HTTP. nullopt when the stream, rendition or segment is unknown.

@@ -341,5 +341,49 @@ TEST(HlsStore, MalformedConfigIsAPerPacketError) {
   EXPECT_TRUE(store.media_playlist("abc", "source"));
 }
 
+TEST(HlsStore, RenditionsOfASessionShareNumbersAndTheMasterWaitsForAll) {
+  FakeClock clock;
+  HlsStore store(test_config(), clock.fn());
+  auto session = store.begin_session("abc");
+  HlsWriter& low = session->rendition("low", 0);
+  HlsWriter& high = session->rendition("high", 5'000'000);
+  feed(low, 0, 2000);
+  EXPECT_FALSE(store.master_playlist("abc")) << "high has no segment yet";
+  feed(high, 0, 2000);
+  auto master = store.master_playlist("abc");
+  ASSERT_TRUE(master);
+  // Ascending bandwidth; high's declared cap is its floor.
+  EXPECT_LT(master->find("low/index.m3u8"), master->find("high/index.m3u8"));
+  EXPECT_NE(master->find("BANDWIDTH=5000000,"), std::string::npos);
+  for (const char* r : {"low", "high"}) {
+    EXPECT_TRUE(store.segment("abc", r, kEpochMs));
+    EXPECT_TRUE(store.segment("abc", r, kEpochMs + 1));
+    EXPECT_FALSE(store.segment("abc", r, kEpochMs + 2));
+  }
+  // A rendition opened later starts where the others are, so numbers stay aligned.
+  HlsWriter& late = session->rendition("late", 0);
+  EXPECT_FALSE(store.master_playlist("abc")->find("late") != std::string::npos);
+  feed(late, 2000, 3000);
+  EXPECT_TRUE(store.segment("abc", "late", kEpochMs + 2));
+  EXPECT_NE(store.master_playlist("abc")->find("late/index.m3u8"), std::string::npos);
+
+  // Closing one rendition ends its playlist and takes it out of the master.
+  session->close_rendition("high");
+  EXPECT_NE(store.media_playlist("abc", "high")->find("#EXT-X-ENDLIST"), std::string::npos);
+  EXPECT_EQ(store.master_playlist("abc")->find("high/"), std::string::npos);
+  EXPECT_EQ(store.media_playlist("abc", "low")->find("#EXT-X-ENDLIST"), std::string::npos);
+  session->end();
+  EXPECT_NE(store.media_playlist("abc", "low")->find("#EXT-X-ENDLIST"), std::string::npos);
+
+  // A republish continues every rendition from the highest number reached.
+  auto again = store.begin_session("abc");
+  HlsWriter& low2 = again->rendition("low", 0);
+  feed(low2, 0, 1000);
+  // low ended at +2 and late at +3 (end() flushes the partial segments), so +4.
+  EXPECT_TRUE(store.segment("abc", "low", kEpochMs + 4));
+  EXPECT_NE(store.media_playlist("abc", "low")->find("#EXT-X-DISCONTINUITY"), std::string::npos);
+  EXPECT_EQ(store.master_playlist("abc")->find("late/"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice::package
