@@ -203,6 +203,71 @@ const std::vector<OptionDef>& definitions() {
            [](ServeConfig & c) -> auto& { return c.hls.max_segment_bytes; }, 65536, 1ll << 31)},
       {{"hls.mirror", "also write segments and playlists under data_dir/hls", "false"},
        boolean([](ServeConfig & c) -> auto& { return c.hls_mirror; })},
+      {{"transcode.ladder",
+        "renditions: NAME:WxH:MAXRATEk:BUFSIZEk:AUDIOk,... and/or source (passthrough only)",
+        transcode::format_rungs(transcode::default_rungs())},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         auto rungs = transcode::parse_rungs(v);
+         if (!rungs) return rungs.error();
+         c.transcode.ladder.rungs = std::move(*rungs);
+         return Ok{};
+       }},
+      {{"transcode.preset", "libx264 preset", "veryfast"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         static const char* kPresets[] = {"ultrafast", "superfast", "veryfast", "faster",  "fast",
+                                          "medium",    "slow",      "slower",   "veryslow"};
+         if (std::find(std::begin(kPresets), std::end(kPresets), v) == std::end(kPresets)) {
+           return make_error(Errc::kMalformed, "an x264 preset (ultrafast ... veryslow)");
+         }
+         c.transcode.ladder.preset = v;
+         return Ok{};
+       }},
+      {{"transcode.profile", "H.264 profile: baseline | main | high", "main"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (v != "baseline" && v != "main" && v != "high") {
+           return make_error(Errc::kMalformed, "baseline, main or high");
+         }
+         c.transcode.ladder.profile = v;
+         return Ok{};
+       }},
+      {{"transcode.crf", "x264 constant rate factor, capped by each rung's VBV maxrate", "20"},
+       integer(
+           [](ServeConfig & c) -> auto& { return c.transcode.ladder.crf; }, 0, 51)},
+      {{"transcode.gop", "seconds between keyframes, the same in every rung", "2"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         char* end = nullptr;
+         const double s = std::strtod(v.c_str(), &end);
+         if (v.empty() || end != v.c_str() + v.size() || !(s >= 0.25 && s <= 20)) {
+           return make_error(Errc::kMalformed, "seconds in [0.25, 20]");
+         }
+         c.transcode.ladder.gop_s = s;
+         return Ok{};
+       }},
+      {{"transcode.smart_passthrough",
+        "pass the source through as the top rung when it already fits it", "false"},
+       boolean([](ServeConfig & c) -> auto& { return c.transcode.ladder.smart_passthrough; })},
+      {{"transcode.overload",
+        "when a stream cannot be transcoded in real time: rungs (shed the "
+        "top rungs) | frames (halve the frame rate)",
+        "rungs"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (v == "rungs") {
+           c.transcode.ladder.overload = transcode::OverloadPolicy::kShedRungs;
+         } else if (v == "frames") {
+           c.transcode.ladder.overload = transcode::OverloadPolicy::kDropFrames;
+         } else {
+           return make_error(Errc::kMalformed, "rungs or frames");
+         }
+         return Ok{};
+       }},
+      {{"transcode.capacity",
+        "streams transcoded at once (0 = one per two cores, at least 1); more get the source only",
+        "0"},
+       integer(
+           [](ServeConfig & c) -> auto& { return c.transcode.capacity; }, 0, 10000)},
+      {{"transcode.threads", "libx264 threads per rung (0 = x264 decides)", "0"},
+       integer(
+           [](ServeConfig & c) -> auto& { return c.transcode.ladder.encoder_threads; }, 0, 64)},
       {{"http.read_timeout", "seconds to receive a request's headers", "30"},
        seconds(
            [](ServeConfig & c) -> auto& { return c.http.read_timeout; }, 0.1, 3600)},

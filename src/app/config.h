@@ -12,6 +12,7 @@
 #include "media/result.h"
 #include "package/hls_store.h"
 #include "serve/http_server.h"
+#include "transcode/transcoder.h"
 
 namespace sluice::app {
 
@@ -31,6 +32,7 @@ struct ServeConfig {
   ingest::RtmpConfig rtmp;
   package::HlsConfig hls;
   serve::HttpConfig http;
+  transcode::TranscodeConfig transcode;
 };
 
 struct Option {

@@ -16,6 +16,7 @@
 #include "package/hls_store.h"
 #include "serve/http_server.h"
 #include "store/hls_mirror.h"
+#include "transcode/transcoder.h"
 
 namespace sluice::app {
 
@@ -125,6 +126,7 @@ int run_serve(const ServeConfig& config_in) {
     hls.add_listener(mirror.get());
     spdlog::info("mirroring HLS to {}", (config.data_dir / "hls").string());
   }
+  transcode::TranscodeService transcoder(config.transcode, hls);
   ingest::RtmpCounters rtmp_counters;
   serve::HttpCounters http_counters;
   // Declared after everything sessions refer to, so it is destroyed first: destroying the
@@ -135,9 +137,13 @@ int run_serve(const ServeConfig& config_in) {
   std::unique_ptr<serve::HttpServer> http;
   try {
     rtmp = std::make_unique<ingest::RtmpServer>(
-        io, *rtmp_ep, ingest::IngestContext{config.rtmp, hub, **auth, hls, rtmp_counters});
+        io, *rtmp_ep,
+        ingest::IngestContext{config.rtmp, hub, **auth,
+                              [&transcoder](const std::string& id) { return transcoder.open(id); },
+                              rtmp_counters});
     http = std::make_unique<serve::HttpServer>(
-        io, *http_ep, serve::ServeContext{config.http, hls, hub, rtmp_counters, http_counters});
+        io, *http_ep,
+        serve::ServeContext{config.http, hls, hub, transcoder, rtmp_counters, http_counters});
   } catch (const boost::system::system_error& e) {
     spdlog::critical("cannot listen: {}", e.what());
     return 1;
@@ -147,6 +153,11 @@ int run_serve(const ServeConfig& config_in) {
   spdlog::info("sluice serve: rtmp listening on {} (app '{}'), http listening on {}, auth {}",
                endpoint_text(rtmp->local_endpoint()), config.rtmp.app,
                endpoint_text(http->local_endpoint()), (*auth)->describe());
+  spdlog::info("ladder {} (preset {}, gop {} s{}); transcoding capacity {} streams",
+               transcode::format_rungs(config.transcode.ladder.rungs),
+               config.transcode.ladder.preset, config.transcode.ladder.gop_s,
+               config.transcode.ladder.smart_passthrough ? ", smart passthrough" : "",
+               transcoder.capacity());
 
   // Drops ended streams whose grace period is over.
   asio::steady_timer sweeper(io);
@@ -155,6 +166,7 @@ int run_serve(const ServeConfig& config_in) {
     sweeper.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
       hls.sweep();
+      transcoder.reap();
       schedule_sweep();
     });
   };

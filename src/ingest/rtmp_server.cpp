@@ -346,7 +346,7 @@ class Session {
     stream_ = *stream;
     role_ = Role::kPublisher;
     query_ = query;
-    hls_ = ctx_.hls.begin(playback_id);
+    outputs_ = ctx_.open_outputs(playback_id);
     ctx_.counters.publishes_total.fetch_add(1, std::memory_order_relaxed);
     outbox_->send(user_control(rtmp::kStreamBegin, kPlayStreamId));
     outbox_->send(
@@ -450,9 +450,7 @@ class Session {
     packet->dts_ms = timestamps_.normalize(packet->kind, m.timestamp);
     last_dts_ = packet->dts_ms;
     stream_->publish(packet);
-    if (hls_ && packet->codec != media::Codec::kUnknown) {
-      if (auto st = hls_->on_packet(*packet); !st) warn_media("hls: " + st.error().message);
-    }
+    if (outputs_ && packet->codec != media::Codec::kUnknown) outputs_->on_packet(packet);
   }
 
   void warn_media(const std::string& what) {
@@ -501,7 +499,7 @@ class Session {
       co_await (outbox_->run_writer(socket_, write_started_) || watchdog());
     }
     if (role_ == Role::kPublisher && stream_) {
-      if (hls_) hls_->end();
+      if (outputs_) outputs_->end();
       ctx_.hub.end_publish(stream_);
       spdlog::info("{}: publish of {} ended", tag_, stream_->playback_id());
     }
@@ -537,7 +535,7 @@ class Session {
   media::TimestampNormalizer timestamps_;
   std::int64_t last_dts_ = 0;
   std::shared_ptr<Stream> stream_;  // when publishing
-  std::unique_ptr<package::HlsWriter> hls_;
+  std::unique_ptr<media::PacketSink> outputs_;
   std::shared_ptr<Stream> play_stream_;  // when playing
 };
 

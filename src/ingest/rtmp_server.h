@@ -1,6 +1,6 @@
 // RTMP listener and sessions: the I/O shell around the sans-I/O codecs in proto/.
 // Threading: one strand per connection; a session's reader, writer and watchdog coroutines
-// all run on it. Publishers push into the StreamHub and the HLS writer from their strand.
+// all run on it. Publishers push into the StreamHub and their output sink from their strand.
 #pragma once
 
 #include <atomic>
@@ -8,13 +8,14 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "ingest/auth.h"
 #include "ingest/stream_hub.h"
 #include "ingest/stream_key.h"
-#include "package/hls_store.h"
+#include "media/packet_sink.h"
 #include "proto/amf0/amf0.h"
 #include "proto/rtmp/chunk.h"
 
@@ -54,7 +55,8 @@ struct IngestContext {
   const RtmpConfig& config;
   StreamHub& hub;
   PublishAuthorizer& auth;
-  package::HlsStore& hls;
+  // Opens where a publish session's packets go (HLS passthrough or a transcoder).
+  std::function<std::unique_ptr<media::PacketSink>(const std::string& playback_id)> open_outputs;
   RtmpCounters& counters;
 };
 

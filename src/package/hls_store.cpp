@@ -108,10 +108,11 @@ struct StoreState {
     s.master_text = render(master);
   }
 
+  // Where a rendition (re)opening now starts, so that it lines up with the others.
   std::uint64_t reached_sequence(const Stream& s) const {
     std::uint64_t next = s.session_base;
     for (const auto& [name, r] : s.renditions)
-      if (r.open) next = std::max(next, r.next_sequence);
+      next = std::max(next, r.next_sequence);
     return next;
   }
 
@@ -340,10 +341,8 @@ std::unique_ptr<HlsSession> HlsStore::begin_session(const std::string& playback_
         // Republish within grace, or a takeover of a live session: same playlists, numbering
         // continues, and players are told the timeline jumps.
         s.session_base = impl_->reached_sequence(s);
-        for (auto& [name, r] : s.renditions) {
-          s.session_base = std::max(s.session_base, r.next_sequence);
+        for (auto& [name, r] : s.renditions)
           r.open = false;
-        }
         s.generation = context.generation;
         s.live = true;
         return std::make_unique<Session>(std::move(context), impl_->config);

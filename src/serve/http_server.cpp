@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "serve/routes.h"
@@ -66,6 +67,23 @@ std::string metrics_text(const ServeContext& ctx) {
   add("sluice_rtmp_bytes_out_total", "counter", "RTMP bytes sent (closed sessions).",
       r.bytes_out.load());
   add("sluice_streams_live", "gauge", "Live streams on this node.", ctx.hub.size());
+  add("sluice_transcode_capacity", "gauge", "Streams this node can transcode at once.",
+      ctx.transcoder.capacity());
+  add("sluice_transcode_active", "gauge", "Streams being transcoded.", ctx.transcoder.active());
+  add("sluice_transcode_refused_total", "counter",
+      "Publishes served as source only because transcoding capacity was full.",
+      ctx.transcoder.refused());
+  std::uint64_t shed = 0, dropped = 0, input_dropped = 0;
+  for (const auto& t : ctx.transcoder.stats()) {
+    shed += t.rungs_shed;
+    dropped += t.frames_dropped;
+    input_dropped += t.input_dropped;
+  }
+  add("sluice_transcode_rungs_shed", "gauge", "Rungs shed under overload (live streams).", shed);
+  add("sluice_transcode_frames_dropped", "gauge", "Pictures dropped under overload (live streams).",
+      dropped);
+  add("sluice_transcode_input_dropped", "gauge",
+      "Input packets dropped because transcoding lagged (live streams).", input_dropped);
   add("sluice_http_requests_total", "counter", "HTTP requests.", h.requests.load());
   add("sluice_http_not_found_total", "counter", "HTTP 404 answers.", h.not_found.load());
   add("sluice_http_bytes_out_total", "counter", "HTTP body bytes sent.", h.bytes_out.load());
@@ -77,6 +95,25 @@ std::string metrics_text(const ServeContext& ctx) {
 std::string streams_json(const ServeContext& ctx) {
   auto list = nlohmann::json::array();
   const auto now = std::chrono::steady_clock::now();
+  std::map<std::string, nlohmann::json> transcodes;
+  for (const auto& t : ctx.transcoder.stats()) {
+    auto rungs = nlohmann::json::array();
+    for (const auto& r : t.rungs) {
+      rungs.push_back({{"name", r.name},
+                       {"width", r.width},
+                       {"height", r.height},
+                       {"passthrough", r.passthrough},
+                       {"shed", r.shed},
+                       {"frames_out", r.frames_out}});
+    }
+    transcodes[t.playback_id] = {
+        {"rungs", rungs},
+        {"frames_decoded", t.frames_decoded},
+        {"frames_dropped", t.frames_dropped},
+        {"input_dropped", t.input_dropped},
+        {"rungs_shed", t.rungs_shed},
+        {"speed", t.wall_seconds > 0 ? t.media_seconds / t.wall_seconds : 0.0}};
+  }
   for (const auto& s : ctx.hub.list()) {
     const double uptime = std::chrono::duration<double>(now - s.started).count();
     list.push_back({{"playback_id", s.playback_id},
@@ -88,6 +125,9 @@ std::string streams_json(const ServeContext& ctx) {
                     {"fps", uptime > 0 ? s.video_frames / uptime : 0.0},
                     {"rtmp_players", s.subscribers},
                     {"master", "/" + s.playback_id + "/live.m3u8"}});
+    if (auto t = transcodes.find(s.playback_id); t != transcodes.end()) {
+      list.back()["transcode"] = t->second;
+    }
   }
   return nlohmann::json{{"streams", list}}.dump(2);
 }

@@ -13,6 +13,7 @@
 #include "ingest/rtmp_server.h"
 #include "ingest/stream_hub.h"
 #include "package/hls_store.h"
+#include "transcode/transcoder.h"
 
 namespace sluice::serve {
 
@@ -33,6 +34,7 @@ struct ServeContext {
   const HttpConfig& config;
   const package::HlsStore& hls;
   const ingest::StreamHub& hub;
+  const transcode::TranscodeService& transcoder;
   const ingest::RtmpCounters& rtmp_counters;
   HttpCounters& counters;
 };

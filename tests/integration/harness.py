@@ -74,12 +74,15 @@ class Process:
 
 
 class Sluice(Process):
-    def __init__(self, workdir, *extra, env=None):
+    def __init__(self, workdir, *extra, env=None, ladder="source"):
+        """Tests that are not about transcoding pass the source through (ladder "source"),
+        which is faster and keeps their assertions about the input's own codecs."""
         self.data_dir = os.path.join(workdir, "data")
         self.secret = "test-secret"
         args = [SLUICE, "serve", "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
                 "--data-dir", self.data_dir, "--playback-secret", self.secret,
-                "--hls-segment-duration", "2", "--log-level", "debug", *extra]
+                "--hls-segment-duration", "2", "--log-level", "debug",
+                "--transcode-ladder", ladder, *extra]
         super().__init__(args, os.path.join(workdir, "sluice.log"), env=env)
         m = wait_until(lambda: re.search(
             r"rtmp listening on ([\d.]+):(\d+).*http listening on ([\d.]+):(\d+)", self.output())
@@ -195,8 +198,8 @@ class SluiceTestCase(unittest.TestCase):
         self._procs.append(proc)
         return proc
 
-    def start_sluice(self, *extra, env=None):
-        return self.track(Sluice(self.workdir, *extra, env=env))
+    def start_sluice(self, *extra, env=None, ladder="source"):
+        return self.track(Sluice(self.workdir, *extra, env=env, ladder=ladder))
 
     def path(self, name):
         return os.path.join(self.workdir, name)

@@ -1,0 +1,79 @@
+// The adaptive-bitrate ladder: which renditions a stream gets and at what size. Pure: the
+// transcoder asks it once it knows the source, so the rules are unit-tested without FFmpeg.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "media/result.h"
+
+namespace sluice::transcode {
+
+// One rung as configured. `source` rungs pass the input through untouched.
+struct RungSpec {
+  std::string name;  // rendition path segment, e.g. "720p"
+  bool source = false;
+  int box_width = 0;  // output fits inside this box, aspect ratio kept
+  int box_height = 0;
+  int video_maxrate_kbps = 0;  // VBV cap on the CRF encode
+  int vbv_bufsize_kbps = 0;
+  int audio_kbps = 0;
+};
+
+// The reference's ladder: 360p, 480p (854 wide rather than 842, which gives odd heights) and
+// 720p with its VBV caps and audio bitrates.
+std::vector<RungSpec> default_rungs();
+
+// Parses "360p:640x360:856k:1200k:96k,720p:1280x720:2996k:4200k:128k,source". A bare
+// "source" adds the passthrough rung. Errors name the offending entry.
+Result<std::vector<RungSpec>> parse_rungs(std::string_view text);
+std::string format_rungs(const std::vector<RungSpec>& rungs);
+
+enum class OverloadPolicy { kShedRungs, kDropFrames };
+
+struct LadderConfig {
+  std::vector<RungSpec> rungs = default_rungs();
+  std::string preset = "veryfast";
+  std::string profile = "main";
+  int crf = 20;
+  double gop_s = 2.0;  // keyframe every gop_s seconds in every encoded rung
+  int audio_sample_rate = 48000;
+  // Pass the source through as the top rung when it already fits it (see fits_top_rung).
+  bool smart_passthrough = false;
+  OverloadPolicy overload = OverloadPolicy::kShedRungs;
+  int encoder_threads = 0;  // x264 threads per rung; 0 lets x264 choose
+};
+
+// What the transcoder learned about the source before planning.
+struct SourceVideo {
+  int width = 0;
+  int height = 0;
+  bool h264 = true;
+  double keyframe_interval_s = 0;  // 0 when not yet seen twice
+  double bitrate_kbps = 0;         // measured over the first GOP; 0 when unknown
+};
+
+struct PlannedRung {
+  RungSpec spec;
+  int width = 0;  // even, fitted into the box; the source's size for passthrough
+  int height = 0;
+  bool passthrough = false;  // source rung, or the smart ladder's top rung
+};
+
+// Output size of `spec` for a width x height source: fitted into the box with the aspect
+// ratio kept, both dimensions even. nullopt when that would upscale (the rung is skipped).
+std::optional<std::pair<int, int>> fit_rung(const RungSpec& spec, int width, int height);
+
+// True when the source can stand in for `top`: H.264, inside its box, at or under its bitrate
+// cap, and keyframes every gop_s seconds (within 10%).
+bool fits_top_rung(const RungSpec& top, const SourceVideo& source, double gop_s);
+
+// The rungs to produce, in ascending order. Video sources skip rungs that would upscale; if
+// every encoded rung would, the smallest is kept at the source's size so the ladder is never
+// empty. Audio-only sources (no `video`) get every rung, without a picture size.
+std::vector<PlannedRung> plan_ladder(const LadderConfig& config,
+                                     const std::optional<SourceVideo>& video);
+
+}  // namespace sluice::transcode

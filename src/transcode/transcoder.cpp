@@ -1,0 +1,761 @@
+#include "transcode/transcoder.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <optional>
+#include <variant>
+
+#include "media/aac.h"
+#include "media/h264.h"
+#include "transcode/av.h"
+#include "transcode/bounded_queue.h"
+#include "transcode/codecs.h"
+#include "transcode/interleaver.h"
+
+namespace sluice::transcode {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Audio may wait this long in a rung for video output to catch up (x264 lookahead is well
+// under a second at the presets a live ladder uses).
+constexpr std::int64_t kMaxAudioHoldMs = 3000;
+// Behind real time by this much, the pipeline is overloaded and degrades.
+constexpr std::int64_t kMaxLagMs = 3000;
+// After shedding a rung, give the others this long (media time) to catch up before the next.
+constexpr std::int64_t kShedCooldownMs = 4000;
+// Before planning, the pipeline watches the input this long at most.
+constexpr std::int64_t kMaxPrerollMs = 6000;
+constexpr std::int64_t kAudioOnlyAfterMs = 1500;
+constexpr auto kRungPushTimeout = std::chrono::seconds(10);
+
+bool is_video_frame(const media::Packet& p) {
+  return p.kind == media::TrackKind::kVideo && !p.config;
+}
+
+std::uint64_t declared_peak_bps(const PlannedRung& plan) {
+  if (plan.passthrough) return 0;
+  // The VBV cap bounds video over a buffer's worth of time; audio and MPEG-TS overhead on top.
+  return static_cast<std::uint64_t>(plan.spec.video_maxrate_kbps + plan.spec.audio_kbps) * 1000;
+}
+
+// A log line per distinct problem, so a broken input does not flood the log.
+class Warner {
+ public:
+  explicit Warner(std::string tag) : tag_(std::move(tag)) {}
+  void operator()(const std::string& what) {
+    if (what == last_) return;
+    last_ = what;
+    spdlog::warn("{}: {}", tag_, what);
+  }
+  const std::string& tag() const { return tag_; }
+
+ private:
+  std::string tag_;
+  std::string last_;
+};
+
+// ---- one rung ---------------------------------------------------------------------------
+
+struct FrameItem {
+  av::SharedFrame frame;
+  bool force_key = false;
+};
+struct FinishItem {};
+using RungItem = std::variant<FrameItem, media::PacketPtr, FinishItem>;
+
+class Rung {
+ public:
+  Rung(PlannedRung plan, package::HlsWriter& writer, VideoEncoderParams params,
+       std::size_t queue_frames, const std::string& tag)
+      : plan_(std::move(plan)),
+        queue_(queue_frames),
+        writer_(writer),
+        params_(std::move(params)),
+        scaler_(plan_.width, plan_.height),
+        interleaver_([this](const media::PacketPtr& p) { write(p); }, kMaxAudioHoldMs),
+        warn_(tag + " " + plan_.spec.name) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~Rung() { finish(); }
+
+  const PlannedRung& plan() const { return plan_; }
+  bool encoded() const { return !plan_.passthrough; }
+
+  // Waits for room when the rung is behind: the pipeline then lags, which the overload
+  // policy sees. Returns false (item dropped) only if the rung is stuck.
+  bool push(RungItem item) {
+    if (queue_.try_push(item)) return true;
+    if (queue_.push_for(std::move(item), kRungPushTimeout)) return true;
+    warn_("rung stuck for 10 s; dropping");
+    return false;
+  }
+
+  // Drains the queue, flushes the encoder and stops the thread.
+  void finish() {
+    if (!thread_.joinable()) return;
+    queue_.push_force(FinishItem{});
+    thread_.join();
+  }
+
+  RungStats stats() const {
+    return RungStats{plan_.spec.name,   plan_.width, plan_.height,
+                     plan_.passthrough, false,       frames_out_.load(std::memory_order_relaxed)};
+  }
+
+ private:
+  void run() {
+    while (true) {
+      RungItem item = queue_.pop();
+      if (std::holds_alternative<FinishItem>(item)) break;
+      if (auto* frame = std::get_if<FrameItem>(&item)) {
+        encode(*frame);
+        continue;
+      }
+      const auto& packet = std::get<media::PacketPtr>(item);
+      if (plan_.passthrough) {
+        write(packet);
+        if (is_video_frame(*packet)) frames_out_.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        interleaver_.audio(packet, plan_.width > 0);
+      }
+    }
+    if (encoder_) {
+      if (auto st = encoder_->flush([this](media::PacketPtr p) { video_out(std::move(p)); }); !st) {
+        warn_(st.error().message);
+      }
+    }
+    interleaver_.flush();
+  }
+
+  void encode(const FrameItem& item) {
+    if (broken_) return;
+    if (!encoder_) {
+      auto encoder = VideoEncoder::open(params_);
+      if (!encoder) {
+        broken_ = true;
+        spdlog::error("{}: {}", warn_.tag(), encoder.error().message);
+        return;
+      }
+      encoder_ = std::move(*encoder);
+      interleaver_.video(encoder_->config_packet(item.frame->pts));
+    }
+    auto picture = scaler_.scale(item.frame.get());
+    if (!picture) {
+      warn_(picture.error().message);
+      return;
+    }
+    auto st = encoder_->encode(*picture, item.force_key,
+                               [this](media::PacketPtr p) { video_out(std::move(p)); });
+    if (!st) warn_(st.error().message);
+  }
+
+  void video_out(media::PacketPtr packet) {
+    frames_out_.fetch_add(1, std::memory_order_relaxed);
+    interleaver_.video(packet);
+  }
+
+  void write(const media::PacketPtr& packet) {
+    if (auto st = writer_.on_packet(*packet); !st) warn_("hls: " + st.error().message);
+  }
+
+  const PlannedRung plan_;
+  BoundedQueue<RungItem> queue_;
+  package::HlsWriter& writer_;
+  const VideoEncoderParams params_;
+  std::unique_ptr<VideoEncoder> encoder_;
+  bool broken_ = false;
+  Scaler scaler_;
+  Interleaver interleaver_;
+  Warner warn_;
+  std::atomic<std::uint64_t> frames_out_{0};
+  std::thread thread_;  // last: starts after everything it uses exists
+};
+
+}  // namespace
+
+// ---- one stream ---------------------------------------------------------------------------
+
+class Pipeline {
+ public:
+  Pipeline(std::string id, const TranscodeConfig& config, package::HlsStore& store)
+      : id_(std::move(id)),
+        config_(config),
+        session_(store.begin_session(id_)),
+        warn_("transcode " + id_),
+        started_(Clock::now()) {
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~Pipeline() {
+    end();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Ingest side: never blocks. Past the byte limit, drops up to the next video keyframe.
+  void push(const media::PacketPtr& packet) {
+    const std::size_t bytes = packet->body ? packet->body->size() : 0;
+    std::lock_guard lock(input_mutex_);
+    if (ended_) return;
+    if (packet->kind == media::TrackKind::kVideo) saw_video_ = true;
+    last_input_dts_ = std::max(last_input_dts_, packet->dts_ms);
+    if (dropping_ && !packet->config) {
+      const bool resume = packet->kind == media::TrackKind::kVideo ? packet->keyframe : !saw_video_;
+      if (!resume || input_bytes_ + bytes > config_.input_queue_bytes) {
+        input_dropped_.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      dropping_ = false;
+    }
+    if (!packet->config && input_bytes_ + bytes > config_.input_queue_bytes) {
+      dropping_ = true;
+      input_dropped_.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("{}: input queue over {} bytes; dropping to the next keyframe", warn_.tag(),
+                   config_.input_queue_bytes);
+      return;
+    }
+    input_bytes_ += bytes;
+    input_.push_back(packet);
+    input_ready_.notify_one();
+  }
+
+  void end() {
+    std::lock_guard lock(input_mutex_);
+    ended_ = true;
+    input_ready_.notify_one();
+  }
+
+  bool done() const { return done_.load(std::memory_order_acquire); }
+
+  TranscodeStats stats() const {
+    TranscodeStats s;
+    s.playback_id = id_;
+    {
+      std::lock_guard lock(rungs_mutex_);
+      for (const auto& r : rungs_)
+        s.rungs.push_back(r->stats());
+      s.rungs.insert(s.rungs.end(), shed_.begin(), shed_.end());
+    }
+    s.frames_decoded = frames_decoded_.load(std::memory_order_relaxed);
+    s.frames_dropped = frames_dropped_.load(std::memory_order_relaxed);
+    s.input_dropped = input_dropped_.load(std::memory_order_relaxed);
+    s.rungs_shed = rungs_shed_.load(std::memory_order_relaxed);
+    s.media_seconds = static_cast<double>(media_ms_.load(std::memory_order_relaxed)) / 1000.0;
+    s.wall_seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    return s;
+  }
+
+ private:
+  // ---- thread body ----
+  void run() {
+    while (true) {
+      media::PacketPtr packet;
+      {
+        std::unique_lock lock(input_mutex_);
+        input_ready_.wait(lock, [&] { return ended_ || !input_.empty(); });
+        if (input_.empty()) break;  // ended and drained
+        packet = std::move(input_.front());
+        input_.pop_front();
+        input_bytes_ -= packet->body ? packet->body->size() : 0;
+      }
+      if (planned_) {
+        process(packet);
+      } else {
+        observe(packet);
+      }
+    }
+    if (!planned_ && !preroll_.empty()) plan_and_replay();
+    flush();
+    {
+      std::lock_guard lock(rungs_mutex_);
+      for (auto& r : rungs_)
+        r->finish();
+    }
+    session_->end();
+    done_.store(true, std::memory_order_release);
+    spdlog::info("{}: finished ({} frames decoded, {} dropped, {} input packets dropped)",
+                 warn_.tag(), frames_decoded_.load(), frames_dropped_.load(),
+                 input_dropped_.load());
+  }
+
+  // ---- before the plan: learn the source from the first packets ----
+  void observe(const media::PacketPtr& p) {
+    preroll_.push_back(p);
+    preroll_bytes_ += p->body ? p->body->size() : 0;
+    if (p->kind == media::TrackKind::kVideo && p->codec == media::Codec::kH264) {
+      if (p->config) {
+        if (auto size = video_size(*p)) source_size_ = size;
+      } else {
+        if (first_video_dts_ < 0) first_video_dts_ = p->dts_ms;
+        last_video_dts_ = p->dts_ms;
+        ++video_frames_seen_;
+        if (p->keyframe && source_size_) {
+          if (keyframes_.size() < 2) keyframes_.push_back(p->dts_ms);
+        }
+        if (keyframes_.size() == 1) gop_bytes_ += p->payload().size();
+      }
+    }
+    const std::int64_t first = preroll_.front()->dts_ms;
+    const std::int64_t span = p->dts_ms - first;
+    const bool smart = config_.ladder.smart_passthrough;
+    bool ready = false;
+    if (source_size_ && !keyframes_.empty()) {
+      ready = !smart || keyframes_.size() >= 2 ||
+              p->dts_ms - keyframes_.front() >
+                  static_cast<std::int64_t>(config_.ladder.gop_s * 2000) + 1000;
+    } else if (!source_size_ && video_frames_seen_ == 0 && span >= kAudioOnlyAfterMs) {
+      ready = true;  // audio only
+    }
+    if (span >= kMaxPrerollMs || preroll_bytes_ > config_.input_queue_bytes / 2) ready = true;
+    if (ready) plan_and_replay();
+  }
+
+  static std::optional<std::pair<int, int>> video_size(const media::Packet& config) {
+    auto avc = media::parse_avc_config(config.payload());
+    if (!avc || avc->sps.empty()) return std::nullopt;
+    auto sps = media::parse_sps(avc->sps.front());
+    if (!sps || sps->width <= 0 || sps->height <= 0) return std::nullopt;
+    return std::pair{sps->width, sps->height};
+  }
+
+  std::optional<SourceVideo> source_video() const {
+    if (!source_size_) return std::nullopt;
+    SourceVideo v;
+    v.width = source_size_->first;
+    v.height = source_size_->second;
+    if (keyframes_.size() >= 2 && keyframes_[1] > keyframes_[0]) {
+      const double seconds = static_cast<double>(keyframes_[1] - keyframes_[0]) / 1000.0;
+      v.keyframe_interval_s = seconds;
+      v.bitrate_kbps = static_cast<double>(gop_bytes_) * 8.0 / 1000.0 / seconds;
+    }
+    return v;
+  }
+
+  double frame_rate() const {
+    if (video_frames_seen_ >= 2 && last_video_dts_ > first_video_dts_) {
+      const double fps = static_cast<double>(video_frames_seen_ - 1) * 1000.0 /
+                         static_cast<double>(last_video_dts_ - first_video_dts_);
+      if (fps >= 1 && fps <= 240) return fps;
+    }
+    return 30;
+  }
+
+  void plan_and_replay() {
+    apply_plan(plan_ladder(config_.ladder, source_video()));
+    planned_ = true;
+    auto preroll = std::move(preroll_);
+    preroll_.clear();
+    for (const auto& p : preroll)
+      process(p);
+  }
+
+  static bool same_rung(const PlannedRung& a, const PlannedRung& b) {
+    return a.spec.name == b.spec.name && a.width == b.width && a.height == b.height &&
+           a.passthrough == b.passthrough;
+  }
+
+  // Runs `plan`. When it differs from the running one, every encoded rung restarts (flushing
+  // its last segment), so all start again on the same picture and stay aligned; passthrough
+  // rungs that did not change keep running.
+  void apply_plan(const std::vector<PlannedRung>& plan) {
+    if (plan.size() == plan_.size() &&
+        std::equal(plan.begin(), plan.end(), plan_.begin(), same_rung)) {
+      return;
+    }
+    plan_ = plan;
+    next_key_ms_.reset();
+    std::vector<std::unique_ptr<Rung>> current, keep, stop;
+    {
+      std::lock_guard lock(rungs_mutex_);  // stats() may be reading
+      current.swap(rungs_);
+    }
+    for (auto& r : current) {
+      const bool same = !r->encoded() && std::any_of(plan.begin(), plan.end(), [&](const auto& p) {
+        return same_rung(p, r->plan());
+      });
+      (same ? keep : stop).push_back(std::move(r));
+    }
+    for (auto& r : stop) {
+      r->finish();
+      session_->close_rendition(r->plan().spec.name);
+    }
+    std::string summary;
+    smart_ = false;
+    const int gop_frames =
+        std::max(1, static_cast<int>(std::lround(config_.ladder.gop_s * frame_rate())));
+    for (const auto& p : plan) {
+      summary +=
+          (summary.empty() ? "" : ", ") + p.spec.name +
+          (p.width > 0 ? " " + std::to_string(p.width) + "x" + std::to_string(p.height) : "") +
+          (p.passthrough ? " (passthrough)" : "");
+      if (p.passthrough && !p.spec.source) smart_ = true;
+      auto running = std::find_if(keep.begin(), keep.end(), [&](const auto& r) {
+        return r->plan().spec.name == p.spec.name;
+      });
+      if (running != keep.end()) continue;
+      VideoEncoderParams params;
+      params.width = p.width;
+      params.height = p.height;
+      params.frame_rate = frame_rate();
+      params.preset = config_.ladder.preset;
+      params.profile = config_.ladder.profile;
+      params.crf = config_.ladder.crf;
+      params.maxrate_kbps = p.spec.video_maxrate_kbps;
+      params.bufsize_kbps = p.spec.vbv_bufsize_kbps;
+      params.gop_frames = gop_frames;
+      params.threads = config_.ladder.encoder_threads;
+      auto& writer = session_->rendition(p.spec.name, declared_peak_bps(p));
+      auto rung = std::make_unique<Rung>(p, writer, params, config_.rung_queue_frames, warn_.tag());
+      // A rung joining mid-stream needs the current configs first.
+      if (p.passthrough) {
+        if (video_config_) rung->push(video_config_);
+        if (audio_config_) rung->push(audio_config_);
+      } else if (auto it = audio_encoders_.find(p.spec.audio_kbps); it != audio_encoders_.end()) {
+        rung->push(it->second->config_packet(last_audio_dts_));
+      }
+      keep.push_back(std::move(rung));
+    }
+    std::sort(keep.begin(), keep.end(), [&](const auto& a, const auto& b) {
+      return index_in(plan, a->plan().spec.name) < index_in(plan, b->plan().spec.name);
+    });
+    std::lock_guard lock(rungs_mutex_);
+    rungs_ = std::move(keep);
+    spdlog::info("{}: ladder {}", warn_.tag(), summary.empty() ? "empty" : summary);
+  }
+
+  static std::size_t index_in(const std::vector<PlannedRung>& plan, const std::string& name) {
+    for (std::size_t i = 0; i < plan.size(); ++i)
+      if (plan[i].spec.name == name) return i;
+    return plan.size();
+  }
+
+  bool any_encoded() const {
+    return std::any_of(rungs_.begin(), rungs_.end(), [](const auto& r) { return r->encoded(); });
+  }
+
+  void to_passthrough(const media::PacketPtr& p) {
+    for (auto& r : rungs_)
+      if (!r->encoded()) r->push(p);
+  }
+
+  // ---- after the plan ----
+  void process(const media::PacketPtr& p) {
+    if (p->kind == media::TrackKind::kVideo && p->codec == media::Codec::kH264) {
+      if (p->config) {
+        on_video_config(p);
+      } else {
+        media_ms_.store(std::max<std::int64_t>(0, p->dts_ms), std::memory_order_relaxed);
+        to_passthrough(p);
+        if (video_decoder_ && any_encoded()) {
+          auto st = video_decoder_->decode(*p, [this](AVFrame* f) { on_picture(f); });
+          if (!st) warn_(st.error().message);
+        }
+      }
+    } else if (p->kind == media::TrackKind::kAudio && p->codec == media::Codec::kAac) {
+      if (p->config) {
+        on_audio_config(p);
+      } else {
+        last_audio_dts_ = p->dts_ms;
+        if (!source_size_)
+          media_ms_.store(std::max<std::int64_t>(0, p->dts_ms), std::memory_order_relaxed);
+        to_passthrough(p);
+        if (audio_decoder_ && any_encoded()) {
+          auto st = audio_decoder_->decode(*p, [this](AVFrame* f) { on_sound(f); });
+          if (!st) warn_(st.error().message);
+        }
+      }
+    }
+  }
+
+  void on_video_config(const media::PacketPtr& p) {
+    const auto record = p->payload();
+    if (video_config_ && std::ranges::equal(video_config_->payload(), record)) return;
+    video_config_ = p;
+    to_passthrough(p);
+    if (video_decoder_) video_decoder_->flush([this](AVFrame* f) { on_picture(f); });
+    video_decoder_.reset();
+    auto decoder = Decoder::open(media::Codec::kH264, record, config_.decoder_threads);
+    if (!decoder) {
+      warn_(decoder.error().message);
+      return;
+    }
+    video_decoder_ = std::move(*decoder);
+  }
+
+  void on_audio_config(const media::PacketPtr& p) {
+    const auto record = p->payload();
+    if (audio_config_ && std::ranges::equal(audio_config_->payload(), record)) return;
+    audio_config_ = p;
+    to_passthrough(p);
+    audio_decoder_.reset();
+    auto decoder = Decoder::open(media::Codec::kAac, record, 1);
+    if (!decoder) {
+      warn_(decoder.error().message);
+      return;
+    }
+    audio_decoder_ = std::move(*decoder);
+  }
+
+  void on_picture(AVFrame* frame) {
+    frames_decoded_.fetch_add(1, std::memory_order_relaxed);
+    // A new picture size (new sequence header, or parameter sets changed in band), or the
+    // first picture of a stream planned as audio-only: plan again.
+    if (const std::pair size{frame->width, frame->height}; size != source_size_) {
+      spdlog::info("{}: source picture is now {}x{}", warn_.tag(), size.first, size.second);
+      source_size_ = size;
+      apply_plan(plan_ladder(config_.ladder, source_video()));
+    }
+    bool force = false;
+    const auto gop_ms = static_cast<std::int64_t>(std::llround(config_.ladder.gop_s * 1000));
+    if (smart_) {
+      force = frame->key_frame != 0;  // follow the passthrough rung's keyframes
+    } else if (!next_key_ms_ || frame->pts >= *next_key_ms_) {
+      force = true;
+      const std::int64_t k =
+          frame->pts >= 0 ? frame->pts / gop_ms : -((-frame->pts + gop_ms - 1) / gop_ms);
+      next_key_ms_ = (k + 1) * gop_ms;
+    }
+    if (!force && degrade_for(frame->pts)) {
+      frames_dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    FrameItem item{av::share(frame), force};
+    for (auto& r : rungs_)
+      if (r->encoded() && r->plan().width > 0) r->push(item);
+  }
+
+  // Overload: true to drop this picture. Shedding happens here too.
+  bool degrade_for(std::int64_t pts) {
+    std::int64_t newest;
+    {
+      std::lock_guard lock(input_mutex_);
+      newest = last_input_dts_;
+    }
+    const bool lagging = newest - pts > kMaxLagMs;
+    if (!lagging) return false;
+    if (config_.ladder.overload == OverloadPolicy::kDropFrames) {
+      return (++lag_frames_ % 2) == 0;  // halve the frame rate until caught up
+    }
+    if (pts < next_shed_ms_) return false;
+    shed_top_rung();
+    next_shed_ms_ = pts + kShedCooldownMs;
+    return false;
+  }
+
+  void shed_top_rung() {
+    Rung* top = nullptr;
+    std::size_t encoded = 0;
+    for (auto& r : rungs_) {
+      if (!r->encoded()) continue;
+      ++encoded;
+      if (!top || r->plan().width * r->plan().height > top->plan().width * top->plan().height) {
+        top = r.get();
+      }
+    }
+    if (!top || encoded < 2) return;  // never shed the last rung
+    spdlog::warn("{}: cannot keep up in real time; shedding rung {}", warn_.tag(),
+                 top->plan().spec.name);
+    top->finish();
+    session_->close_rendition(top->plan().spec.name);
+    std::lock_guard lock(rungs_mutex_);
+    auto stats = top->stats();
+    stats.shed = true;
+    shed_.push_back(stats);
+    rungs_.erase(
+        std::find_if(rungs_.begin(), rungs_.end(), [&](const auto& r) { return r.get() == top; }));
+    rungs_shed_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void on_sound(AVFrame* frame) {
+    // One encoder per distinct audio bitrate, shared by the rungs that use it.
+    if (audio_encoders_.empty()) {
+      for (const auto& r : rungs_) {
+        if (!r->encoded() || audio_encoders_.contains(r->plan().spec.audio_kbps)) continue;
+        auto encoder = AudioEncoder::open(
+            AudioEncoderParams{config_.ladder.audio_sample_rate, r->plan().spec.audio_kbps},
+            frame->ch_layout.nb_channels);
+        if (!encoder) {
+          warn_(encoder.error().message);
+          continue;
+        }
+        audio_encoders_.emplace(r->plan().spec.audio_kbps, std::move(*encoder));
+      }
+      for (auto& [kbps, encoder] : audio_encoders_)
+        to_audio_rungs(kbps, encoder->config_packet(frame->pts));
+    }
+    for (auto& [kbps, encoder] : audio_encoders_) {
+      const int rate = kbps;
+      auto st = encoder->encode(frame, [&](media::PacketPtr p) { to_audio_rungs(rate, p); });
+      if (!st) warn_(st.error().message);
+    }
+  }
+
+  void to_audio_rungs(int kbps, const media::PacketPtr& p) {
+    for (auto& r : rungs_)
+      if (r->encoded() && r->plan().spec.audio_kbps == kbps) r->push(p);
+  }
+
+  void flush() {
+    if (video_decoder_ && any_encoded())
+      video_decoder_->flush([this](AVFrame* f) { on_picture(f); });
+    if (audio_decoder_ && any_encoded()) audio_decoder_->flush([this](AVFrame* f) { on_sound(f); });
+    for (auto& [kbps, encoder] : audio_encoders_) {
+      const int rate = kbps;
+      auto st = encoder->flush([&](media::PacketPtr p) { to_audio_rungs(rate, p); });
+      if (!st) warn_(st.error().message);
+    }
+  }
+
+  const std::string id_;
+  const TranscodeConfig& config_;
+  std::unique_ptr<package::HlsSession> session_;
+  Warner warn_;
+  const Clock::time_point started_;
+
+  // Input queue, shared with the ingest thread.
+  std::mutex input_mutex_;
+  std::condition_variable input_ready_;
+  std::deque<media::PacketPtr> input_;
+  std::size_t input_bytes_ = 0;
+  bool ended_ = false;
+  bool dropping_ = false;
+  bool saw_video_ = false;
+  std::int64_t last_input_dts_ = 0;
+
+  // Pipeline thread state.
+  bool planned_ = false;
+  std::vector<PlannedRung> plan_;  // running
+  std::vector<media::PacketPtr> preroll_;
+  std::size_t preroll_bytes_ = 0;
+  std::optional<std::pair<int, int>> source_size_;
+  std::vector<std::int64_t> keyframes_;  // first two, for the smart ladder
+  std::size_t gop_bytes_ = 0;
+  std::int64_t first_video_dts_ = -1, last_video_dts_ = 0;
+  std::int64_t video_frames_seen_ = 0;
+  media::PacketPtr video_config_, audio_config_;
+  std::unique_ptr<Decoder> video_decoder_, audio_decoder_;
+  std::map<int, std::unique_ptr<AudioEncoder>> audio_encoders_;  // by kbit/s
+  std::int64_t last_audio_dts_ = 0;
+  bool smart_ = false;
+  std::optional<std::int64_t> next_key_ms_;
+  std::int64_t next_shed_ms_ = 0;
+  std::uint64_t lag_frames_ = 0;
+
+  mutable std::mutex rungs_mutex_;  // rungs_ changes on the pipeline thread; stats() reads it
+  std::vector<std::unique_ptr<Rung>> rungs_;
+  std::vector<RungStats> shed_;
+
+  std::atomic<std::uint64_t> frames_decoded_{0}, frames_dropped_{0}, input_dropped_{0},
+      rungs_shed_{0};
+  std::atomic<std::int64_t> media_ms_{0};
+  std::atomic<bool> done_{false};
+  std::thread thread_;  // last: starts after everything it uses exists
+};
+
+namespace {
+
+TranscodeConfig with_capacity(TranscodeConfig config) {
+  if (config.capacity == 0) {
+    config.capacity = std::max(1u, std::thread::hardware_concurrency() / 2);
+  }
+  return config;
+}
+
+class PipelineSink final : public media::PacketSink {
+ public:
+  explicit PipelineSink(std::shared_ptr<Pipeline> pipeline) : pipeline_(std::move(pipeline)) {}
+  ~PipelineSink() override { pipeline_->end(); }
+  void on_packet(const media::PacketPtr& packet) override { pipeline_->push(packet); }
+  void end() override { pipeline_->end(); }
+
+ private:
+  std::shared_ptr<Pipeline> pipeline_;
+};
+
+// No transcoding: the source goes to HLS as rendition "source", muxed on the caller's thread.
+class SourceSink final : public media::PacketSink {
+ public:
+  SourceSink(package::HlsStore& store, const std::string& id)
+      : writer_(store.begin(id)), warn_("hls " + id) {}
+  void on_packet(const media::PacketPtr& packet) override {
+    if (auto st = writer_->on_packet(*packet); !st) warn_(st.error().message);
+  }
+  void end() override { writer_->end(); }
+
+ private:
+  std::unique_ptr<package::HlsWriter> writer_;
+  Warner warn_;
+};
+
+}  // namespace
+
+TranscodeService::TranscodeService(TranscodeConfig config, package::HlsStore& store)
+    : config_(with_capacity(std::move(config))), store_(store) {
+  encodes_ = std::any_of(config_.ladder.rungs.begin(), config_.ladder.rungs.end(),
+                         [](const RungSpec& r) { return !r.source; });
+  av::route_logs();
+}
+
+TranscodeService::~TranscodeService() {
+  std::list<std::shared_ptr<Pipeline>> pipelines;
+  {
+    std::lock_guard lock(mutex_);
+    pipelines.swap(pipelines_);
+  }
+  pipelines.clear();  // each destructor ends and joins
+}
+
+std::unique_ptr<media::PacketSink> TranscodeService::open(const std::string& playback_id) {
+  if (encodes_) {
+    std::unique_lock lock(mutex_);
+    const auto running = static_cast<std::size_t>(std::count_if(
+        pipelines_.begin(), pipelines_.end(), [](const auto& p) { return !p->done(); }));
+    if (running < config_.capacity) {
+      auto pipeline = std::make_shared<Pipeline>(playback_id, config_, store_);
+      pipelines_.push_back(pipeline);
+      return std::make_unique<PipelineSink>(std::move(pipeline));
+    }
+    lock.unlock();
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("transcode {}: capacity of {} streams reached; serving the source only",
+                 playback_id, config_.capacity);
+  }
+  return std::make_unique<SourceSink>(store_, playback_id);
+}
+
+void TranscodeService::reap() {
+  std::list<std::shared_ptr<Pipeline>> finished;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = pipelines_.begin(); it != pipelines_.end();) {
+      if ((*it)->done()) {
+        finished.push_back(std::move(*it));
+        it = pipelines_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  finished.clear();  // joins outside the lock; the threads have already returned
+}
+
+std::vector<TranscodeStats> TranscodeService::stats() const {
+  std::vector<TranscodeStats> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& p : pipelines_)
+    if (!p->done()) out.push_back(p->stats());
+  return out;
+}
+
+std::size_t TranscodeService::active() const {
+  std::lock_guard lock(mutex_);
+  return static_cast<std::size_t>(std::count_if(pipelines_.begin(), pipelines_.end(),
+                                                [](const auto& p) { return !p->done(); }));
+}
+
+}  // namespace sluice::transcode
