@@ -19,6 +19,11 @@ namespace {
 
 constexpr int kIoBufferSize = 64 * 1024;
 constexpr AVRational kMillis{1, 1000};
+// Every timestamp is written this much later than the stream time. Encoders start slightly
+// below zero (B-frame delay, AAC priming); libavformat would otherwise shift each segment's
+// timestamps by its own first negative value, and renditions of one stream would carry
+// different PTS for the same picture, which players switching between them notice.
+constexpr std::int64_t kTimestampOffsetMs = 1000;
 
 std::string av_error(int code) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {};
@@ -117,6 +122,7 @@ Result<std::unique_ptr<TsMuxer>> TsMuxer::create(const TsTracks& tracks) {
     m->audio_index_ = st->index;
   }
 
+  m->ctx_->avoid_negative_ts = AVFMT_AVOID_NEG_TS_DISABLED;  // see kTimestampOffsetMs
   AVDictionary* options = nullptr;
   // Audio-only: libavformat derives the PCR interval from an AAC frame size it cannot know for
   // raw frames (and warns); give it the ~100 ms it would otherwise aim for.
@@ -156,8 +162,10 @@ Status TsMuxer::write(int stream_index, std::span<const std::uint8_t> data, std:
   pkt->size = static_cast<int>(data.size());
   pkt->stream_index = stream_index;
   pkt->flags = keyframe ? AV_PKT_FLAG_KEY : 0;
-  std::int64_t dts = av_rescale_q(dts_ms, kMillis, st->time_base);
-  std::int64_t pts = av_rescale_q(pts_ms, kMillis, st->time_base);
+  std::int64_t dts =
+      av_rescale_q(std::max<std::int64_t>(0, dts_ms + kTimestampOffsetMs), kMillis, st->time_base);
+  std::int64_t pts =
+      av_rescale_q(std::max<std::int64_t>(0, pts_ms + kTimestampOffsetMs), kMillis, st->time_base);
   std::int64_t& last = last_dts_[stream_index];
   if (last != INT64_MIN && dts <= last) dts = last + 1;
   pts = std::max(pts, dts);

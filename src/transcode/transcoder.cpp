@@ -10,7 +10,6 @@
 #include <optional>
 #include <variant>
 
-#include "media/aac.h"
 #include "media/h264.h"
 #include "transcode/av.h"
 #include "transcode/bounded_queue.h"
@@ -200,7 +199,11 @@ class Pipeline {
   // Ingest side: never blocks. Past the byte limit, drops up to the next video keyframe.
   void push(const media::PacketPtr& packet) {
     const std::size_t bytes = packet->body ? packet->body->size() : 0;
-    std::lock_guard lock(input_mutex_);
+    std::unique_lock lock(input_mutex_);
+    if (config_.offline) {
+      input_room_.wait(lock,
+                       [&] { return ended_ || input_bytes_ + bytes <= config_.input_queue_bytes; });
+    }
     if (ended_) return;
     if (packet->kind == media::TrackKind::kVideo) saw_video_ = true;
     last_input_dts_ = std::max(last_input_dts_, packet->dts_ms);
@@ -263,6 +266,7 @@ class Pipeline {
         input_.pop_front();
         input_bytes_ -= packet->body ? packet->body->size() : 0;
       }
+      input_room_.notify_one();
       if (planned_) {
         process(packet);
       } else {
@@ -531,6 +535,7 @@ class Pipeline {
 
   // Overload: true to drop this picture. Shedding happens here too.
   bool degrade_for(std::int64_t pts) {
+    if (config_.offline) return false;
     std::int64_t newest;
     {
       std::lock_guard lock(input_mutex_);
@@ -619,7 +624,7 @@ class Pipeline {
 
   // Input queue, shared with the ingest thread.
   std::mutex input_mutex_;
-  std::condition_variable input_ready_;
+  std::condition_variable input_ready_, input_room_;
   std::deque<media::PacketPtr> input_;
   std::size_t input_bytes_ = 0;
   bool ended_ = false;

@@ -29,6 +29,9 @@ struct TranscodeConfig {
   std::size_t rung_queue_frames = 8;          // pictures waiting per rung
   std::size_t input_queue_bytes = 32u << 20;  // compressed input waiting per stream
   int decoder_threads = 0;                    // 0: FFmpeg's choice
+  // Files rather than live input (benchmarks): push() waits for room instead of dropping, and
+  // nothing degrades, because falling behind real time is the point.
+  bool offline = false;
 };
 
 struct RungStats {

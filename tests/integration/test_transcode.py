@@ -148,6 +148,37 @@ class Ladder(SluiceTestCase):
             probe = ffprobe_json(self.fetch(sluice, pid, rendition, segments[0][1])[0])
             self.assertEqual({s["codec_type"] for s in probe["streams"]}, kinds)
 
+    def test_audio_and_video_stay_in_sync_over_ten_minutes(self):
+        # 600 s of input at ten times real time into one small rung: audio timestamps come from
+        # counting resampled samples, video keeps the source's, and both must still end together.
+        sluice = self.start_sluice("--transcode-preset", "ultrafast", "--hls-window", "400",
+                                   ladder="tiny:160x90:200k:300k:64k")
+        key = "ten-minutes"
+        pid = sluice.playback_id(key)
+        pub = self.track(Process(
+            ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-readrate", "10",
+             "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=30",
+             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+             "-t", "600", "-c:v", "libx264", "-preset", "ultrafast", "-g", "60",
+             "-c:a", "aac", "-b:a", "64k", "-f", "flv", sluice.rtmp_url(key)],
+            self.path("ffmpeg.log")))
+        self.assertEqual(pub.wait(300), 0, pub.output())
+        wait_until(lambda: "#EXT-X-ENDLIST" in sluice.get(f"/{pid}/tiny/index.m3u8")[2].decode(),
+                   120, what="ENDLIST")
+        _, segments = self.playlist(sluice, pid, "tiny")
+        self.assertGreater(sum(d for d, _, _ in segments), 590)
+        path, _ = self.fetch(sluice, pid, "tiny", segments[-1][1])
+        packets = self.packets(path)
+        video = [float(p["pts_time"]) for p in packets if p["codec_type"] == "video"]
+        audio = [float(p["pts_time"]) for p in packets if p["codec_type"] == "audio"]
+        video_end = max(video) + 1 / 30
+        audio_end = max(audio) + 1024 / 48000
+        # The source ends both tracks at 600 s; framing alone allows one AAC frame of slack.
+        self.assertLess(abs(audio_end - video_end), 1 / 30 + 1024 / 48000,
+                        f"audio ends at {audio_end:.3f} s, video at {video_end:.3f} s")
+        streams_log = sluice.output()
+        self.assertNotIn("input queue over", streams_log)
+
     def test_resolution_change_mid_stream_replans(self):
         # Two encodes joined without re-encoding: the second half's parameter sets (1280x720)
         # arrive in band, mid-stream, as when an encoder changes its output size.
@@ -180,6 +211,35 @@ class Ladder(SluiceTestCase):
             video = [s for s in probe["streams"] if s["codec_type"] == "video"][0]
             self.assertEqual(video["height"], int(rendition[:-1]))
         self.assertTrue(sluice.alive())
+
+    def test_smart_ladder_passes_a_fitting_source_through_as_the_top_rung(self):
+        sluice = self.start_sluice("--transcode-smart-passthrough", "true", ladder=DEFAULT_LADDER)
+        key = "smart"
+        pid = sluice.playback_id(key)
+        # 720p, 2 s GOPs, under the 720p rung's 2996k cap: it can stand in for that rung.
+        self.track(ffmpeg_publish(sluice.rtmp_url(key), self.path("ffmpeg.log"), seconds=14,
+                                  size="1280x720", gop=60,
+                                  extra_out=("-b:v", "1500k", "-maxrate", "1500k",
+                                             "-bufsize", "1500k", "-sc_threshold", "0")))
+        sluice.wait_master(pid, timeout=40)
+        streams = sluice.streams()
+        rungs = {r["name"]: r for r in streams[0]["transcode"]["rungs"]}
+        self.assertTrue(rungs["720p"]["passthrough"])
+        self.assertFalse(rungs["360p"]["passthrough"])
+        wait_until(lambda: len(self.playlist(sluice, pid, "360p")[1]) >= 3 and
+                   len(self.playlist(sluice, pid, "720p")[1]) >= 3, 30, what="three segments")
+        uri = self.playlist(sluice, pid, "360p")[1][1][1]
+        firsts = {}
+        for rendition in ("360p", "720p"):
+            path, _ = self.fetch(sluice, pid, rendition, uri)
+            video = [p for p in self.packets(path) if p["codec_type"] == "video"]
+            self.assertIn("K", video[0]["flags"])
+            firsts[rendition] = video[0]["pts_time"]
+            probe = ffprobe_json(path)
+            profile = [s for s in probe["streams"] if s["codec_type"] == "video"][0]["profile"]
+            # The publisher's x264 ultrafast stream is Constrained Baseline; ours is Main.
+            self.assertEqual(profile == "Main", rendition == "360p", profile)
+        self.assertEqual(firsts["360p"], firsts["720p"])
 
     def test_capacity_is_advertised_and_excess_streams_get_the_source(self):
         sluice = self.start_sluice("--transcode-capacity", "1", ladder="240p:426x240:400k:600k:64k")

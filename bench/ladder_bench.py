@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""The ladder, side by side with the reference's single ffmpeg command, in one run.
+
+  1. Speed, CPU and memory: the reference's exact ffmpeg command (three HLS outputs, printed
+     below) and Sluice's ladder (bench/ladder_bench: the TranscodeService of `sluice serve`
+     fed from the file as fast as it goes) on the same 720p30 input, one after the other.
+     Reports media seconds per wall second, CPU seconds and peak RSS of each process, and the
+     ratios.
+  2. Quality: SSIM of every rung against the source scaled (bicubic) to that rung's size.
+  3. Smart ladder: Sluice with the top rung passed through (the input fits 720p), CPU saved.
+  4. Live: `sluice serve` with the smart ladder takes two 720p30 publishers paced in real time
+     (ffmpeg -re -c copy) and must keep up: no rung shed, no frame or input dropped.
+
+Usage: bench/ladder_bench.py [--build build] [--seconds 50] [--rounds 1]
+Needs: ffmpeg (scripts/install-deps.sh)."""
+
+import argparse
+import glob
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+RUNGS = [  # name, reference box, Sluice size for 16:9, -b:v, maxrate, bufsize, audio
+    ("360p", "640:360", (640, 360), "800k", "856k", "1200k", "96k"),
+    ("480p", "842:480", (854, 480), "1400k", "1498k", "2100k", "128k"),
+    ("720p", "1280:720", (1280, 720), "2800k", "2996k", "4200k", "128k"),
+]
+
+
+def reference_command(source, out, start_number):
+    """The reference's ffmpeg ladder exactly (per-output -vf, codecs, GOP, HLS, rate)."""
+    cmd = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-fflags", "nobuffer",
+           "-i", source]
+    for name, box, _, bv, maxrate, bufsize, ba in RUNGS:
+        w, h = box.split(":")
+        os.makedirs(os.path.join(out, name), exist_ok=True)
+        cmd += ["-vf", f"scale=w={w}:h={h}:force_original_aspect_ratio=decrease",
+                "-c:a", "aac", "-ar", "48000", "-b:a", ba,
+                "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-crf", "20",
+                "-sc_threshold", "0", "-g", "48", "-keyint_min", "48",
+                "-hls_time", "6", "-hls_list_size", "10", "-hls_flags", "delete_segments",
+                "-max_muxing_queue_size", "1024", "-start_number", str(start_number),
+                "-b:v", bv, "-maxrate", maxrate, "-bufsize", bufsize,
+                os.path.join(out, name, "index.m3u8")]
+    return cmd
+
+
+def run_measured(cmd):
+    """Runs cmd; returns (wall s, CPU s, peak RSS MiB, stdout) of that process alone."""
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - start
+    out = proc.stdout.read().decode()
+    err = proc.stderr.read().decode()
+    proc.wait = lambda *a, **k: 0  # already reaped
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{cmd[0]} failed: {err}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
+
+
+def make_input(path, seconds):
+    # 720p30, 2 s GOPs, 2.5 Mbit/s: a stream an OBS user would send, and one that fits the
+    # 720p rung, so the smart ladder can pass it through.
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=30,noise=alls=8:allf=t",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:beep_factor=4",
+                    "-t", str(seconds), "-c:v", "libx264", "-preset", "fast", "-b:v", "2500k",
+                    "-maxrate", "2500k", "-bufsize", "5000k", "-g", "60", "-keyint_min", "60",
+                    "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k",
+                    "-ac", "2", "-f", "flv", path], check=True)
+
+
+def concat_segments(files, dest):
+    with open(dest, "wb") as out:
+        for f in files:
+            with open(f, "rb") as src:
+                shutil.copyfileobj(src, out)
+    return dest
+
+
+def ssim(rendition_ts, source, width, height):
+    """Mean SSIM of the rendition against the source scaled to its size, frame by frame."""
+    out = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostats", "-i", rendition_ts, "-i", source, "-lavfi",
+         f"[0:v]setpts=PTS-STARTPTS[a];[1:v]scale={width}:{height}:flags=bicubic,"
+         "setpts=PTS-STARTPTS[b];[a][b]ssim", "-f", "null", "-"],
+        capture_output=True, text=True)
+    m = re.search(r"SSIM .* All:([\d.]+)", out.stderr)
+    if not m:
+        raise SystemExit("ssim failed: " + out.stderr[-2000:])
+    return float(m.group(1))
+
+
+def probe_size(path):
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+                          "stream=width,height", "-of", "csv=p=0", path],
+                         capture_output=True, text=True, check=True)
+    w, h = out.stdout.split()[0].split(",")[:2]  # the first video stream
+    return int(w), int(h)
+
+
+def sluice_rung_files(out, stream, name):
+    files = glob.glob(os.path.join(out, stream, name, "*.ts"))
+    return sorted(files, key=lambda f: int(os.path.basename(f)[:-3]))
+
+
+def reference_rung_files(out, name):
+    with open(os.path.join(out, name, "index.m3u8")) as f:
+        return [os.path.join(out, name, line.strip()) for line in f
+                if line.strip().endswith(".ts")]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def live_two_streams(build, source, work, seconds):
+    """sluice serve, smart ladder, capacity 2, two paced publishers; returns the findings."""
+    rtmp, http = free_port(), free_port()
+    log = open(os.path.join(work, "serve.log"), "w")
+    server = subprocess.Popen([os.path.join(build, "sluice"), "serve",
+                               "--rtmp-listen", f"127.0.0.1:{rtmp}",
+                               "--http-listen", f"127.0.0.1:{http}",
+                               "--data-dir", os.path.join(work, "serve-data"),
+                               "--playback-id", "key", "--transcode-smart-passthrough", "true",
+                               "--transcode-capacity", "2"], stdout=log, stderr=log)
+    pubs = []
+    try:
+        time.sleep(1)
+        start_cpu = cpu_of(server.pid)
+        t0 = time.monotonic()
+        for i in range(2):
+            pubs.append(subprocess.Popen(
+                ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-stream_loop", "-1", "-i", source,
+                 "-c", "copy", "-t", str(seconds), "-f", "flv",
+                 f"rtmp://127.0.0.1:{rtmp}/stream/live{i}"]))
+        worst = {}
+        while any(p.poll() is None for p in pubs):
+            time.sleep(2)
+            with urllib.request.urlopen(f"http://127.0.0.1:{http}/api/streams") as r:
+                for s in json.load(r)["streams"]:
+                    t = s.get("transcode", {})
+                    w = worst.setdefault(s["playback_id"], {"shed": 0, "dropped": 0, "input": 0,
+                                                            "passthrough": []})
+                    w["shed"] = max(w["shed"], t.get("rungs_shed", 0))
+                    w["dropped"] = max(w["dropped"], t.get("frames_dropped", 0))
+                    w["input"] = max(w["input"], t.get("input_dropped", 0))
+                    w["passthrough"] = [r["name"] for r in t.get("rungs", []) if r["passthrough"]]
+        wall = time.monotonic() - t0
+        cpu = cpu_of(server.pid) - start_cpu
+        return {"streams": worst, "server_cpu_s": round(cpu, 1), "wall_s": round(wall, 1),
+                "cpu_share_of_2_cores": round(cpu / wall / 2, 2)}
+    finally:
+        for p in pubs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
+
+
+def cpu_of(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--seconds", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--live-seconds", type=int, default=60)
+    ap.add_argument("--threads", type=int, default=0, help="transcode.threads for Sluice")
+    args = ap.parse_args()
+    bench_bin = os.path.join(args.build, "ladder_bench")
+    work = tempfile.mkdtemp(prefix="sluice-ladder-")
+    try:
+        source = os.path.join(work, "input.flv")
+        make_input(source, args.seconds)
+        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+              f"{platform.platform()}")
+        print(f"sluice: transcode.threads = {args.threads}")
+        print(f"input: {args.seconds} s 1280x720 30 fps H.264 2.5 Mbit/s, 2 s GOP, AAC 128k\n")
+        print("reference command:\n  " + " ".join(reference_command(source, "OUT", 0)) + "\n")
+
+        results = {"ffmpeg": [], "sluice": [], "sluice_smart": []}
+        for r in range(args.rounds):
+            for name in ("ffmpeg", "sluice", "sluice_smart"):
+                out = os.path.join(work, f"{name}-{r}")
+                shutil.rmtree(out, ignore_errors=True)
+                os.makedirs(out)
+                if name == "ffmpeg":
+                    cmd = reference_command(source, out, 1)
+                else:
+                    cmd = [bench_bin, source, out, "--threads", str(args.threads)] + (
+                        ["--smart"] if name == "sluice_smart" else [])
+                wall, cpu, rss, _ = run_measured(cmd)
+                results[name].append({"wall": wall, "cpu": cpu, "rss": rss, "out": out})
+                print(f"round {r} {name:13s} speed {args.seconds / wall:5.2f}x  wall {wall:6.1f} s"
+                      f"  cpu {cpu:6.1f} s  peak RSS {rss:6.0f} MiB", flush=True)
+
+        def best(name, key):
+            return min(x[key] for x in results[name])
+
+        print("\nsummary (best of rounds):")
+        f_wall, s_wall, m_wall = best("ffmpeg", "wall"), best("sluice", "wall"), best("sluice_smart", "wall")
+        print(f"  speed   ffmpeg {args.seconds / f_wall:.2f}x  sluice {args.seconds / s_wall:.2f}x"
+              f"  -> sluice/ffmpeg {f_wall / s_wall:.2f}x faster")
+        f_cpu, s_cpu, m_cpu = best("ffmpeg", "cpu"), best("sluice", "cpu"), best("sluice_smart", "cpu")
+        print(f"  CPU s   ffmpeg {f_cpu:.1f}  sluice {s_cpu:.1f}  ratio sluice/ffmpeg {s_cpu / f_cpu:.2f}")
+        print(f"  RSS MiB ffmpeg {best('ffmpeg', 'rss'):.0f}  sluice {best('sluice', 'rss'):.0f}")
+        print(f"  smart ladder: CPU {m_cpu:.1f} s ({(1 - m_cpu / s_cpu) * 100:.0f}% less than the full"
+              f" ladder), speed {args.seconds / m_wall:.2f}x")
+
+        print("\nSSIM against the source scaled to each rung (first round):")
+        ff_out = results["ffmpeg"][0]["out"]
+        sl_out = results["sluice"][0]["out"]
+        worst_delta = 1.0
+        for name, _, _, *_ in RUNGS:
+            ff_ts = concat_segments(reference_rung_files(ff_out, name), os.path.join(work, f"ff-{name}.ts"))
+            sl_ts = concat_segments(sluice_rung_files(sl_out, "s0", name), os.path.join(work, f"sl-{name}.ts"))
+            fw, fh = probe_size(ff_ts)
+            sw, sh = probe_size(sl_ts)
+            f_ssim = ssim(ff_ts, source, fw, fh)
+            s_ssim = ssim(sl_ts, source, sw, sh)
+            worst_delta = min(worst_delta, s_ssim - f_ssim)
+            print(f"  {name}: ffmpeg {fw}x{fh} {f_ssim:.4f}   sluice {sw}x{sh} {s_ssim:.4f}"
+                  f"   delta {s_ssim - f_ssim:+.4f}")
+        print(f"  worst delta (sluice - ffmpeg): {worst_delta:+.4f} (target >= -0.002)")
+
+        print(f"\nlive: two 720p30 publishers (-re), smart ladder, {args.live_seconds} s:")
+        live = live_two_streams(args.build, source, work, args.live_seconds)
+        print("  " + json.dumps(live))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
