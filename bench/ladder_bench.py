@@ -92,16 +92,23 @@ def concat_segments(files, dest):
 
 
 def ssim(rendition_ts, source, width, height):
-    """Mean SSIM of the rendition against the source scaled to its size, frame by frame."""
-    out = subprocess.run(
-        ["ffmpeg", "-hide_banner", "-nostats", "-i", rendition_ts, "-i", source, "-lavfi",
-         f"[0:v]setpts=PTS-STARTPTS[a];[1:v]scale={width}:{height}:flags=bicubic,"
-         "setpts=PTS-STARTPTS[b];[a][b]ssim", "-f", "null", "-"],
-        capture_output=True, text=True)
-    m = re.search(r"SSIM .* All:([\d.]+)", out.stderr)
-    if not m:
-        raise SystemExit("ssim failed: " + out.stderr[-2000:])
-    return float(m.group(1))
+    """Mean SSIM of the rendition against the source scaled (bicubic) to its size, frame by
+    frame. An encoder that duplicates or drops a frame (ffmpeg's CLI does, to keep a constant
+    frame rate) shifts every later frame by one against the source; both outputs are scored
+    at their best alignment among -1, 0 and +1 frames, so the score is about picture quality."""
+    best = 0.0
+    for skip_out, skip_src in ((0, 0), (1, 0), (0, 1)):
+        out = subprocess.run(
+            ["ffmpeg", "-hide_banner", "-nostats", "-i", rendition_ts, "-i", source, "-lavfi",
+             f"[0:v]trim=start_frame={skip_out},setpts=N/(30*TB)[a];"
+             f"[1:v]trim=start_frame={skip_src},scale={width}:{height}:flags=bicubic,"
+             "setpts=N/(30*TB)[b];[a][b]ssim=shortest=1", "-f", "null", "-"],
+            capture_output=True, text=True)
+        m = re.search(r"SSIM .* All:([\d.]+)", out.stderr)
+        if not m:
+            raise SystemExit("ssim failed: " + out.stderr[-2000:])
+        best = max(best, float(m.group(1)))
+    return best
 
 
 def probe_size(path):
