@@ -53,6 +53,21 @@ Setter seconds(Get get, double min, double max) {
   };
 }
 
+// Sets a double (seconds as a plain number) reached through `get`.
+template <typename Get>
+Setter real(Get get, double min, double max) {
+  return [=](ServeConfig& c, const std::string& v) -> Status {
+    char* end = nullptr;
+    const double s = std::strtod(v.c_str(), &end);
+    if (v.empty() || end != v.c_str() + v.size() || !(s >= min && s <= max)) {
+      return make_error(Errc::kMalformed,
+                        "seconds in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+    }
+    get(c) = s;
+    return Ok{};
+  };
+}
+
 template <typename Get>
 Setter boolean(Get get) {
   return [=](ServeConfig& c, const std::string& v) -> Status {
@@ -181,15 +196,8 @@ const std::vector<OptionDef>& definitions() {
         "false"},
        boolean([](ServeConfig & c) -> auto& { return c.rtmp.takeover; })},
       {{"hls.segment_duration", "target segment duration in seconds (cut on keyframes)", "6"},
-       [](ServeConfig& c, const std::string& v) -> Status {
-         char* end = nullptr;
-         const double s = std::strtod(v.c_str(), &end);
-         if (v.empty() || end != v.c_str() + v.size() || !(s >= 0.5 && s <= 60)) {
-           return make_error(Errc::kMalformed, "seconds in [0.5, 60]");
-         }
-         c.hls.target_duration_s = s;
-         return Ok{};
-       }},
+       real(
+           [](ServeConfig & c) -> auto& { return c.hls.target_duration_s; }, 0.5, 60)},
       {{"hls.window", "segments listed in a live media playlist", "10"},
        integer(
            [](ServeConfig & c) -> auto& { return c.hls.window; }, 2, 1000)},
@@ -234,15 +242,8 @@ const std::vector<OptionDef>& definitions() {
        integer(
            [](ServeConfig & c) -> auto& { return c.transcode.ladder.crf; }, 0, 51)},
       {{"transcode.gop", "seconds between keyframes, the same in every rung", "2"},
-       [](ServeConfig& c, const std::string& v) -> Status {
-         char* end = nullptr;
-         const double s = std::strtod(v.c_str(), &end);
-         if (v.empty() || end != v.c_str() + v.size() || !(s >= 0.25 && s <= 20)) {
-           return make_error(Errc::kMalformed, "seconds in [0.25, 20]");
-         }
-         c.transcode.ladder.gop_s = s;
-         return Ok{};
-       }},
+       real(
+           [](ServeConfig & c) -> auto& { return c.transcode.ladder.gop_s; }, 0.25, 20)},
       {{"transcode.smart_passthrough",
         "pass the source through as the top rung when it already fits it", "false"},
        boolean([](ServeConfig & c) -> auto& { return c.transcode.ladder.smart_passthrough; })},
