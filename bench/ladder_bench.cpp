@@ -19,6 +19,7 @@ extern "C" {
 }
 
 #include "package/hls_store.h"
+#include "transcode/codecs.h"
 #include "transcode/transcoder.h"
 
 namespace {
@@ -42,29 +43,10 @@ class DiskWriter : public package::SegmentListener {
   std::filesystem::path root_;
 };
 
-media::PacketPtr make(media::TrackKind kind, media::Codec codec, bool config, bool key,
-                      std::int64_t dts, std::int32_t cts, const std::uint8_t* data,
-                      std::size_t size) {
-  auto p = std::make_shared<media::Packet>();
-  p->kind = kind;
-  p->codec = codec;
-  p->config = config;
-  p->keyframe = key;
-  p->dts_ms = dts;
-  p->cts_ms = cts;
-  media::Bytes body;
-  if (kind == media::TrackKind::kVideo) {
-    const auto c = static_cast<std::uint32_t>(cts);
-    body = {static_cast<std::uint8_t>(key ? 0x17 : 0x27), static_cast<std::uint8_t>(config ? 0 : 1),
-            static_cast<std::uint8_t>(c >> 16), static_cast<std::uint8_t>(c >> 8),
-            static_cast<std::uint8_t>(c)};
-  } else {
-    body = {0xAF, static_cast<std::uint8_t>(config ? 0 : 1)};
-  }
-  p->payload_offset = static_cast<std::uint32_t>(body.size());
-  body.insert(body.end(), data, data + size);
-  p->body = std::make_shared<const media::Bytes>(std::move(body));
-  return p;
+media::PacketPtr make(media::TrackKind kind, bool config, bool key, std::int64_t dts,
+                      std::int32_t cts, const std::uint8_t* data, std::size_t size) {
+  return transcode::make_flv_packet(kind, config, key, dts, cts,
+                                    std::span<const std::uint8_t>(data, size));
 }
 
 // The input's packets, read once and shared by every stream.
@@ -79,11 +61,11 @@ std::vector<media::PacketPtr> read_input(const char* path, double& seconds) {
   for (unsigned i = 0; i < fmt->nb_streams; ++i) {
     const AVCodecParameters* par = fmt->streams[i]->codecpar;
     if (par->codec_id == AV_CODEC_ID_H264) {
-      packets.push_back(make(media::TrackKind::kVideo, media::Codec::kH264, true, true, 0, 0,
-                             par->extradata, static_cast<std::size_t>(par->extradata_size)));
+      packets.push_back(make(media::TrackKind::kVideo, true, true, 0, 0, par->extradata,
+                             static_cast<std::size_t>(par->extradata_size)));
     } else if (par->codec_id == AV_CODEC_ID_AAC) {
-      packets.push_back(make(media::TrackKind::kAudio, media::Codec::kAac, true, false, 0, 0,
-                             par->extradata, static_cast<std::size_t>(par->extradata_size)));
+      packets.push_back(make(media::TrackKind::kAudio, true, false, 0, 0, par->extradata,
+                             static_cast<std::size_t>(par->extradata_size)));
     }
   }
   AVPacket* pkt = av_packet_alloc();
@@ -95,13 +77,12 @@ std::vector<media::PacketPtr> read_input(const char* path, double& seconds) {
     const std::int64_t pts = av_rescale_q(pkt->pts, st->time_base, ms);
     last = std::max(last, pts);
     if (st->codecpar->codec_id == AV_CODEC_ID_H264) {
-      packets.push_back(make(media::TrackKind::kVideo, media::Codec::kH264, false,
-                             (pkt->flags & AV_PKT_FLAG_KEY) != 0, dts,
-                             static_cast<std::int32_t>(pts - dts), pkt->data,
+      packets.push_back(make(media::TrackKind::kVideo, false, (pkt->flags & AV_PKT_FLAG_KEY) != 0,
+                             dts, static_cast<std::int32_t>(pts - dts), pkt->data,
                              static_cast<std::size_t>(pkt->size)));
     } else if (st->codecpar->codec_id == AV_CODEC_ID_AAC) {
-      packets.push_back(make(media::TrackKind::kAudio, media::Codec::kAac, false, false, dts, 0,
-                             pkt->data, static_cast<std::size_t>(pkt->size)));
+      packets.push_back(make(media::TrackKind::kAudio, false, false, dts, 0, pkt->data,
+                             static_cast<std::size_t>(pkt->size)));
     }
     av_packet_unref(pkt);
   }

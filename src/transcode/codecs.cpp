@@ -59,6 +59,17 @@ constexpr std::uint8_t kAacTagByte = 0xAF;
 
 }  // namespace
 
+media::PacketPtr make_flv_packet(media::TrackKind kind, bool config, bool key, std::int64_t dts_ms,
+                                 std::int32_t cts_ms, std::span<const std::uint8_t> payload) {
+  const bool video = kind == media::TrackKind::kVideo;
+  media::Bytes body = video ? video_tag_header(key, config, cts_ms)
+                            : media::Bytes{kAacTagByte, static_cast<std::uint8_t>(config ? 0 : 1)};
+  const auto header_size = static_cast<std::uint32_t>(body.size());
+  body.insert(body.end(), payload.begin(), payload.end());
+  return make_packet(kind, video ? media::Codec::kH264 : media::Codec::kAac, config, key, dts_ms,
+                     cts_ms, std::move(body), header_size);
+}
+
 // ---- Decoder --------------------------------------------------------------------------
 
 Result<std::unique_ptr<Decoder>> Decoder::open(media::Codec codec,
@@ -195,10 +206,7 @@ Result<std::unique_ptr<VideoEncoder>> VideoEncoder::open(const VideoEncoderParam
 }
 
 media::PacketPtr VideoEncoder::config_packet(std::int64_t dts_ms) const {
-  media::Bytes body = video_tag_header(true, true, 0);
-  body.insert(body.end(), config_record_.begin(), config_record_.end());
-  return make_packet(media::TrackKind::kVideo, media::Codec::kH264, true, true, dts_ms, 0,
-                     std::move(body), 5);
+  return make_flv_packet(media::TrackKind::kVideo, true, true, dts_ms, 0, config_record_);
 }
 
 Status VideoEncoder::encode(const AVFrame* picture, bool force_key, const PacketCallback& sink) {
@@ -267,10 +275,7 @@ int AudioEncoder::channels() const {
 }
 
 media::PacketPtr AudioEncoder::config_packet(std::int64_t dts_ms) const {
-  media::Bytes body{kAacTagByte, 0};
-  body.insert(body.end(), config_record_.begin(), config_record_.end());
-  return make_packet(media::TrackKind::kAudio, media::Codec::kAac, true, false, dts_ms, 0,
-                     std::move(body), 2);
+  return make_flv_packet(media::TrackKind::kAudio, true, false, dts_ms, 0, config_record_);
 }
 
 Status AudioEncoder::encode(const AVFrame* in, const PacketCallback& sink) {

@@ -19,6 +19,11 @@ namespace sluice::transcode {
 using FrameCallback = std::function<void(AVFrame* frame)>;
 using PacketCallback = std::function<void(media::PacketPtr packet)>;
 
+// A Packet whose body is an FLV tag body (tag header, then `payload`), as ingest builds them:
+// H.264 (AVCC frame or avcC record) for video, AAC (raw frame or AudioSpecificConfig) for audio.
+media::PacketPtr make_flv_packet(media::TrackKind kind, bool config, bool key, std::int64_t dts_ms,
+                                 std::int32_t cts_ms, std::span<const std::uint8_t> payload);
+
 class Decoder {
  public:
   // `config` is the AVCDecoderConfigurationRecord or AudioSpecificConfig of the stream.
