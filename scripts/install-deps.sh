@@ -10,9 +10,9 @@ packages=(
   libboost1.81-dev libboost-url1.81-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libtoml11-dev libssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libhiredis-dev libgtest-dev libgmock-dev libbenchmark-dev
   # real clients used by the integration tests
-  ffmpeg rtmpdump curl python3
+  ffmpeg rtmpdump curl python3 redis-server
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
 )

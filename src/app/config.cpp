@@ -269,6 +269,69 @@ const std::vector<OptionDef>& definitions() {
       {{"transcode.threads", "libx264 threads per rung (0 = x264 decides)", "0"},
        integer(
            [](ServeConfig & c) -> auto& { return c.transcode.ladder.encoder_threads; }, 0, 64)},
+      {{"registry",
+        "fleet registry: memory (this process only) | redis://[user:password@]host:port[/db]",
+        "memory"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (v != "memory") {
+           if (auto a = registry::parse_redis_url(v); !a) return a.error();
+         }
+         c.registry.url = v;
+         return Ok{};
+       }},
+      {{"registry_ttl", "seconds after which a silent server's registry entries vanish", "10"},
+       real(
+           [](ServeConfig & c) -> auto& { return c.registry.ttl_s; }, 1, 3600)},
+      {{"registry_resync", "seconds between full re-reads of the registry", "2"},
+       real(
+           [](ServeConfig & c) -> auto& { return c.registry.resync_s; }, 0.1, 3600)},
+      {{"advertise",
+        "HTTP HOST:PORT the fleet reaches this server at (default: http.listen, 0.0.0.0 as "
+        "127.0.0.1)",
+        ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (auto st = valid_listen(v); !st) return st;
+         c.advertise = v;
+         return Ok{};
+       }},
+      {{"origin.listen", "`sluice origin` HTTP listen address HOST:PORT", "0.0.0.0:80"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (auto st = valid_listen(v); !st) return st;
+         c.origin.listen = v;
+         return Ok{};
+       }},
+      {{"origin.cache_bytes", "origin memory cache budget in bytes", "536870912"},
+       integer(
+           [](ServeConfig & c) -> auto& { return c.origin.cache_bytes; }, 1 << 20, 1ll << 40)},
+      {{"origin.master_fresh", "seconds a master playlist stays fresh in the origin", "60"},
+       real(
+           [](ServeConfig & c) -> auto& { return c.origin.master_fresh_s; }, 0, 86400)},
+      {{"origin.playlist_fresh", "seconds a media playlist stays fresh in the origin", "1"},
+       real(
+           [](ServeConfig & c) -> auto& { return c.origin.playlist_fresh_s; }, 0, 86400)},
+      {{"origin.segment_fresh", "seconds a segment stays fresh in the origin", "60"},
+       real(
+           [](ServeConfig & c) -> auto& { return c.origin.segment_fresh_s; }, 0, 86400)},
+      {{"origin.not_found_fresh", "seconds an upstream 404 is remembered", "1"},
+       real(
+           [](ServeConfig & c) -> auto& { return c.origin.not_found_fresh_s; }, 0, 3600)},
+      {{"origin.stale_while_revalidate",
+        "seconds past freshness a cached object is served while one request refreshes it", "10"},
+       real(
+           [](ServeConfig & c) -> auto& { return c.origin.stale_while_revalidate_s; }, 0, 86400)},
+      {{"origin.stale_if_error",
+        "seconds past freshness a cached object is served when "
+        "the server fails",
+        "60"},
+       real(
+           [](ServeConfig & c) -> auto& { return c.origin.stale_if_error_s; }, 0, 86400)},
+      {{"origin.upstream_timeout", "seconds for a server to answer the origin", "10"},
+       seconds(
+           [](ServeConfig & c) -> auto& { return c.origin.upstream_timeout; }, 0.1, 600)},
+      {{"origin.idle_connections", "idle keep-alive connections kept per server", "32"},
+       integer(
+           [](ServeConfig & c) -> auto& { return c.origin.idle_connections_per_server; }, 0,
+           10000)},
       {{"http.read_timeout", "seconds to receive a request's headers", "30"},
        seconds(
            [](ServeConfig & c) -> auto& { return c.http.read_timeout; }, 0.1, 3600)},

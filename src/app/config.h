@@ -1,4 +1,5 @@
-// `sluice serve` configuration: typed structs with defaults at the declaration (style
+// Configuration of every role (`sluice serve` and `sluice origin` read the same options, so
+// one file can describe a fleet): typed structs with defaults at the declaration (style
 // practice 17), filled from a TOML file, then SLUICE_* environment variables, then flags.
 // Each option has one name used everywhere: TOML "rtmp.listen", env SLUICE_RTMP_LISTEN,
 // flag --rtmp-listen.
@@ -11,6 +12,8 @@
 #include "ingest/rtmp_server.h"
 #include "media/result.h"
 #include "package/hls_store.h"
+#include "registry/registry.h"
+#include "route/origin.h"
 #include "serve/http_server.h"
 #include "transcode/transcoder.h"
 
@@ -28,11 +31,14 @@ struct ServeConfig {
   int io_threads = 0;  // 0 = one per core
   std::size_t max_streams = 100;
   bool hls_mirror = false;  // also write segments and playlists under data_dir/hls
+  std::string advertise;    // HTTP HOST:PORT others reach this server at (registry)
 
   ingest::RtmpConfig rtmp;
   package::HlsConfig hls;
   serve::HttpConfig http;
   transcode::TranscodeConfig transcode;
+  registry::RegistryConfig registry;
+  route::OriginConfig origin;
 };
 
 struct Option {

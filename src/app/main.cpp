@@ -6,6 +6,7 @@
 #include <map>
 
 #include "app/config.h"
+#include "app/origin.h"
 #include "app/serve.h"
 
 namespace {
@@ -23,24 +24,31 @@ int main(int argc, char** argv) {
   CLI::App cli{"Sluice: RTMP in, adaptive HLS out."};
   cli.require_subcommand(1);
 
-  auto* serve = cli.add_subcommand("serve", "media server: RTMP ingest, HLS packaging and serving");
+  // Every role reads the same options (one config file can describe a fleet).
   std::string config_file;
-  serve->add_option("--config", config_file,
-                    "TOML config file (also SLUICE_CONFIG); environment variables SLUICE_<NAME> "
-                    "and then flags override it");
   std::map<std::string, std::string> flag_values;
-  std::map<std::string, CLI::Option*> flags;
-  for (const auto& opt : sluice::app::serve_options()) {
-    const std::string flag = sluice::app::flag_name(opt.name);
-    std::string help = opt.help + " [" + opt.name + ", " + sluice::app::env_name(opt.name) +
-                       "; default '" + opt.default_value + "']";
-    flags[opt.name] = serve->add_option("--" + flag, flag_values[opt.name], help);
-  }
+  std::map<std::string, std::vector<CLI::Option*>> flags;
+  const auto add_options = [&](CLI::App* role) {
+    role->add_option("--config", config_file,
+                     "TOML config file (also SLUICE_CONFIG); environment variables SLUICE_<NAME> "
+                     "and then flags override it");
+    for (const auto& opt : sluice::app::serve_options()) {
+      const std::string flag = sluice::app::flag_name(opt.name);
+      std::string help = opt.help + " [" + opt.name + ", " + sluice::app::env_name(opt.name) +
+                         "; default '" + opt.default_value + "']";
+      flags[opt.name].push_back(role->add_option("--" + flag, flag_values[opt.name], help));
+    }
+  };
+  auto* serve = cli.add_subcommand("serve", "media server: RTMP ingest, HLS packaging and serving");
+  add_options(serve);
+  auto* origin = cli.add_subcommand(
+      "origin", "HTTP front door of a fleet: routes, caches and coalesces viewers' requests");
+  add_options(origin);
 
   cli.add_subcommand("version", "print the version")->callback([] {
     std::printf("sluice %s\n", kVersion);
   });
-  for (const char* role : {"proxy", "origin"}) {
+  for (const char* role : {"proxy"}) {
     cli.add_subcommand(role, std::string("fleet role (not built yet)"))->callback([role] {
       std::fprintf(stderr, "sluice %s: this role is not built yet; see the open issues\n", role);
       std::exit(2);
@@ -48,7 +56,7 @@ int main(int argc, char** argv) {
   }
 
   CLI11_PARSE(cli, argc, argv);
-  if (!serve->parsed()) return 0;
+  if (!serve->parsed() && !origin->parsed()) return 0;
 
   sluice::app::ServeConfig config;
   if (config_file.empty()) {
@@ -58,12 +66,15 @@ int main(int argc, char** argv) {
     if (auto st = sluice::app::load_toml(config, config_file); !st) return fail(st.error().message);
   }
   if (auto st = sluice::app::load_env(config); !st) return fail(st.error().message);
-  for (const auto& [name, option] : flags) {
-    if (option->count() == 0) continue;
+  for (const auto& [name, options] : flags) {
+    std::size_t count = 0;
+    for (const auto* option : options)
+      count += option->count();
+    if (count == 0) continue;
     if (auto st = sluice::app::set_option(config, name, flag_values[name]); !st) {
       return fail(st.error().message + " (from --" + sluice::app::flag_name(name) + ")");
     }
   }
   if (auto st = sluice::app::validate(config); !st) return fail(st.error().message);
-  return sluice::app::run_serve(config);
+  return serve->parsed() ? sluice::app::run_serve(config) : sluice::app::run_origin(config);
 }

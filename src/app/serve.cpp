@@ -5,16 +5,19 @@
 #include <sys/stat.h>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <fstream>
+#include <optional>
 #include <thread>
 
+#include "app/registration.h"
+#include "app/runtime.h"
 #include "ingest/auth.h"
 #include "ingest/rtmp_server.h"
 #include "ingest/stream_hub.h"
 #include "package/hls_store.h"
-#include "serve/http_server.h"
+#include "registry/registry.h"
+#include "serve/hls_http.h"
 #include "store/hls_mirror.h"
 #include "transcode/transcoder.h"
 
@@ -24,19 +27,6 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 namespace {
-
-Result<tcp::endpoint> parse_endpoint(const std::string& listen) {
-  const auto colon = listen.rfind(':');
-  std::string host = listen.substr(0, colon);
-  if (host.size() > 1 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  if (host == "localhost") host = "127.0.0.1";
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec)
-    return make_error(Errc::kMalformed, "listen address '" + listen + "': host must be an IP");
-  return tcp::endpoint(address, static_cast<unsigned short>(std::stoi(listen.substr(colon + 1))));
-}
 
 // The playback-ID hashing secret: from config, else from data_dir, else generated there, so
 // playback IDs stay stable across restarts.
@@ -65,17 +55,30 @@ Result<std::string> playback_secret(const ServeConfig& config) {
   return secret;
 }
 
-std::string endpoint_text(const tcp::endpoint& ep) {
-  return (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()) +
-         ":" + std::to_string(ep.port());
+// Where the fleet reaches this server: configured, or the HTTP listen address.
+std::string advertised_address(const ServeConfig& config, const tcp::endpoint& http) {
+  if (!config.advertise.empty()) return config.advertise;
+  if (!http.address().is_unspecified()) return endpoint_text(http);
+  if (config.registry.url != "memory") {
+    spdlog::warn(
+        "advertise not set and http.listen is a wildcard: advertising 127.0.0.1, "
+        "which other machines cannot reach");
+  }
+  return "127.0.0.1:" + std::to_string(http.port());
+}
+
+// Random, so session IDs differ across servers and restarts.
+std::string node_tag() {
+  unsigned char raw[6];
+  if (RAND_bytes(raw, sizeof raw) != 1) return std::to_string(::getpid());
+  return fmt::format("{:02x}", fmt::join(raw, ""));
 }
 
 }  // namespace
 
 int run_serve(const ServeConfig& config_in) {
   ServeConfig config = config_in;
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  setup_logging(config.log_level);
 
   std::error_code fs_ec;
   std::filesystem::create_directories(config.data_dir, fs_ec);
@@ -114,9 +117,12 @@ int run_serve(const ServeConfig& config_in) {
     return 1;
   }
 
-  const int threads = config.io_threads > 0
-                          ? config.io_threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = io_thread_count(config.io_threads);
+  auto registry = registry::make_registry(config.registry);
+  if (!registry) {
+    spdlog::critical("{}", registry.error().message);
+    return 1;
+  }
   ingest::StreamHub hub(config.max_streams);
   package::HlsStore hls(config.hls);
   std::unique_ptr<store::HlsMirror> mirror;
@@ -129,6 +135,7 @@ int run_serve(const ServeConfig& config_in) {
   transcode::TranscodeService transcoder(config.transcode, hls);
   ingest::RtmpCounters rtmp_counters;
   serve::HttpCounters http_counters;
+  std::optional<Registration> registration;  // emplaced once the HTTP address is known
   // Declared after everything sessions refer to, so it is destroyed first: destroying the
   // io_context destroys the suspended session coroutines while the hub and store still exist.
   asio::io_context io(threads);
@@ -142,17 +149,31 @@ int run_serve(const ServeConfig& config_in) {
                               [&transcoder](const std::string& id) { return transcoder.open(id); },
                               rtmp_counters});
     http = std::make_unique<serve::HttpServer>(
-        io, *http_ep,
-        serve::ServeContext{config.http, hls, hub, transcoder, rtmp_counters, http_counters});
+        io, *http_ep, config.http, http_counters,
+        serve::make_hls_handler(
+            serve::ServeContext{hls, hub, transcoder, **registry, rtmp_counters, http_counters}));
   } catch (const boost::system::system_error& e) {
     spdlog::critical("cannot listen: {}", e.what());
     return 1;
   }
+  const std::string advertise = advertised_address(config, http->local_endpoint());
+  registration.emplace(**registry, advertise, node_tag());
+  hls.add_listener(&*registration);
+  hls.set_continuation_source(
+      [&registration](const std::string& id) { return registration->continuation(id); });
+  const auto rtmp_port = std::to_string(rtmp->local_endpoint().port());
+  const auto publish_node = [&] {
+    (*registry)->publish_node(registry::NodeEntry{
+        advertise, advertise.substr(0, advertise.rfind(':') + 1) + rtmp_port,
+        static_cast<int>(transcoder.capacity()), static_cast<int>(transcoder.active()), false});
+  };
+  publish_node();
   rtmp->start();
   http->start();
   spdlog::info("sluice serve: rtmp listening on {} (app '{}'), http listening on {}, auth {}",
                endpoint_text(rtmp->local_endpoint()), config.rtmp.app,
                endpoint_text(http->local_endpoint()), (*auth)->describe());
+  spdlog::info("registry {}; this server is {}", (*registry)->describe(), advertise);
   spdlog::info("ladder {} (preset {}, gop {} s{}); transcoding capacity {} streams",
                transcode::format_rungs(config.transcode.ladder.rungs),
                config.transcode.ladder.preset, config.transcode.ladder.gop_s,
@@ -167,36 +188,23 @@ int run_serve(const ServeConfig& config_in) {
       if (ec) return;
       hls.sweep();
       transcoder.reap();
+      publish_node();
       schedule_sweep();
     });
   };
   schedule_sweep();
 
-  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
-  std::function<void()> wait_signal = [&] {
-    signals.async_wait([&](boost::system::error_code ec, int sig) {
-      if (ec) return;
-      if (sig == SIGHUP) {
+  run_until_signal(
+      io, threads,
+      [&] {
+        rtmp->stop();
+        http->stop();
+        sweeper.cancel();
+      },
+      [&] {
         spdlog::info("SIGHUP: reloading publish authorization");
         (*auth)->reload();
-        wait_signal();
-        return;
-      }
-      spdlog::info("signal {}: shutting down", sig);
-      rtmp->stop();
-      http->stop();
-      sweeper.cancel();
-      io.stop();
-    });
-  };
-  wait_signal();
-
-  std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i)
-    pool.emplace_back([&io] { io.run(); });
-  io.run();
-  for (auto& t : pool)
-    t.join();
+      });
   spdlog::info("sluice serve: stopped");
   return 0;
 }

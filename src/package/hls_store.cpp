@@ -36,8 +36,9 @@ struct StoreState {
     std::deque<SegmentPtr> segments;  // window + kExtraRetained, oldest first
     std::string text;                 // render(playlist), cached so readers only copy
     std::uint64_t next_sequence = 0;
-    bool next_discontinuity = false;  // republish or takeover: flag the next segment
-    bool open = false;                // part of the current session
+    bool next_discontinuity = false;    // republish or takeover: flag the next segment
+    std::uint64_t discontinuities = 0;  // tags emitted in this rendition's timeline
+    bool open = false;                  // part of the current session
     bool has_session_segment = false;
     std::uint64_t declared_peak_bps = 0;
     StreamInfo info;
@@ -47,7 +48,8 @@ struct StoreState {
     std::uint64_t generation = 0;  // of the session allowed to publish
     bool live = true;
     std::chrono::system_clock::time_point ended_at;
-    std::uint64_t session_base = 0;  // first sequence number of the current session
+    std::uint64_t session_base = 0;         // first sequence number of the current session
+    std::optional<Continuation> continued;  // moved here from another server
     std::map<std::string, Rendition, std::less<>> renditions;
     std::optional<std::string> master_text;  // once every open rendition has a segment
   };
@@ -64,6 +66,7 @@ struct StoreState {
   std::map<std::string, std::uint64_t, std::less<>> last_sequence;
   std::vector<SegmentListener*> listeners;
   std::uint64_t next_generation = 1;
+  HlsStore::ContinuationSource continuation_source;
 
   StoreState(HlsConfig c, HlsStore::Clock k) : config(c), clock(std::move(k)) {}
 
@@ -129,6 +132,12 @@ struct StoreState {
     Rendition& r = s.renditions[name];
     r.playlist.configured_target_s = config.target_duration_s;
     r.next_discontinuity = !r.playlist.entries.empty();
+    if (s.continued && r.playlist.entries.empty() && r.discontinuities == 0) {
+      // The first segment here follows another server's last: one discontinuity, counted on.
+      r.next_discontinuity = true;
+      r.discontinuities = s.continued->discontinuities;
+      r.playlist.discontinuity_sequence = s.continued->discontinuities;
+    }
     r.next_sequence = std::max(r.next_sequence, start);
     r.playlist.ended = false;
     r.open = true;
@@ -156,6 +165,9 @@ struct StoreState {
     segment->sequence = r.next_sequence++;
     segment->duration_s = static_cast<double>(finished.duration_ms) / 1000.0;
     segment->discontinuity = finished.discontinuity || std::exchange(r.next_discontinuity, false);
+    if (segment->discontinuity) ++r.discontinuities;
+    segment->discontinuities = r.discontinuities;
+    segment->session = generation;
     segment->program_date_time = session_start + std::chrono::milliseconds(finished.start_dts_ms);
     segment->data = std::make_shared<const media::Bytes>(std::move(finished.data));
     auto& last = last_sequence[id];
@@ -329,6 +341,11 @@ std::unique_ptr<HlsSession> HlsStore::begin_session(const std::string& playback_
   bool dropped_expired = false;
   std::vector<SegmentListener*> notify;
   SessionContext context{impl_, playback_id, 0, {}};
+  // Asked outside the lock (it reads another component); used only for a new stream.
+  std::optional<Continuation> continuation;
+  if (impl_->continuation_source && !has_stream(playback_id)) {
+    continuation = impl_->continuation_source(playback_id);
+  }
   {
     std::lock_guard lock(impl_->mutex);
     const auto now = impl_->clock();
@@ -353,7 +370,8 @@ std::unique_ptr<HlsSession> HlsStore::begin_session(const std::string& playback_
     }
     StoreState::Stream s;
     s.generation = context.generation;
-    s.session_base = epoch_millis(now);
+    s.session_base = continuation ? continuation->next_sequence : epoch_millis(now);
+    s.continued = continuation;
     if (auto last = impl_->last_sequence.find(playback_id); last != impl_->last_sequence.end()) {
       s.session_base = std::max(s.session_base, last->second + 1);
     }
@@ -431,6 +449,10 @@ void HlsStore::sweep() {
     for (auto* listener : notify)
       listener->on_stream_dropped(id);
   }
+}
+
+void HlsStore::set_continuation_source(ContinuationSource source) {
+  impl_->continuation_source = std::move(source);
 }
 
 void HlsStore::add_listener(SegmentListener* listener) {

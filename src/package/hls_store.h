@@ -28,6 +28,9 @@ struct Segment {
   std::uint64_t sequence = 0;  // also its URI: <sequence>.ts
   double duration_s = 0;
   bool discontinuity = false;  // first segment after a republish or a codec change
+  // EXT-X-DISCONTINUITY tags in this rendition's timeline up to and including this segment.
+  std::uint64_t discontinuities = 0;
+  std::uint64_t session = 0;  // the store's number of the publish session that made it
   std::chrono::system_clock::time_point program_date_time;
   media::SharedBytes data;  // MPEG-TS
 };
@@ -74,16 +77,25 @@ class HlsSession {
   virtual void end() = 0;
 };
 
+// Where another server's playlists of the same playback ID stopped, so a stream that moves
+// here continues them: same numbering, one discontinuity.
+struct Continuation {
+  std::uint64_t next_sequence = 0;
+  std::uint64_t discontinuities = 0;
+};
+
 class HlsStore {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;
+  using ContinuationSource = std::function<std::optional<Continuation>(const std::string&)>;
   explicit HlsStore(HlsConfig config, Clock clock = std::chrono::system_clock::now);
   ~HlsStore();
 
   // Starts a publish session for playback_id. A republish within the grace period continues
   // the media sequence of each rendition with a discontinuity; otherwise segment numbers start
   // at the current epoch milliseconds, so they never repeat for a playback ID (CDNs keep
-  // segments for 10 minutes). Renditions opened in one session start at the same number.
+  // segments for 10 minutes), or where the continuation source says another server stopped.
+  // Renditions opened in one session start at the same number.
   std::unique_ptr<HlsSession> begin_session(const std::string& playback_id);
   // A session with the single passthrough rendition "source"; the writer owns the session.
   std::unique_ptr<HlsWriter> begin(const std::string& playback_id);
@@ -100,6 +112,8 @@ class HlsStore {
   void sweep();
 
   void add_listener(SegmentListener* listener);  // must outlive the store
+  // Asked when a playback ID that this store does not hold starts publishing. Set before use.
+  void set_continuation_source(ContinuationSource source);
 
  private:
   struct Impl;

@@ -1,5 +1,7 @@
-// HTTP serving of HLS, health, metrics and the stream list (Boost.Beast, one coroutine and one
-// strand per connection, keep-alive, bounded headers, timed reads).
+// An HTTP/1.1 server (Boost.Beast, one coroutine and one strand per connection, keep-alive,
+// bounded headers, timed reads) that hands each GET/HEAD to a handler. It answers OPTIONS
+// (CORS preflight), other methods, malformed requests, HEAD and Range itself, and puts CORS
+// on every answer; `sluice serve` and `sluice origin` differ only in their handlers.
 #pragma once
 
 #include <atomic>
@@ -9,11 +11,10 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
-#include "ingest/rtmp_server.h"
-#include "ingest/stream_hub.h"
-#include "package/hls_store.h"
-#include "transcode/transcoder.h"
+#include "media/packet.h"
 
 namespace sluice::serve {
 
@@ -30,29 +31,40 @@ struct HttpCounters {
   std::atomic<std::int64_t> connections_active{0};
 };
 
-struct ServeContext {
-  const HttpConfig& config;
-  const package::HlsStore& hls;
-  const ingest::StreamHub& hub;
-  const transcode::TranscodeService& transcoder;
-  const ingest::RtmpCounters& rtmp_counters;
-  HttpCounters& counters;
+struct HttpRequest {
+  std::string_view target;  // as sent, query included
+  std::string_view range;   // the Range header, empty if none
 };
+
+struct HttpReply {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string cache_control = "no-cache";
+  std::string text;          // the body, unless `bytes` is set
+  media::SharedBytes bytes;  // an immutable shared body (segments), sent without a copy
+  bool accept_ranges = false;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra ones
+};
+
+using HttpHandler = std::function<boost::asio::awaitable<HttpReply>(const HttpRequest&)>;
 
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
-             ServeContext context);
+             const HttpConfig& config, HttpCounters& counters, HttpHandler handler);
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   void start();
   void stop();
 
  private:
   boost::asio::awaitable<void> accept_loop();
+  boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket socket);
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;
-  ServeContext context_;
+  const HttpConfig& config_;
+  HttpCounters& counters_;
+  HttpHandler handler_;
 };
 
 }  // namespace sluice::serve

@@ -1,5 +1,7 @@
 #include "serve/routes.h"
 
+#include "serve/http_server.h"
+
 #include <charconv>
 #include <vector>
 
@@ -85,6 +87,13 @@ const char* content_type(RouteKind kind) {
     default:
       return "text/plain; charset=utf-8";
   }
+}
+
+HttpReply not_streaming(const std::string& playback_id) {
+  HttpReply r;
+  r.status = 404;
+  r.text = playback_id.empty() ? "not found\n" : playback_id + " is not streaming live now";
+  return r;
 }
 
 std::optional<ByteRange> parse_range(std::string_view header, std::uint64_t size) {

@@ -42,6 +42,11 @@ struct ByteRange {
 };
 // Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n" range against `size`. nullopt means
 // unsatisfiable or malformed (answer 416); multiple ranges are not supported (416 too).
+// The reference's 404 body, so scripts written against it keep working; `no-cache`, as the
+// stream may start any second. An empty ID gives a plain "not found".
+struct HttpReply;
+HttpReply not_streaming(const std::string& playback_id);
+
 std::optional<ByteRange> parse_range(std::string_view header, std::uint64_t size);
 
 }  // namespace sluice::serve

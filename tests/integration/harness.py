@@ -73,10 +73,73 @@ class Process:
         return self.proc.returncode
 
 
-class Sluice(Process):
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class HttpClient:
+    def get(self, path, method="GET", headers=None, timeout=10):
+        """Returns (status, headers, body) without raising on HTTP errors."""
+        req = urllib.request.Request(self.http_url(path), method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def metric(self, name):
+        text = self.get("/metrics")[2].decode()
+        m = re.search(rf"^{name} (\S+)$", text, re.M)
+        if not m:
+            raise AssertionError(f"metric {name} missing")
+        return float(m.group(1))
+
+
+class Redis(Process):
+    """A real redis-server on a free loopback port, no persistence."""
+
+    def __init__(self, workdir, port=None, name="redis"):
+        self.port = port or free_port()
+        super().__init__(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                          "--save", "", "--appendonly", "no"],
+                         os.path.join(workdir, f"{name}.log"))
+        wait_until(lambda: "Ready to accept connections" in self.output()
+                   or (not self.alive() and "exited"), 10, what="redis-server")
+        if not self.alive():
+            raise AssertionError("redis-server exited:\n" + self.output())
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def cli(self, *args):
+        out = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True,
+                             timeout=10)
+        return out.stdout.decode().strip()
+
+
+class Origin(Process, HttpClient):
+    def __init__(self, workdir, *extra):
+        args = [SLUICE, "origin", "--origin-listen", "127.0.0.1:0", "--log-level", "debug",
+                *extra]
+        super().__init__(args, os.path.join(workdir, "origin.log"))
+        m = wait_until(lambda: re.search(r"http listening on ([\d.]+):(\d+)", self.output())
+                       or (not self.alive() and "exited"), 15, what="origin to listen")
+        if m == "exited":
+            raise AssertionError("origin exited at start:\n" + self.output())
+        self.http_port = int(m.group(2))
+
+    def http_url(self, path):
+        return f"http://127.0.0.1:{self.http_port}{path}"
+
+
+class Sluice(Process, HttpClient):
     def __init__(self, workdir, *extra, env=None, ladder="source"):
         """Tests that are not about transcoding pass the source through (ladder "source"),
         which is faster and keeps their assertions about the input's own codecs."""
+        os.makedirs(workdir, exist_ok=True)
         self.data_dir = os.path.join(workdir, "data")
         self.secret = "test-secret"
         args = [SLUICE, "serve", "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
@@ -100,15 +163,6 @@ class Sluice(Process):
 
     def playback_id(self, key):
         return hmac.new(self.secret.encode(), key.encode(), hashlib.sha256).hexdigest()[:20]
-
-    def get(self, path, method="GET", headers=None, timeout=10):
-        """Returns (status, headers, body) without raising on HTTP errors."""
-        req = urllib.request.Request(self.http_url(path), method=method, headers=headers or {})
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                return r.status, r.headers, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.headers, e.read()
 
     def streams(self):
         return json.loads(self.get("/api/streams")[2])["streams"]
@@ -180,7 +234,7 @@ class SluiceTestCase(unittest.TestCase):
             p.stop()
         # Under scripts/test-asan.sh a sanitizer report in the server's log fails the test,
         # including leaks reported at exit.
-        reports = [p.log_path for p in self._procs if isinstance(p, Sluice) and any(
+        reports = [p.log_path for p in self._procs if isinstance(p, (Sluice, Origin)) and any(
             marker in p.output() for marker in SANITIZER_MARKERS)]
         failed = any(err for _, err in getattr(self._outcome, "errors", []) if err) or (
             hasattr(self._outcome, "result") and (self._outcome.result.failures or

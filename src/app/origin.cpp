@@ -1,0 +1,50 @@
+#include "app/origin.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "app/runtime.h"
+#include "registry/registry.h"
+#include "route/origin.h"
+#include "serve/http_server.h"
+
+namespace sluice::app {
+
+int run_origin(const ServeConfig& config) {
+  setup_logging(config.log_level);
+  auto registry = registry::make_registry(config.registry);
+  if (!registry) {
+    spdlog::critical("{}", registry.error().message);
+    return 1;
+  }
+  if (config.registry.url == "memory") {
+    spdlog::warn("origin with the in-memory registry knows no streams; set registry = redis://...");
+  }
+  auto endpoint = parse_endpoint(config.origin.listen);
+  if (!endpoint) {
+    spdlog::critical("{}", endpoint.error().message);
+    return 1;
+  }
+  serve::HttpCounters counters;
+  boost::asio::io_context io(io_thread_count(config.io_threads));
+  route::Origin origin(io, config.origin, **registry, counters);
+  std::unique_ptr<serve::HttpServer> http;
+  try {
+    http =
+        std::make_unique<serve::HttpServer>(io, *endpoint, config.http, counters, origin.handler());
+  } catch (const boost::system::system_error& e) {
+    spdlog::critical("cannot listen: {}", e.what());
+    return 1;
+  }
+  http->start();
+  spdlog::info("sluice origin: http listening on {}, registry {}, cache {} MiB",
+               endpoint_text(http->local_endpoint()), (*registry)->describe(),
+               config.origin.cache_bytes >> 20);
+  run_until_signal(
+      io, io_thread_count(config.io_threads), [&] { http->stop(); }, [] {});
+  spdlog::info("sluice origin: stopped");
+  return 0;
+}
+
+}  // namespace sluice::app

@@ -1,0 +1,178 @@
+#include "registry/registry.h"
+
+#include <boost/url/parse.hpp>
+#include <charconv>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "registry/redis_registry.h"
+
+namespace sluice::registry {
+
+std::string encode(const StreamEntry& e) {
+  return nlohmann::json{{"id", e.playback_id},
+                        {"address", e.address},
+                        {"session", e.session},
+                        {"next_sequence", e.next_sequence},
+                        {"discontinuities", e.discontinuities}}
+      .dump();
+}
+
+std::string encode(const NodeEntry& e) {
+  return nlohmann::json{{"address", e.address},
+                        {"rtmp", e.rtmp_address},
+                        {"capacity", e.capacity},
+                        {"load", e.load},
+                        {"draining", e.draining}}
+      .dump();
+}
+
+namespace {
+
+// Values come from a shared store: anything may be there, so every field is checked.
+template <typename T>
+bool get(const nlohmann::json& j, const char* key, T& out) {
+  auto it = j.find(key);
+  if (it == j.end()) return false;
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!it->is_string()) return false;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!it->is_boolean()) return false;
+  } else {
+    if (!it->is_number_integer()) return false;
+    if (std::is_unsigned_v<T> && !it->is_number_unsigned()) return false;
+  }
+  out = it->get<T>();
+  return true;
+}
+
+Result<nlohmann::json> parse_object(std::string_view text, const char* what) {
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return make_error(Errc::kMalformed, std::string("registry: bad ") + what);
+  return j;
+}
+
+}  // namespace
+
+Result<StreamEntry> decode_stream(std::string_view text) {
+  auto j = parse_object(text, "stream entry");
+  if (!j) return j.error();
+  StreamEntry e;
+  if (!get(*j, "id", e.playback_id) || !get(*j, "address", e.address) ||
+      !get(*j, "session", e.session) || !get(*j, "next_sequence", e.next_sequence) ||
+      !get(*j, "discontinuities", e.discontinuities) || e.playback_id.empty() ||
+      e.address.empty()) {
+    return make_error(Errc::kMalformed, "registry: stream entry lacks a field");
+  }
+  return e;
+}
+
+Result<NodeEntry> decode_node(std::string_view text) {
+  auto j = parse_object(text, "node entry");
+  if (!j) return j.error();
+  NodeEntry e;
+  if (!get(*j, "address", e.address) || !get(*j, "rtmp", e.rtmp_address) ||
+      !get(*j, "capacity", e.capacity) || !get(*j, "load", e.load) ||
+      !get(*j, "draining", e.draining) || e.address.empty()) {
+    return make_error(Errc::kMalformed, "registry: node entry lacks a field");
+  }
+  return e;
+}
+
+Result<RedisAddress> parse_redis_url(std::string_view text) {
+  auto url = boost::urls::parse_uri(text);
+  if (!url || url->scheme() != "redis" || !url->has_authority() || url->encoded_host().empty()) {
+    return make_error(Errc::kMalformed,
+                      "registry: expected redis://[user:password@]host:port[/db]");
+  }
+  RedisAddress a;
+  a.host = url->host();
+  if (url->has_port()) {
+    const auto port = url->port_number();
+    if (port == 0) return make_error(Errc::kMalformed, "registry: bad port in redis URL");
+    a.port = port;
+  }
+  if (url->has_userinfo()) {
+    a.user = url->user();
+    a.password = url->password();
+    if (!url->has_password()) std::swap(a.user, a.password);  // redis://secret@host
+  }
+  std::string_view path = url->encoded_path();
+  if (path.starts_with('/')) path.remove_prefix(1);
+  if (!path.empty()) {
+    auto [end, ec] = std::from_chars(path.data(), path.data() + path.size(), a.db);
+    if (ec != std::errc{} || end != path.data() + path.size() || a.db < 0) {
+      return make_error(Errc::kMalformed, "registry: the redis URL path must be a db number");
+    }
+  }
+  return a;
+}
+
+namespace {
+
+// One process's registry: what it publishes is what it reads back. No TTLs are needed, as
+// the owner and the readers live and die together.
+class MemoryRegistry final : public Registry {
+ public:
+  void publish_stream(const StreamEntry& entry) override {
+    std::lock_guard lock(mutex_);
+    if (lost_.contains({entry.playback_id, entry.session})) return;
+    auto [it, inserted] = streams_.try_emplace(entry.playback_id, entry);
+    if (!inserted) {
+      if (it->second.session != entry.session)
+        lost_.insert({entry.playback_id, it->second.session});
+      it->second = entry;
+    }
+  }
+  void withdraw_stream(const std::string& playback_id, const std::string& session) override {
+    std::lock_guard lock(mutex_);
+    lost_.erase({playback_id, session});
+    if (auto it = streams_.find(playback_id); it != streams_.end() && it->second.session == session)
+      streams_.erase(it);
+  }
+  void publish_node(const NodeEntry& entry) override {
+    std::lock_guard lock(mutex_);
+    nodes_[entry.address] = entry;
+  }
+  std::optional<StreamEntry> find_stream(std::string_view playback_id) const override {
+    std::lock_guard lock(mutex_);
+    if (auto it = streams_.find(playback_id); it != streams_.end()) return it->second;
+    return std::nullopt;
+  }
+  std::vector<StreamEntry> streams() const override {
+    std::lock_guard lock(mutex_);
+    std::vector<StreamEntry> out;
+    for (const auto& [id, e] : streams_)
+      out.push_back(e);
+    return out;
+  }
+  std::vector<NodeEntry> nodes() const override {
+    std::lock_guard lock(mutex_);
+    std::vector<NodeEntry> out;
+    for (const auto& [address, e] : nodes_)
+      out.push_back(e);
+    return out;
+  }
+  RegistryHealth health() const override { return {}; }
+  std::string describe() const override { return "in memory"; }
+
+ private:
+  mutable std::mutex mutex_;  // guards everything below
+  std::map<std::string, StreamEntry, std::less<>> streams_;
+  std::map<std::string, NodeEntry, std::less<>> nodes_;
+  // Sessions that another session took a stream from; their late updates are ignored.
+  std::set<std::pair<std::string, std::string>> lost_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Registry>> make_registry(const RegistryConfig& config) {
+  if (config.url == "memory") return std::unique_ptr<Registry>(std::make_unique<MemoryRegistry>());
+  auto address = parse_redis_url(config.url);
+  if (!address) return address.error();
+  return std::unique_ptr<Registry>(std::make_unique<RedisRegistry>(config, *address));
+}
+
+}  // namespace sluice::registry

@@ -1,0 +1,436 @@
+#include "route/origin.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "serve/hls_http.h"
+#include "serve/routes.h"
+
+namespace sluice::route {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+using serve::HttpReply;
+using serve::RouteKind;
+
+namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+
+Clock::duration seconds(double s) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+// The outcome of one upstream fetch: an object to cache and serve, or a failure (object null)
+// that waiters answer with stale content or an error status.
+struct FetchResult {
+  CachedPtr object;
+  int error_status = 502;
+  std::string error;
+};
+
+// Waiters of one upstream fetch. Each waits on a timer of its own executor (its connection's
+// strand); completion cancels every timer, so all are answered at once, without polling.
+class Flight {
+ public:
+  asio::awaitable<FetchResult> wait(Clock::duration limit) {
+    auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, limit);
+    if (auto done = add(timer)) co_return *done;
+    co_await timer->async_wait(kUseTuple);
+    if (auto done = result()) co_return *done;
+    FetchResult late;  // the fetch outlived its own timeout: should not happen
+    late.error_status = 504;
+    late.error = "upstream timed out\n";
+    co_return late;
+  }
+  void complete(FetchResult result) {
+    std::vector<std::shared_ptr<asio::steady_timer>> timers;
+    {
+      std::lock_guard lock(mutex_);
+      result_ = std::move(result);
+      timers.swap(timers_);
+    }
+    for (auto& t : timers)
+      asio::post(t->get_executor(), [t] { t->cancel(); });
+  }
+
+ private:
+  std::optional<FetchResult> add(std::shared_ptr<asio::steady_timer> timer) {
+    std::lock_guard lock(mutex_);
+    if (!result_) timers_.push_back(std::move(timer));
+    return result_;
+  }
+  std::optional<FetchResult> result() {
+    std::lock_guard lock(mutex_);
+    return result_;
+  }
+  std::mutex mutex_;  // guards result_ and timers_
+  std::optional<FetchResult> result_;
+  std::vector<std::shared_ptr<asio::steady_timer>> timers_;
+};
+
+using StreamPtr = std::unique_ptr<beast::tcp_stream>;
+
+struct UpstreamResponse {
+  int status = 0;
+  std::string content_type;
+  media::SharedBytes body;
+};
+
+}  // namespace
+
+struct Origin::Impl : std::enable_shared_from_this<Impl> {
+  asio::io_context& io;
+  const OriginConfig& config;
+  const registry::Registry& registry;
+  const serve::HttpCounters& http_counters;
+  ObjectCache cache;
+  OriginCounters counters;
+
+  std::mutex flights_mutex;  // guards flights
+  std::map<std::string, std::shared_ptr<Flight>> flights;
+
+  std::mutex pool_mutex;  // guards idle
+  std::map<std::string, std::vector<StreamPtr>> idle;
+
+  Impl(asio::io_context& i, const OriginConfig& c, const registry::Registry& r,
+       const serve::HttpCounters& h)
+      : io(i), config(c), registry(r), http_counters(h), cache(c.cache_bytes) {}
+
+  Clock::duration freshness(RouteKind kind, int status) const {
+    if (status != 200) return seconds(config.not_found_fresh_s);
+    switch (kind) {
+      case RouteKind::kMaster:
+        return seconds(config.master_fresh_s);
+      case RouteKind::kMediaPlaylist:
+        return seconds(config.playlist_fresh_s);
+      default:
+        return seconds(config.segment_fresh_s);
+    }
+  }
+
+  StreamPtr take_idle(const std::string& address) {
+    std::lock_guard lock(pool_mutex);
+    auto it = idle.find(address);
+    if (it == idle.end() || it->second.empty()) return nullptr;
+    StreamPtr s = std::move(it->second.back());
+    it->second.pop_back();
+    return s;
+  }
+  void give_back(const std::string& address, StreamPtr s) {
+    std::lock_guard lock(pool_mutex);
+    auto& list = idle[address];
+    if (list.size() < config.idle_connections_per_server) list.push_back(std::move(s));
+  }
+
+  asio::awaitable<StreamPtr> connect(const std::string& address, std::string& error) {
+    const auto colon = address.rfind(':');
+    if (colon == std::string::npos) {
+      error = "bad upstream address " + address;
+      co_return nullptr;
+    }
+    tcp::resolver resolver(io);
+    auto [rerr, results] = co_await resolver.async_resolve(address.substr(0, colon),
+                                                           address.substr(colon + 1), kUseTuple);
+    if (rerr) {
+      error = "resolve " + address + ": " + rerr.message();
+      co_return nullptr;
+    }
+    auto stream = std::make_unique<beast::tcp_stream>(io);
+    stream->expires_after(config.upstream_timeout);
+    auto [cerr, ep] = co_await stream->async_connect(results, kUseTuple);
+    if (cerr) {
+      error = "connect " + address + ": " + cerr.message();
+      co_return nullptr;
+    }
+    boost::system::error_code ignored;
+    stream->socket().set_option(tcp::no_delay(true), ignored);
+    co_return stream;
+  }
+
+  // One GET on a pooled connection; a reused connection that the server had closed is retried
+  // once on a fresh one.
+  asio::awaitable<std::optional<UpstreamResponse>> get(const std::string& address,
+                                                       const std::string& target,
+                                                       std::string& error) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      StreamPtr stream = attempt == 0 ? take_idle(address) : nullptr;
+      const bool was_reused = stream != nullptr;
+      if (!stream) {
+        stream = co_await connect(address, error);
+        if (!stream) co_return std::nullopt;
+      }
+      http::request<http::empty_body> req{http::verb::get, target, 11};
+      req.set(http::field::host, address);
+      req.set(http::field::user_agent, "sluice-origin");
+      stream->expires_after(config.upstream_timeout);
+      auto [werr, wn] = co_await http::async_write(*stream, req, kUseTuple);
+      beast::flat_buffer buffer;
+      http::response_parser<http::vector_body<std::uint8_t>> parser;
+      parser.body_limit(config.max_object_bytes);
+      parser.header_limit(64 * 1024);
+      boost::system::error_code rerr = werr;
+      if (!werr) {
+        auto [e, n] = co_await http::async_read(*stream, buffer, parser, kUseTuple);
+        rerr = e;
+      }
+      if (rerr) {
+        // A pooled connection may have been closed by the server while idle.
+        if (was_reused &&
+            (rerr == http::error::end_of_stream || rerr == asio::error::eof ||
+             rerr == asio::error::connection_reset || rerr == asio::error::broken_pipe)) {
+          continue;
+        }
+        error = "GET " + address + target + ": " + rerr.message();
+        co_return std::nullopt;
+      }
+      auto& res = parser.get();
+      UpstreamResponse out;
+      out.status = res.result_int();
+      out.content_type = std::string(res[http::field::content_type]);
+      out.body = std::make_shared<const std::vector<std::uint8_t>>(std::move(res.body()));
+      if (res.keep_alive()) give_back(address, std::move(stream));
+      co_return out;
+    }
+    error = "GET " + address + target + ": connection closed";
+    co_return std::nullopt;
+  }
+
+  // Fetches `key` from `address` and completes its flight; runs detached so a client that
+  // leaves does not cancel the fetch for the others.
+  asio::awaitable<void> fetch(std::string key, std::string address, RouteKind kind,
+                              std::shared_ptr<Flight> flight) {
+    counters.upstream_requests.fetch_add(1, std::memory_order_relaxed);
+    const auto start = Clock::now();
+    std::string error;
+    auto response = co_await get(address, key, error);
+    counters.upstream_micros.fetch_add(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count()));
+    FetchResult result;
+    if (!response) {
+      counters.upstream_errors.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("origin: upstream {}", error);
+      result.error_status = error.find("timed out") != std::string::npos ? 504 : 502;
+      result.error = "upstream unavailable\n";
+    } else if (response->status == 200 || response->status == 404) {
+      auto object = std::make_shared<CachedObject>();
+      object->status = response->status;
+      object->content_type = response->content_type;
+      object->body = std::move(response->body);
+      object->fetched_at = Clock::now();
+      object->fresh_for = freshness(kind, response->status);
+      cache.put(key, object);
+      result.object = std::move(object);
+    } else {
+      counters.upstream_errors.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("origin: upstream {}{} answered {}", address, key, response->status);
+      result.error_status = 502;
+      result.error = "upstream answered " + std::to_string(response->status) + "\n";
+    }
+    {
+      std::lock_guard lock(flights_mutex);
+      flights.erase(key);
+    }
+    flight->complete(std::move(result));
+  }
+
+  // Joins the fetch of `key` in flight, or starts one. `started` tells which.
+  std::shared_ptr<Flight> join(const std::string& key, const std::string& address, RouteKind kind,
+                               bool& started) {
+    std::shared_ptr<Flight> flight;
+    {
+      std::lock_guard lock(flights_mutex);
+      auto& slot = flights[key];
+      started = !slot;
+      if (!slot) slot = std::make_shared<Flight>();
+      flight = slot;
+    }
+    if (started) {
+      asio::co_spawn(asio::make_strand(io), fetch(key, address, kind, flight), asio::detached);
+    }
+    return flight;
+  }
+
+  HttpReply reply_from(const CachedObject& object, RouteKind kind, const char* cache_state) {
+    HttpReply r;
+    if (object.status == 404) {
+      r = serve::not_streaming("");
+      r.text.assign(object.body->begin(), object.body->end());
+    } else {
+      r.content_type =
+          object.content_type.empty() ? serve::content_type(kind) : object.content_type;
+      // The CDN policy: master 60 s, media playlists not cached, segments 600 s.
+      r.cache_control = serve::cache_control(kind);
+      r.bytes = object.body;
+      r.accept_ranges = kind == RouteKind::kSegment;
+    }
+    const auto age =
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - object.fetched_at);
+    r.headers.emplace_back("Age", std::to_string(age.count()));
+    r.headers.emplace_back("X-Cache", cache_state);
+    return r;
+  }
+
+  asio::awaitable<HttpReply> handle(const serve::HttpRequest& req) {
+    const serve::Route route = serve::parse_route(req.target);
+    switch (route.kind) {
+      case RouteKind::kHealth: {
+        HttpReply r;
+        r.text = "healthy\n";
+        co_return r;
+      }
+      case RouteKind::kMetrics: {
+        HttpReply r;
+        r.content_type = serve::content_type(route.kind);
+        r.text = metrics_text();
+        co_return r;
+      }
+      case RouteKind::kMaster:
+      case RouteKind::kMediaPlaylist:
+      case RouteKind::kSegment:
+        break;
+      default:
+        if (req.target == "/status" || req.target.starts_with("/status?")) {
+          HttpReply r;
+          r.content_type = "application/json";
+          r.text = status_json();
+          co_return r;
+        }
+        co_return serve::not_streaming("");
+    }
+    const auto entry = registry.find_stream(route.playback_id);
+    if (!entry) {
+      counters.unknown.fetch_add(1, std::memory_order_relaxed);
+      co_return serve::not_streaming(route.playback_id);
+    }
+    std::string key(req.target.substr(0, req.target.find('?')));
+    const CachedPtr cached = cache.get(key);
+    const auto now = Clock::now();
+    if (cached && now - cached->fetched_at < cached->fresh_for) {
+      counters.hits.fetch_add(1, std::memory_order_relaxed);
+      co_return reply_from(*cached, route.kind, "HIT");
+    }
+    bool started = false;
+    if (cached &&
+        now - cached->fetched_at < cached->fresh_for + seconds(config.stale_while_revalidate_s)) {
+      join(key, entry->address, route.kind, started);  // revalidate in the background
+      counters.stale.fetch_add(1, std::memory_order_relaxed);
+      co_return reply_from(*cached, route.kind, "STALE");
+    }
+    auto flight = join(key, entry->address, route.kind, started);
+    (started ? counters.misses : counters.coalesced).fetch_add(1, std::memory_order_relaxed);
+    FetchResult result =
+        co_await flight->wait(2 * config.upstream_timeout + std::chrono::seconds(1));
+    if (result.object) co_return reply_from(*result.object, route.kind, started ? "MISS" : "HIT");
+    if (cached &&
+        Clock::now() - cached->fetched_at < cached->fresh_for + seconds(config.stale_if_error_s)) {
+      counters.stale.fetch_add(1, std::memory_order_relaxed);
+      co_return reply_from(*cached, route.kind, "STALE");
+    }
+    HttpReply r;
+    r.status = result.error_status;
+    r.text = result.error;
+    co_return r;
+  }
+
+  std::string metrics_text() const {
+    std::string out;
+    const auto add = [&](const char* name, const char* type, const char* help, auto value) {
+      serve::append_metric(out, name, type, help, static_cast<double>(value));
+    };
+    const auto c = cache.stats();
+    add("sluice_origin_cache_hits_total", "counter", "Requests answered fresh from the cache.",
+        counters.hits.load());
+    add("sluice_origin_cache_stale_total", "counter",
+        "Requests answered with stale content (revalidating or upstream failing).",
+        counters.stale.load());
+    add("sluice_origin_cache_misses_total", "counter", "Requests that started an upstream fetch.",
+        counters.misses.load());
+    add("sluice_origin_coalesced_total", "counter",
+        "Requests that waited for another request's upstream fetch.", counters.coalesced.load());
+    add("sluice_origin_unknown_stream_total", "counter",
+        "Requests for streams not in the registry.", counters.unknown.load());
+    add("sluice_origin_upstream_requests_total", "counter", "Requests sent to servers.",
+        counters.upstream_requests.load());
+    add("sluice_origin_upstream_errors_total", "counter",
+        "Upstream requests that failed or answered an error.", counters.upstream_errors.load());
+    add("sluice_origin_upstream_seconds_total", "counter", "Total upstream request time.",
+        counters.upstream_micros.load() / 1e6);
+    add("sluice_origin_cache_bytes", "gauge", "Bytes held by the cache.", c.bytes);
+    add("sluice_origin_cache_objects", "gauge", "Objects held by the cache.", c.objects);
+    add("sluice_origin_cache_evictions_total", "counter", "Objects evicted for the budget.",
+        c.evictions);
+    add("sluice_http_requests_total", "counter", "HTTP requests.", http_counters.requests.load());
+    add("sluice_http_not_found_total", "counter", "HTTP 404 answers.",
+        http_counters.not_found.load());
+    add("sluice_http_bytes_out_total", "counter", "HTTP body bytes sent.",
+        http_counters.bytes_out.load());
+    add("sluice_http_connections_active", "gauge", "Open HTTP connections.",
+        http_counters.connections_active.load());
+    serve::append_registry_metrics(out, registry);
+    return out;
+  }
+
+  std::string status_json() const {
+    const auto c = cache.stats();
+    const double hits = static_cast<double>(counters.hits + counters.stale + counters.coalesced);
+    const double lookups = hits + static_cast<double>(counters.misses);
+    const auto h = registry.health();
+    return nlohmann::json{{"cache",
+                           {{"bytes", c.bytes},
+                            {"objects", c.objects},
+                            {"budget_bytes", cache.budget()},
+                            {"evictions", c.evictions},
+                            {"hit_ratio", lookups > 0 ? hits / lookups : 0.0}}},
+                          {"requests",
+                           {{"hits", counters.hits.load()},
+                            {"stale", counters.stale.load()},
+                            {"misses", counters.misses.load()},
+                            {"coalesced", counters.coalesced.load()},
+                            {"unknown_stream", counters.unknown.load()}}},
+                          {"upstream",
+                           {{"requests", counters.upstream_requests.load()},
+                            {"errors", counters.upstream_errors.load()}}},
+                          {"registry",
+                           {{"description", registry.describe()},
+                            {"connected", h.connected},
+                            {"streams", registry.streams().size()},
+                            {"nodes", registry.nodes().size()}}}}
+        .dump(2);
+  }
+};
+
+Origin::Origin(asio::io_context& io, const OriginConfig& config, const registry::Registry& registry,
+               const serve::HttpCounters& http_counters)
+    : impl_(std::make_shared<Impl>(io, config, registry, http_counters)) {}
+
+Origin::~Origin() = default;
+
+serve::HttpHandler Origin::handler() {
+  return [impl = impl_](const serve::HttpRequest& req) { return impl->handle(req); };
+}
+
+std::string Origin::metrics_text() const {
+  return impl_->metrics_text();
+}
+
+std::string Origin::status_json() const {
+  return impl_->status_json();
+}
+
+}  // namespace sluice::route

@@ -1,0 +1,63 @@
+// `sluice origin`: the HTTP front door of a fleet. GET/HEAD /<playbackId>/<path> finds the
+// server holding the stream in the registry's local view, fetches over pooled keep-alive
+// connections, caches in memory under a byte budget, and coalesces concurrent misses into one
+// upstream request whose waiters are all answered the moment it completes.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "registry/registry.h"
+#include "route/object_cache.h"
+#include "serve/http_server.h"
+
+namespace sluice::route {
+
+struct OriginConfig {
+  std::string listen = "0.0.0.0:80";
+  std::size_t cache_bytes = 512u << 20;
+  // How long each kind stays fresh in the origin's own cache (the reference's intent).
+  double master_fresh_s = 60;
+  double playlist_fresh_s = 1;
+  double segment_fresh_s = 60;
+  double not_found_fresh_s = 1;  // an upstream 404, so a miss herd cannot reach the server
+  // A stale object is served at once while one request revalidates it, up to this age past
+  // freshness; and on an upstream failure, up to this age.
+  double stale_while_revalidate_s = 10;
+  double stale_if_error_s = 60;
+  std::chrono::milliseconds upstream_timeout{10'000};
+  std::size_t idle_connections_per_server = 32;
+  std::size_t max_object_bytes = 64u << 20;
+};
+
+struct OriginCounters {
+  std::atomic<std::uint64_t> hits{0};       // fresh from cache
+  std::atomic<std::uint64_t> stale{0};      // stale from cache (revalidating or upstream down)
+  std::atomic<std::uint64_t> misses{0};     // started an upstream request
+  std::atomic<std::uint64_t> coalesced{0};  // waited for another request's upstream fetch
+  std::atomic<std::uint64_t> unknown{0};    // stream not in the registry
+  std::atomic<std::uint64_t> upstream_requests{0};
+  std::atomic<std::uint64_t> upstream_errors{0};
+  std::atomic<std::uint64_t> upstream_micros{0};  // total upstream latency
+};
+
+class Origin {
+ public:
+  Origin(boost::asio::io_context& io, const OriginConfig& config,
+         const registry::Registry& registry, const serve::HttpCounters& http_counters);
+  ~Origin();
+
+  serve::HttpHandler handler();
+  std::string metrics_text() const;
+  std::string status_json() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::route

@@ -1,0 +1,178 @@
+#include "serve/hls_http.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "serve/routes.h"
+
+namespace sluice::serve {
+
+void append_metric(std::string& out, const char* name, const char* type, const char* help,
+                   double value) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
+}
+
+void append_registry_metrics(std::string& out, const registry::Registry& registry) {
+  const auto h = registry.health();
+  append_metric(out, "sluice_registry_connected", "gauge",
+                "1 while the registry is reachable (always 1 in memory).", h.connected ? 1 : 0);
+  append_metric(out, "sluice_registry_errors_total", "counter",
+                "Failed registry calls and connections.", static_cast<double>(h.errors));
+  append_metric(out, "sluice_registry_connects_total", "counter",
+                "Registry connections established.", static_cast<double>(h.reconnects));
+  append_metric(out, "sluice_registry_events_total", "counter",
+                "Registry change notifications received.", static_cast<double>(h.events));
+  append_metric(out, "sluice_registry_streams", "gauge", "Streams in the registry (local view).",
+                static_cast<double>(registry.streams().size()));
+  append_metric(out, "sluice_registry_nodes", "gauge", "Servers in the registry (local view).",
+                static_cast<double>(registry.nodes().size()));
+}
+
+namespace {
+
+std::string metrics_text(const ServeContext& ctx) {
+  const auto& r = ctx.rtmp_counters;
+  const auto& h = ctx.counters;
+  std::string out;
+  const auto add = [&](const char* name, const char* type, const char* help, auto value) {
+    append_metric(out, name, type, help, static_cast<double>(value));
+  };
+  add("sluice_rtmp_connections_total", "counter", "RTMP connections accepted.",
+      r.connections_total.load());
+  add("sluice_rtmp_connections_active", "gauge", "Open RTMP connections.",
+      r.connections_active.load());
+  add("sluice_rtmp_connections_refused_total", "counter", "RTMP connections over the limit.",
+      r.connections_refused.load());
+  add("sluice_rtmp_protocol_errors_total", "counter", "RTMP sessions closed on bad input.",
+      r.protocol_errors.load());
+  add("sluice_publishes_total", "counter", "Publish sessions started.", r.publishes_total.load());
+  add("sluice_publishes_rejected_total", "counter", "Publish attempts refused.",
+      r.publishes_rejected.load());
+  add("sluice_rtmp_players_active", "gauge", "RTMP players.", r.players_active.load());
+  add("sluice_rtmp_player_drops_total", "counter", "Media messages dropped for slow players.",
+      r.player_drops.load());
+  add("sluice_rtmp_bytes_in_total", "counter", "RTMP bytes received.", r.bytes_in.load());
+  add("sluice_rtmp_bytes_out_total", "counter", "RTMP bytes sent (closed sessions).",
+      r.bytes_out.load());
+  add("sluice_streams_live", "gauge", "Live streams on this node.", ctx.hub.size());
+  add("sluice_transcode_capacity", "gauge", "Streams this node can transcode at once.",
+      ctx.transcoder.capacity());
+  add("sluice_transcode_active", "gauge", "Streams being transcoded.", ctx.transcoder.active());
+  add("sluice_transcode_refused_total", "counter",
+      "Publishes served as source only because transcoding capacity was full.",
+      ctx.transcoder.refused());
+  std::uint64_t shed = 0, dropped = 0, input_dropped = 0;
+  for (const auto& t : ctx.transcoder.stats()) {
+    shed += t.rungs_shed;
+    dropped += t.frames_dropped;
+    input_dropped += t.input_dropped;
+  }
+  add("sluice_transcode_rungs_shed", "gauge", "Rungs shed under overload (live streams).", shed);
+  add("sluice_transcode_frames_dropped", "gauge", "Pictures dropped under overload (live streams).",
+      dropped);
+  add("sluice_transcode_input_dropped", "gauge",
+      "Input packets dropped because transcoding lagged (live streams).", input_dropped);
+  add("sluice_http_requests_total", "counter", "HTTP requests.", h.requests.load());
+  add("sluice_http_not_found_total", "counter", "HTTP 404 answers.", h.not_found.load());
+  add("sluice_http_bytes_out_total", "counter", "HTTP body bytes sent.", h.bytes_out.load());
+  add("sluice_http_connections_active", "gauge", "Open HTTP connections.",
+      h.connections_active.load());
+  append_registry_metrics(out, ctx.registry);
+  return out;
+}
+
+std::string streams_json(const ServeContext& ctx) {
+  auto list = nlohmann::json::array();
+  const auto now = std::chrono::steady_clock::now();
+  std::map<std::string, nlohmann::json> transcodes;
+  for (const auto& t : ctx.transcoder.stats()) {
+    auto rungs = nlohmann::json::array();
+    for (const auto& r : t.rungs) {
+      rungs.push_back({{"name", r.name},
+                       {"width", r.width},
+                       {"height", r.height},
+                       {"passthrough", r.passthrough},
+                       {"shed", r.shed},
+                       {"frames_out", r.frames_out}});
+    }
+    transcodes[t.playback_id] = {
+        {"rungs", rungs},
+        {"frames_decoded", t.frames_decoded},
+        {"frames_dropped", t.frames_dropped},
+        {"input_dropped", t.input_dropped},
+        {"rungs_shed", t.rungs_shed},
+        {"speed", t.wall_seconds > 0 ? t.media_seconds / t.wall_seconds : 0.0}};
+  }
+  for (const auto& s : ctx.hub.list()) {
+    const double uptime = std::chrono::duration<double>(now - s.started).count();
+    list.push_back({{"playback_id", s.playback_id},
+                    {"uptime_s", uptime},
+                    {"bytes_in", s.bytes_in},
+                    {"bitrate_kbps", uptime > 0 ? s.bytes_in * 8 / 1000.0 / uptime : 0.0},
+                    {"video_frames", s.video_frames},
+                    {"audio_frames", s.audio_frames},
+                    {"fps", uptime > 0 ? s.video_frames / uptime : 0.0},
+                    {"rtmp_players", s.subscribers},
+                    {"master", "/" + s.playback_id + "/live.m3u8"}});
+    if (auto t = transcodes.find(s.playback_id); t != transcodes.end()) {
+      list.back()["transcode"] = t->second;
+    }
+  }
+  return nlohmann::json{{"streams", list}}.dump(2);
+}
+
+HttpReply typed(RouteKind kind, std::string text) {
+  HttpReply r;
+  r.content_type = content_type(kind);
+  r.cache_control = cache_control(kind);
+  r.text = std::move(text);
+  return r;
+}
+
+HttpReply handle(const ServeContext& ctx, const HttpRequest& req) {
+  const Route route = parse_route(req.target);
+  switch (route.kind) {
+    case RouteKind::kHealth:
+      return typed(route.kind, "healthy\n");
+    case RouteKind::kMetrics:
+      return typed(route.kind, metrics_text(ctx));
+    case RouteKind::kStreams:
+      return typed(route.kind, streams_json(ctx));
+    case RouteKind::kIndex:
+      return typed(route.kind,
+                   "<!doctype html><title>Sluice</title><h1>Sluice</h1>"
+                   "<p>Live streams: <a href=\"/api/streams\">/api/streams</a>. "
+                   "Play <code>/&lt;playbackId&gt;/live.m3u8</code>.</p>\n");
+    case RouteKind::kMaster:
+      if (auto text = ctx.hls.master_playlist(route.playback_id))
+        return typed(route.kind, std::move(*text));
+      return not_streaming(route.playback_id);
+    case RouteKind::kMediaPlaylist:
+      if (auto text = ctx.hls.media_playlist(route.playback_id, route.rendition))
+        return typed(route.kind, std::move(*text));
+      return not_streaming(route.playback_id);
+    case RouteKind::kSegment: {
+      auto seg = ctx.hls.segment(route.playback_id, route.rendition, route.sequence);
+      if (!seg || !seg->data) return not_streaming(route.playback_id);
+      HttpReply r = typed(route.kind, {});
+      r.bytes = seg->data;
+      r.accept_ranges = true;
+      return r;
+    }
+    case RouteKind::kNotFound:
+      break;
+  }
+  return not_streaming("");
+}
+
+}  // namespace
+
+HttpHandler make_hls_handler(ServeContext context) {
+  return [context](const HttpRequest& req) -> boost::asio::awaitable<HttpReply> {
+    co_return handle(context, req);
+  };
+}
+
+}  // namespace sluice::serve

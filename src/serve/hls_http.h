@@ -1,0 +1,31 @@
+// The HTTP side of `sluice serve`: HLS playlists and segments from the store, health,
+// Prometheus metrics and the JSON stream list.
+#pragma once
+
+#include "ingest/rtmp_server.h"
+#include "ingest/stream_hub.h"
+#include "package/hls_store.h"
+#include "registry/registry.h"
+#include "serve/http_server.h"
+#include "transcode/transcoder.h"
+
+namespace sluice::serve {
+
+struct ServeContext {
+  const package::HlsStore& hls;
+  const ingest::StreamHub& hub;
+  const transcode::TranscodeService& transcoder;
+  const registry::Registry& registry;
+  const ingest::RtmpCounters& rtmp_counters;
+  const HttpCounters& counters;
+};
+
+HttpHandler make_hls_handler(ServeContext context);
+
+// One Prometheus text-format metric with its HELP and TYPE lines.
+void append_metric(std::string& out, const char* name, const char* type, const char* help,
+                   double value);
+// The registry's health as metrics (sluice_registry_*), for every role.
+void append_registry_metrics(std::string& out, const registry::Registry& registry);
+
+}  // namespace sluice::serve

@@ -1,0 +1,210 @@
+"""A fleet on loopback: a real redis-server, two `sluice serve` nodes and one `sluice origin`.
+Playback through the origin, a stream moving between servers, Redis restarted mid-stream, a
+server killed, and a herd of first requests coalesced into one upstream request."""
+
+import json
+import os
+import re
+import signal
+import threading
+import time
+import unittest
+import urllib.request
+
+from harness import (Origin, Redis, Sluice, SluiceTestCase, ffmpeg_publish, ffprobe_json,
+                     parse_media_playlist, wait_until)
+
+TTL = "3"  # seconds: a dead server's entries vanish quickly in tests
+
+
+class Fleet(SluiceTestCase):
+    def start_fleet(self, servers=2, ladder="source"):
+        self.redis = self.track(Redis(self.workdir))
+        fleet_args = ("--registry", self.redis.url, "--registry-ttl", TTL,
+                      "--registry-resync", "0.5")
+        self.servers = [self.track(Sluice(self.path(f"server{i}"), *fleet_args, ladder=ladder))
+                        for i in range(servers)]
+        self.origin = self.track(Origin(self.workdir, *fleet_args))
+        return self.servers
+
+    def publish(self, server, key, seconds, name, **kw):
+        return self.track(ffmpeg_publish(server.rtmp_url(key), self.path(name), seconds=seconds,
+                                          size="426x240", gop=30, **kw))
+
+    def origin_playlist(self, pid, rendition="source"):
+        status, headers, body = self.origin.get(f"/{pid}/{rendition}/index.m3u8")
+        return (status, headers, parse_media_playlist(body.decode()) if status == 200 else None)
+
+    def registered_address(self, pid):
+        value = self.redis.cli("GET", f"sluice:stream:{pid}")
+        return json.loads(value)["address"] if value else None
+
+    def test_playback_through_origin(self):
+        a, _ = self.start_fleet(ladder="160p:284x160:300k:600k:64k,source")
+        pid = a.playback_id("through-origin")
+        self.publish(a, "through-origin", 20, "pub.log")
+        wait_until(lambda: self.origin.get(f"/{pid}/live.m3u8")[0] == 200, 30,
+                   what="master through the origin")
+        self.assertEqual(self.registered_address(pid), f"127.0.0.1:{a.http_port}")
+
+        status, headers, body = self.origin.get(f"/{pid}/live.m3u8")
+        self.assertEqual(headers["Cache-Control"], "max-age=60")
+        self.assertEqual(headers["Content-Type"], "application/vnd.apple.mpegurl")
+        self.assertEqual(headers["Access-Control-Allow-Origin"], "*")
+        self.assertIn("160p/index.m3u8", body.decode())
+        self.assertIn("source/index.m3u8", body.decode())
+
+        # ffprobe reads the master and, through it, every rendition, all via the origin.
+        probe = ffprobe_json(self.origin.http_url(f"/{pid}/live.m3u8"))
+        heights = sorted({s["height"] for s in probe["streams"] if s["codec_type"] == "video"})
+        self.assertEqual(heights, [160, 240])
+        self.assertTrue(any(s["codec_type"] == "audio" for s in probe["streams"]))
+
+        status, headers, _ = self.origin.get(f"/{pid}/source/index.m3u8")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Cache-Control"], "no-cache")
+        _, _, (tags, segments) = self.origin_playlist(pid)
+        status, headers, seg = self.origin.get(f"/{pid}/source/{segments[-1][1]}")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Cache-Control"], "max-age=600")
+        self.assertEqual(headers["Content-Type"], "video/mp2t")
+        self.assertEqual(seg[0], 0x47)
+        status, headers, again = self.origin.get(f"/{pid}/source/{segments[-1][1]}")
+        self.assertEqual(headers["X-Cache"], "HIT")
+        self.assertEqual(again, seg)
+        status, _, part = self.origin.get(f"/{pid}/source/{segments[-1][1]}",
+                                          headers={"Range": "bytes=0-187"})
+        self.assertEqual((status, part), (206, seg[:188]))
+
+        # Unknown streams: 404 at once, with the reference's body, never cached by a CDN.
+        started = time.monotonic()
+        status, headers, body = self.origin.get("/nosuchstream/live.m3u8")
+        self.assertLess(time.monotonic() - started, 0.5)
+        self.assertEqual(status, 404)
+        self.assertEqual(body, b"nosuchstream is not streaming live now")
+        self.assertEqual(headers["Cache-Control"], "no-cache")
+        for bad in ("/../etc/passwd", f"/{pid}/../../x.ts", f"/{pid}/source/%2e%2e.ts"):
+            self.assertEqual(self.origin.get(bad)[0], 404, bad)
+        status, headers, _ = self.origin.get(f"/{pid}/live.m3u8", method="OPTIONS")
+        self.assertEqual(status, 204)
+        self.assertEqual(headers["Access-Control-Allow-Origin"], "*")
+        self.assertEqual(self.origin.get("/healthcheck")[2], b"healthy\n")
+        self.assertEqual(self.origin.get("/healthz")[0], 200)
+        status = json.loads(self.origin.get("/status")[2])
+        self.assertGreater(status["cache"]["bytes"], 0)
+        self.assertGreater(status["cache"]["hit_ratio"], 0)
+        self.assertTrue(status["registry"]["connected"])
+        self.assertEqual(status["registry"]["nodes"], 2)
+        self.assertGreater(self.origin.metric("sluice_origin_cache_hits_total"), 0)
+        self.assertEqual(self.origin.metric("sluice_registry_connected"), 1)
+        self.assertEqual(a.metric("sluice_registry_connected"), 1)
+
+    def test_herd_of_first_requests_makes_one_upstream_request(self):
+        a, _ = self.start_fleet()
+        pid = a.playback_id("herd")
+        self.publish(a, "herd", 20, "pub.log")
+        wait_until(lambda: self.origin.get(f"/{pid}/source/index.m3u8")[0] == 200, 30,
+                   what="playlist through the origin")
+        # The newest segment, read from the server itself so the origin has not seen it.
+        tags, segments = parse_media_playlist(a.get(f"/{pid}/source/index.m3u8")[2].decode())
+        path = f"/{pid}/source/{segments[-1][1]}"
+        server_before = a.metric("sluice_http_requests_total")
+        upstream_before = self.origin.metric("sluice_origin_upstream_requests_total")
+
+        clients, results, barrier = 100, [], threading.Barrier(100)
+
+        def fetch():
+            barrier.wait()
+            with urllib.request.urlopen(self.origin.http_url(path), timeout=20) as r:
+                results.append((r.status, r.read()))
+
+        threads = [threading.Thread(target=fetch) for _ in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(len(results), clients)
+        self.assertTrue(all(status == 200 for status, _ in results))
+        self.assertEqual(len({body for _, body in results}), 1)
+        # The server saw the segment request once (the second metrics read counts itself).
+        self.assertEqual(a.metric("sluice_http_requests_total") - server_before, 2)
+        self.assertEqual(
+            self.origin.metric("sluice_origin_upstream_requests_total") - upstream_before, 1)
+        self.assertGreater(self.origin.metric("sluice_origin_coalesced_total"), 0)
+
+    def test_stream_moves_between_servers_and_playlists_continue(self):
+        a, b = self.start_fleet()
+        key = "moving"
+        pid = a.playback_id(key)
+        pub = self.publish(a, key, 9, "pub-a.log")
+        wait_until(lambda: self.origin_playlist(pid)[0] == 200, 30, what="playlist via origin")
+        pub.wait(30)
+        # The encoder reconnects, and lands on the other server.
+        wait_until(lambda: "ENDLIST" in a.get(f"/{pid}/source/index.m3u8")[2].decode(), 10,
+                   what="the first server to end the stream")
+        _, last_on_a = parse_media_playlist(a.get(f"/{pid}/source/index.m3u8")[2].decode())
+        last_seq = int(last_on_a[-1][1][:-3])
+        self.publish(b, key, 12, "pub-b.log")
+        wait_until(lambda: self.registered_address(pid) == f"127.0.0.1:{b.http_port}", 30,
+                   what="the registry to name the second server")
+        moved_at = time.monotonic()
+
+        def from_b():
+            status, _, parsed = self.origin_playlist(pid)
+            return status == 200 and any(int(uri[:-3]) > last_seq for _, uri, _ in parsed[1])
+
+        wait_until(from_b, 5, interval=0.1, what="the origin to serve the second server's playlist")
+        self.assertLess(time.monotonic() - moved_at, 2.5)  # 1 s registry + 1 s playlist cache
+        _, _, (tags, segments) = self.origin_playlist(pid)
+        first_b = [s for s in segments if int(s[1][:-3]) > last_seq][0]
+        self.assertEqual(int(first_b[1][:-3]), last_seq + 1)  # numbering continues
+        self.assertTrue(first_b[2], "a discontinuity marks the move")
+        self.assertNotIn("#EXT-X-ENDLIST", tags)
+        status, _, seg = self.origin.get(f"/{pid}/source/{first_b[1]}")
+        self.assertEqual((status, seg[0]), (200, 0x47))
+        # The first server's late withdraw (after its grace period) must not hide the stream:
+        # its renewals stop at its next heartbeat, as the second server holds the key now.
+        wait_until(lambda: "no longer renewing" in a.output(), 5, what="the old server to let go")
+
+    def test_redis_restart_mid_stream(self):
+        a, _ = self.start_fleet()
+        pid = a.playback_id("redis-restart")
+        self.publish(a, "redis-restart", 30, "pub.log")
+        wait_until(lambda: self.origin_playlist(pid)[0] == 200, 30, what="playlist via origin")
+        port = self.redis.port
+        self.redis.stop(signal.SIGKILL)
+        # Servers keep ingesting, origins keep serving what they know.
+        _, _, (_, before) = self.origin_playlist(pid)
+        wait_until(lambda: parse_media_playlist(a.get(f"/{pid}/source/index.m3u8")[2].decode())[1]
+                   [-1][1] != before[-1][1], 15, what="ingest to go on without Redis")
+        time.sleep(4)  # past the registry TTL: nothing may expire on its own
+        self.assertEqual(self.origin_playlist(pid)[0], 200)
+        self.assertEqual(self.origin.metric("sluice_registry_connected"), 0)
+        # Redis returns empty; everyone reconnects and the server registers again.
+        self.redis = self.track(Redis(self.workdir, port=port, name="redis2"))
+        wait_until(lambda: self.registered_address(pid) == f"127.0.0.1:{a.http_port}", 15,
+                   what="the server to register again")
+        wait_until(lambda: self.redis.cli("EXISTS", f"sluice:node:127.0.0.1:{a.http_port}") == "1",
+                   10, what="the node to register again")
+        wait_until(lambda: self.origin.metric("sluice_registry_connected") == 1, 15,
+                   what="the origin to reconnect")
+        self.assertEqual(self.origin_playlist(pid)[0], 200)
+
+    def test_killed_server_leaves_the_registry_within_its_ttl(self):
+        a, _ = self.start_fleet()
+        pid = a.playback_id("killed")
+        self.publish(a, "killed", 30, "pub.log")
+        wait_until(lambda: self.origin_playlist(pid)[0] == 200, 30, what="playlist via origin")
+        a.stop(signal.SIGKILL)
+        killed_at = time.monotonic()
+        # Until the TTL runs out the origin serves what it has (stale on upstream error).
+        self.assertEqual(self.origin_playlist(pid)[0], 200)
+        wait_until(lambda: self.origin_playlist(pid)[0] == 404, 10, interval=0.1,
+                   what="the stream to leave the origin")
+        self.assertLess(time.monotonic() - killed_at, float(TTL) + 2)
+        self.assertIsNone(self.registered_address(pid))
+        self.assertEqual(self.redis.cli("EXISTS", f"sluice:node:127.0.0.1:{a.http_port}"), "0")
+
+
+if __name__ == "__main__":
+    unittest.main()
