@@ -3,7 +3,7 @@
 set -euo pipefail
 "$(dirname "$0")/install-deps.sh"
 missing=()
-for p in nginx libnginx-mod-rtmp; do
+for p in nginx libnginx-mod-rtmp wrk; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

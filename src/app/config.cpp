@@ -205,6 +205,12 @@ const std::vector<OptionDef>& definitions() {
         "120"},
        integer(
            [](ServeConfig & c) -> auto& { return c.hls.grace; }, 0, 86400)},
+      {{"hls.endlist_delay",
+        "seconds after an unpublish before playlists get ENDLIST (a reconnect within it "
+        "continues them)",
+        "5"},
+       seconds(
+           [](ServeConfig & c) -> auto& { return c.hls.endlist_delay; }, 0, 3600)},
       {{"hls.max_segment_bytes", "cut a segment past this size even without a keyframe",
         "67108864"},
        integer(
@@ -444,6 +450,11 @@ Status load_env(ServeConfig& config) {
 Status validate(const ServeConfig& config) {
   if (config.rtmp_listen == config.http_listen && !config.rtmp_listen.ends_with(":0")) {
     return make_error(Errc::kMalformed, "config: rtmp.listen and http.listen are the same address");
+  }
+  if (config.hls.endlist_delay > config.hls.grace) {
+    return make_error(Errc::kMalformed,
+                      "config: hls.endlist_delay must not exceed hls.grace (the stream would be "
+                      "dropped before its playlists end)");
   }
   return Ok{};
 }

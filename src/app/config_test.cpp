@@ -62,5 +62,29 @@ TEST(Config, TomlThenEnvOverride) {
   std::filesystem::remove(path);
 }
 
+TEST(Config, FleetOptions) {
+  ServeConfig c;
+  EXPECT_EQ(c.registry.url, "memory");
+  ASSERT_TRUE(set_option(c, "registry", "redis://:pw@10.0.0.2:6380/1"));
+  EXPECT_EQ(c.registry.url, "redis://:pw@10.0.0.2:6380/1");
+  EXPECT_FALSE(set_option(c, "registry", "10.0.0.2:6379"));
+  ASSERT_TRUE(set_option(c, "registry_ttl", "2.5"));
+  EXPECT_DOUBLE_EQ(c.registry.ttl_s, 2.5);
+  ASSERT_TRUE(set_option(c, "origin.cache_bytes", "1048576"));
+  EXPECT_EQ(c.origin.cache_bytes, 1048576u);
+  ASSERT_TRUE(set_option(c, "origin.upstream_timeout", "0.5"));
+  EXPECT_EQ(c.origin.upstream_timeout.count(), 500);
+  EXPECT_FALSE(set_option(c, "advertise", "nohost"));
+}
+
+TEST(Config, EndListDelayMustFitInTheGracePeriod) {
+  ServeConfig c;
+  ASSERT_TRUE(validate(c));
+  ASSERT_TRUE(set_option(c, "hls.grace", "3"));
+  EXPECT_FALSE(validate(c));
+  ASSERT_TRUE(set_option(c, "hls.endlist_delay", "1"));
+  EXPECT_TRUE(validate(c));
+}
+
 }  // namespace
 }  // namespace sluice::app

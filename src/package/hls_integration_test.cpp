@@ -121,6 +121,7 @@ class HlsIntegration : public ::testing::Test {
   static Segmented segment_all(const std::vector<media::Packet>& packets) {
     HlsConfig config;
     config.target_duration_s = 4;
+    config.endlist_delay = std::chrono::milliseconds(0);
     Segmented out;
     out.store = std::make_unique<HlsStore>(config);
     out.store->add_listener(out.collector.get());
@@ -143,6 +144,7 @@ TEST_F(HlsIntegration, SegmentsAreValidTsCutOnKeyframes) {
   ASSERT_GT(packets_.size(), 500u);
   HlsConfig config;
   config.target_duration_s = 4;
+  config.endlist_delay = std::chrono::milliseconds(0);
   HlsStore store(config);
   Collector collector;
   store.add_listener(&collector);
@@ -206,6 +208,7 @@ TEST_F(HlsIntegration, CodecChangeStartsDiscontinuity) {
   ASSERT_GT(packets_.size(), 500u);
   HlsConfig config;
   config.target_duration_s = 4;
+  config.endlist_delay = std::chrono::milliseconds(0);
   HlsStore store(config);
   Collector collector;
   store.add_listener(&collector);

@@ -50,6 +50,7 @@ struct StoreState {
     std::chrono::system_clock::time_point ended_at;
     std::uint64_t session_base = 0;         // first sequence number of the current session
     std::optional<Continuation> continued;  // moved here from another server
+    bool endlist_pending = false;           // ended; ENDLIST once endlist_delay has passed
     std::map<std::string, Rendition, std::less<>> renditions;
     std::optional<std::string> master_text;  // once every open rendition has a segment
   };
@@ -208,6 +209,12 @@ struct StoreState {
     Stream& s = it->second;
     s.live = false;
     s.ended_at = clock();
+    s.endlist_pending = true;
+    if (config.endlist_delay.count() == 0) add_endlist(s);
+  }
+
+  void add_endlist(Stream& s) {
+    s.endlist_pending = false;
     for (auto& [name, r] : s.renditions) {
       r.playlist.ended = true;
       r.text = render(r.playlist);
@@ -362,6 +369,7 @@ std::unique_ptr<HlsSession> HlsStore::begin_session(const std::string& playback_
           r.open = false;
         s.generation = context.generation;
         s.live = true;
+        s.endlist_pending = false;
         return std::make_unique<Session>(std::move(context), impl_->config);
       }
       impl_->streams.erase(it);  // expired but not yet swept
@@ -436,6 +444,9 @@ void HlsStore::sweep() {
     std::lock_guard lock(impl_->mutex);
     const auto now = impl_->clock();
     for (auto it = impl_->streams.begin(); it != impl_->streams.end();) {
+      if (it->second.endlist_pending && now >= it->second.ended_at + impl_->config.endlist_delay) {
+        impl_->add_endlist(it->second);
+      }
       if (!it->second.live && now >= it->second.ended_at + impl_->config.grace) {
         dropped.push_back(it->first);
         it = impl_->streams.erase(it);

@@ -21,6 +21,9 @@ struct HlsConfig {
   std::size_t window = 10;                    // segments listed in a live media playlist
   std::size_t max_segment_bytes = 64u << 20;  // cut even without a keyframe past this
   std::chrono::seconds grace{120};            // keep serving after unpublish (ENDLIST), then drop
+  // EXT-X-ENDLIST waits this long after an unpublish, so players keep polling through an
+  // encoder's reconnect (here, or on another server of the fleet) instead of stopping.
+  std::chrono::milliseconds endlist_delay{5000};
 };
 
 // One finished segment, immutable.
@@ -54,7 +57,8 @@ class HlsWriter {
   // Every packet of the session in order, config packets included. Errors are per packet
   // (a malformed frame) and are logged by the caller; the writer stays usable.
   virtual Status on_packet(const media::Packet& packet) = 0;
-  // Publisher left: flush the last segment, add EXT-X-ENDLIST, start the grace period.
+  // Publisher left: flush the last segment, start the grace period; EXT-X-ENDLIST follows
+  // after endlist_delay unless the stream is published again.
   virtual void end() = 0;
 };
 
@@ -108,7 +112,8 @@ class HlsStore {
                      std::uint64_t sequence) const;
   bool has_stream(const std::string& playback_id) const;
 
-  // Drops streams whose grace period has passed. Call periodically.
+  // Ends the playlists of streams whose endlist_delay has passed, and drops streams whose
+  // grace period has passed. Call periodically (every second).
   void sweep();
 
   void add_listener(SegmentListener* listener);  // must outlive the store

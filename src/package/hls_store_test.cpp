@@ -52,6 +52,7 @@ HlsConfig test_config() {
   c.target_duration_s = 1.0;
   c.window = 3;
   c.grace = seconds(120);
+  c.endlist_delay = std::chrono::milliseconds(0);
   return c;
 }
 
@@ -250,6 +251,60 @@ TEST(HlsStore, FreshNumbersNeverGoBelowRememberedLast) {
   auto w2 = store.begin("abc");
   feed(*w2, 0, 1000);
   EXPECT_TRUE(store.segment("abc", "source", kEpochMs + 6));
+}
+
+TEST(HlsStore, EndListWaitsForTheDelaySoAReconnectContinues) {
+  FakeClock clock;
+  HlsConfig config = test_config();
+  config.endlist_delay = seconds(5);
+  HlsStore store(config, clock.fn());
+  auto w1 = store.begin("abc");
+  feed(*w1, 0, 1500);
+  w1->end();
+  clock.now += seconds(4);
+  store.sweep();
+  EXPECT_EQ(store.media_playlist("abc", "source")->find("#EXT-X-ENDLIST"), std::string::npos);
+  clock.now += seconds(1);
+  store.sweep();
+  EXPECT_NE(store.media_playlist("abc", "source")->find("#EXT-X-ENDLIST"), std::string::npos);
+
+  // A publisher back within the delay never shows players an ENDLIST.
+  auto w2 = store.begin("xyz");
+  feed(*w2, 0, 1500);
+  w2->end();
+  clock.now += seconds(2);
+  auto w3 = store.begin("xyz");
+  clock.now += seconds(10);
+  store.sweep();
+  EXPECT_EQ(store.media_playlist("xyz", "source")->find("#EXT-X-ENDLIST"), std::string::npos);
+}
+
+TEST(HlsStore, AStreamMovedFromAnotherServerContinuesItsNumbering) {
+  FakeClock clock;
+  HlsStore store(test_config(), clock.fn());
+  std::vector<std::string> asked;
+  store.set_continuation_source([&](const std::string& id) -> std::optional<Continuation> {
+    asked.push_back(id);
+    return Continuation{42, 3};
+  });
+  auto w = store.begin("abc");
+  feed(*w, 0, 1000);
+  EXPECT_EQ(asked, std::vector<std::string>{"abc"});
+  const auto playlist = *store.media_playlist("abc", "source");
+  EXPECT_NE(playlist.find("#EXT-X-MEDIA-SEQUENCE:42\n#EXT-X-DISCONTINUITY-SEQUENCE:3\n"
+                          "#EXT-X-DISCONTINUITY\n"),
+            std::string::npos)
+      << playlist;
+  auto seg = store.segment("abc", "source", 42);
+  ASSERT_TRUE(seg);
+  EXPECT_EQ(seg->discontinuities, 4u);
+  EXPECT_TRUE(seg->discontinuity);
+  // A republish here continues locally; the source is asked only for streams not held here.
+  w->end();
+  ASSERT_TRUE(store.segment("abc", "source", 43));
+  EXPECT_EQ(store.segment("abc", "source", 43)->discontinuities, 4u);
+  auto w2 = store.begin("abc");
+  EXPECT_EQ(asked.size(), 1u);
 }
 
 TEST(HlsStore, TakeoverIgnoresTheStaleWriter) {

@@ -11,7 +11,8 @@ class Lifecycle(SluiceTestCase):
         return status, body.decode()
 
     def test_republish_continues_sequence_with_discontinuity_then_grace_expires(self):
-        sluice = self.start_sluice("--hls-grace", "4", "--hls-window", "20")
+        sluice = self.start_sluice("--hls-grace", "4", "--hls-window", "20",
+                                   "--hls-endlist-delay", "1")
         key = "lifekey"
         pid = sluice.playback_id(key)
         first = self.track(ffmpeg_publish(sluice.rtmp_url(key), self.path("1.log"), seconds=6))

@@ -270,7 +270,7 @@ class Ladder(SluiceTestCase):
                                   size="1920x1080"))
         wait_until(lambda: "shedding rung big" in sluice.output(), 60, what="shedding")
         wait_until(lambda: sluice.get(f"/{pid}/live.m3u8")[0] == 200 and "big/" not in
-                   sluice.get(f"/{pid}/live.m3u8")[2].decode(), 30, what="master without big")
+                   sluice.get(f"/{pid}/live.m3u8")[2].decode(), 60, what="master without big")
         streams = sluice.streams()
         self.assertEqual(streams[0]["transcode"]["rungs_shed"], 1)
         shed = [r for r in streams[0]["transcode"]["rungs"] if r["shed"]]

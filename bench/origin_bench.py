@@ -1,0 +1,676 @@
+#!/usr/bin/env python3
+"""`sluice origin` side by side with nginx configured as the reference origin (proxy_pass +
+proxy_cache, proxy_cache_lock on, upstream keep-alive), same upstream, same load, one run.
+
+  Upstream: a stand-in media server (this script in another process, Python threads, HTTP/1.1
+  keep-alive) serving /bench/live.m3u8, /bench/source/index.m3u8 (no-cache) and
+  /bench/source/<N>.ts (2 MiB, max-age=600), counting the requests it gets per path, with a
+  delay that can be switched on.
+  Both origins use the same freshness: master 60 s, media playlist 1 s, segment 60 s (nginx
+  ignores the upstream's Cache-Control, as sluice does, so proxy_cache_valid decides).
+
+  (a) cache-hit throughput: after a warm-up, wrk (-t2 -c50 -d10s by default) against the media
+      playlist and against one 2 MiB segment; requests/s, server CPU, ratio sluice/nginx.
+  (b) herd: upstream delay 200 ms; per origin, a segment never requested before; 200 client
+      connections, opened beforehand, each send one GET at the same moment; upstream requests
+      for that path, and each client's time to first byte and to the full body.
+
+Usage: bench/origin_bench.py [--build build] [--seconds 10] [--connections 50] [--clients 200]
+                             [--herd-rounds 3] [--delay-ms 200] [--json results.json]
+Needs: nginx, wrk, redis-server (scripts/install-bench-deps.sh)."""
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TICK = os.sysconf("SC_CLK_TCK")
+
+PLAYBACK_ID = "bench"
+MASTER = f"/{PLAYBACK_ID}/live.m3u8"
+PLAYLIST = f"/{PLAYBACK_ID}/source/index.m3u8"
+TS_PACKET = 188
+SEGMENT_PACKETS = (2 << 20) // TS_PACKET  # 2 MiB rounded down to whole TS packets
+SEGMENT_BYTES = SEGMENT_PACKETS * TS_PACKET
+THROUGHPUT_SEGMENT = 7
+HERD_SEGMENT_BASE = 1_000_000  # herd segments: never requested by anything else
+
+
+def segment_path(n):
+    return f"/{PLAYBACK_ID}/source/{n}.ts"
+
+
+# ---------------------------------------------------------------------------------------------
+# The upstream stand-in (runs as `origin_bench.py --serve-upstream PORT`).
+
+def master_body():
+    return (b"#EXTM3U\n#EXT-X-VERSION:3\n"
+            b"#EXT-X-STREAM-INF:BANDWIDTH=3128000,RESOLUTION=1280x720\nsource/index.m3u8\n")
+
+
+def playlist_body():
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:6",
+             "#EXT-X-MEDIA-SEQUENCE:1"]
+    for n in range(1, 11):
+        lines += ["#EXTINF:6.000,", f"{n}.ts"]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def first_packet(n):
+    # A null-PID TS packet whose payload names the segment, so a client can tell it got the
+    # body of the segment it asked for.
+    return b"\x47\x1f\xff\x10" + f"sluice-bench segment {n}".encode().ljust(TS_PACKET - 4, b"\xff")
+
+
+_FILLER = (b"\x47\x1f\xff\x10" + b"\xff" * (TS_PACKET - 4)) * (SEGMENT_PACKETS - 1)
+
+
+def segment_body(n):
+    return first_packet(n) + _FILLER
+
+
+def serve_upstream(port):
+    counts, lock = {}, threading.Lock()
+    state = {"delay": 0.0}
+    seg_re = re.compile(rf"/{PLAYBACK_ID}/source/(\d+)\.ts")
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive
+
+        def log_message(self, *args):
+            pass
+
+        def reply(self, status, ctype, body, cache_control="no-cache"):
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", cache_control)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            path = self.path.split("?", 1)[0]
+            if path == "/_counts":
+                with lock:
+                    body = json.dumps(counts).encode()
+                return self.reply(200, "application/json", body)
+            if path == "/_delay":
+                state["delay"] = int(self.path.split("ms=", 1)[1]) / 1000
+                return self.reply(200, "text/plain", b"ok\n")
+            with lock:
+                counts[path] = counts.get(path, 0) + 1
+            if state["delay"]:
+                time.sleep(state["delay"])
+            m = seg_re.fullmatch(path)
+            if path == MASTER:
+                self.reply(200, "application/vnd.apple.mpegurl", master_body(), "max-age=60")
+            elif path == PLAYLIST:
+                self.reply(200, "application/vnd.apple.mpegurl", playlist_body())
+            elif m:
+                self.reply(200, "video/mp2t", segment_body(int(m.group(1))), "max-age=600")
+            else:
+                self.reply(404, "text/plain", b"not found\n")
+
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer.request_queue_size = 1024
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    server.serve_forever()
+
+
+# ---------------------------------------------------------------------------------------------
+# Process helpers.
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, name, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode} before listening")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{name}: port {port} never opened")
+
+
+def start(args, log_path):
+    log = open(log_path, "wb")
+    try:
+        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    finally:
+        log.close()
+
+
+def stop(proc):
+    """Stops a process this script started (and its own process group: nginx's workers)."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def group_pids(proc):
+    out = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()] or [proc.pid]
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        except FileNotFoundError:
+            pass
+    return total / TICK
+
+
+def busy_cpu_seconds():
+    """CPU time of the whole machine (all processes) that was not idle, from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / TICK  # user nice system irq softirq steal
+
+
+def http_get(port, path, timeout=10):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        conn.close()
+
+
+def upstream_counts(port):
+    return json.loads(http_get(port, "/_counts")[2])
+
+
+def sluice_upstream_requests(port):
+    text = http_get(port, "/metrics")[2].decode()
+    m = re.search(r"^sluice_origin_upstream_requests_total (\S+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+NGINX_CONF = """# nginx as the reference origin: proxy_cache in front of the media server.
+{user}worker_processes {workers};
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_timeout 65;
+  keepalive_requests 1000000;
+  client_body_temp_path {work}/client_temp;
+  proxy_temp_path {work}/proxy_temp;
+  fastcgi_temp_path {work}/fastcgi_temp;
+  uwsgi_temp_path {work}/uwsgi_temp;
+  scgi_temp_path {work}/scgi_temp;
+  proxy_cache_path {work}/cache levels=1:2 keys_zone=origin:16m max_size=2g inactive=10m
+                   use_temp_path=off;
+  upstream media {{
+    server 127.0.0.1:{upstream};
+    keepalive 32;
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_cache origin;
+    proxy_cache_key $uri;
+    proxy_cache_lock on;
+    proxy_cache_use_stale updating error timeout;
+    # Freshness from proxy_cache_valid alone, as in sluice (the upstream says no-cache for
+    # playlists and max-age=600 for segments).
+    proxy_ignore_headers Cache-Control Expires;
+    add_header X-Cache $upstream_cache_status always;
+    location ~ ^/[A-Za-z0-9_-]+/live\\.m3u8$ {{
+      proxy_cache_valid 200 60s;
+      proxy_pass http://media;
+    }}
+    location ~ ^/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+/index\\.m3u8$ {{
+      proxy_cache_valid 200 1s;
+      proxy_pass http://media;
+    }}
+    location ~ ^/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+/[0-9]+\\.ts$ {{
+      proxy_cache_valid 200 60s;
+      proxy_pass http://media;
+    }}
+    location / {{ return 404; }}
+  }}
+}}
+"""
+
+WRK_LUA = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRKJSON {"requests": %d, "duration_us": %d, "bytes": %d, ' ..
+    '"connect_errors": %d, "read_errors": %d, "write_errors": %d, "status_errors": %d, ' ..
+    '"timeouts": %d, "p50_us": %d, "p99_us": %d, "max_us": %d}\\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status,
+    e.timeout, latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+
+class Peer:
+    def __init__(self, name, proc, port):
+        self.name, self.proc, self.port = name, proc, port
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) cache-hit throughput with wrk.
+
+def run_wrk(peer, path, args, lua, upstream_port):
+    before = upstream_counts(upstream_port)
+    pids = group_pids(peer.proc)
+    c0, b0 = cpu_seconds(pids), busy_cpu_seconds()
+    proc = subprocess.Popen(["wrk", f"-t{args.threads}", f"-c{args.connections}",
+                             f"-d{args.seconds}s", "--timeout", "10s", "-s", lua, peer.url(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        out = proc.stdout.read().decode()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            proc.wait()
+    c1, b1 = cpu_seconds(pids), busy_cpu_seconds()
+    after = upstream_counts(upstream_port)
+    m = re.search(r"^WRKJSON (.*)$", out, re.M)
+    if proc.returncode != 0 or not m:
+        raise RuntimeError(f"wrk failed ({proc.returncode}): {out}")
+    r = json.loads(m.group(1))
+    seconds = r["duration_us"] / 1e6
+    errors = sum(r[k] for k in ("connect_errors", "read_errors", "write_errors",
+                                "status_errors", "timeouts"))
+    return {"peer": peer.name, "path": path, "requests": r["requests"],
+            "rps": r["requests"] / seconds, "mbyte_s": r["bytes"] / seconds / 1e6,
+            "errors": errors, "non_2xx": r["status_errors"],
+            "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000,
+            "max_ms": r["max_us"] / 1000,
+            "server_cpu_s": c1 - c0, "wrk_cpu_s": usage.ru_utime + usage.ru_stime,
+            # Everything else that ran meanwhile (the upstream, other users of the machine):
+            # a large figure means the run was disturbed.
+            "other_cpu_s": (b1 - b0) - (c1 - c0) - (usage.ru_utime + usage.ru_stime),
+            "requests_per_server_cpu_s": r["requests"] / max(c1 - c0, 1e-9),
+            "upstream_requests": after.get(path, 0) - before.get(path, 0)}
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) the herd: N connections, opened first, one GET each at the same moment.
+
+class HerdClient(asyncio.BufferedProtocol):
+    def __init__(self, loop):
+        self.buf = memoryview(bytearray(1 << 20))
+        self.head = bytearray()
+        self.status = None
+        self.length = None
+        self.got = 0
+        self.prefix = bytearray()
+        self.t_send = self.t_first = self.t_done = None
+        self.done = loop.create_future()
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def get_buffer(self, sizehint):
+        return self.buf
+
+    def buffer_updated(self, n):
+        now = time.perf_counter()
+        if self.t_first is None:
+            self.t_first = now
+        data = self.buf[:n]
+        if self.length is None:
+            self.head += data
+            end = self.head.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            lines = bytes(self.head[:end]).decode("latin1").split("\r\n")
+            self.status = int(lines[0].split()[1])
+            for line in lines[1:]:
+                k, _, v = line.partition(":")
+                if k.strip().lower() == "content-length":
+                    self.length = int(v)
+            if self.length is None:
+                self.finish(False)  # chunked or unframed: not expected from either origin
+                return
+            data = memoryview(bytes(self.head[end + 4:]))
+            self.head = None
+        if len(self.prefix) < TS_PACKET:
+            self.prefix += data[:TS_PACKET - len(self.prefix)]
+        self.got += len(data)
+        if self.got >= self.length:
+            self.t_done = now
+            self.finish(True)
+
+    def finish(self, ok):
+        if not self.done.done():
+            self.done.set_result(ok)
+
+    def connection_lost(self, exc):
+        self.finish(False)
+
+
+async def herd_async(port, path, clients, timeout):
+    loop = asyncio.get_running_loop()
+    conns = []
+    try:
+        for _ in range(clients):  # one by one: no connect storm against the listen backlog
+            _, proto = await loop.create_connection(lambda: HerdClient(loop), "127.0.0.1", port)
+            conns.append(proto)
+        await asyncio.sleep(0.3)  # every connection accepted and idle before the burst
+        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+        for c in conns:
+            c.t_send = time.perf_counter()
+            c.transport.write(request)
+        await asyncio.wait([c.done for c in conns], timeout=timeout)
+        return conns
+    finally:
+        for c in conns:
+            c.transport.close()
+
+
+def percentile(values, p):
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, int(round(p / 100 * len(s) + 0.5)) - 1))]
+
+
+def run_herd(peer, n, args, upstream_port):
+    path = segment_path(n)
+    before = upstream_counts(upstream_port)
+    sluice_before = sluice_upstream_requests(peer.port) if peer.name == "sluice" else None
+    t0 = time.perf_counter()
+    conns = asyncio.run(herd_async(peer.port, path, args.clients, timeout=30))
+    wall = time.perf_counter() - t0
+    time.sleep(0.2)
+    after = upstream_counts(upstream_port)
+    expect = first_packet(n)
+    complete = [c for c in conns if c.done.done() and c.done.result() and c.status == 200
+                and c.length == SEGMENT_BYTES and c.got == SEGMENT_BYTES
+                and bytes(c.prefix) == expect]
+    statuses = {}
+    for c in conns:
+        statuses[str(c.status)] = statuses.get(str(c.status), 0) + 1
+    full = [(c.t_done - c.t_send) * 1000 for c in complete]
+    ttfb = [(c.t_first - c.t_send) * 1000 for c in complete]
+    r = {"peer": peer.name, "path": path, "clients": args.clients,
+         "complete_full_body": len(complete), "statuses": statuses,
+         "upstream_requests": after.get(path, 0) - before.get(path, 0),
+         "full_ms": full, "ttfb_ms": ttfb, "wall_s": wall}
+    if sluice_before is not None:
+        r["sluice_metric_upstream_requests"] = sluice_upstream_requests(peer.port) - sluice_before
+    return r
+
+
+def summarize(ms):
+    return {"p50": percentile(ms, 50), "p99": percentile(ms, 99), "max": max(ms, default=float("nan"))}
+
+
+# ---------------------------------------------------------------------------------------------
+
+def machine_details(args):
+    def first(cmd):
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            return (p.stdout + p.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_gib = int(f.readline().split()[1]) / (1 << 20)
+    commit = first(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+    binary = os.path.join(args.build, "sluice")
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "src"],
+                           capture_output=True, text=True).stdout.strip()
+    return {"nproc": first(["nproc"]), "cpu": model, "kernel": platform.release(),
+            "os": platform.platform(), "memory_gib": round(mem_gib, 1),
+            "nginx": first(["nginx", "-v"]), "wrk": first(["wrk", "--version"]).split(" [")[0],
+            "redis": first(["redis-server", "--version"]), "python": platform.python_version(),
+            "sluice_commit": commit + (" (+ uncommitted changes in src/)" if dirty else ""),
+            "sluice_binary": f"{binary}, modified "
+                             f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(os.path.getmtime(binary)))}",
+            "loadavg_at_start": open("/proc/loadavg").read().split(" ", 3)[:3]}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--seconds", type=int, default=10, help="wrk duration per run")
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads")
+    ap.add_argument("--connections", type=int, default=50, help="wrk connections")
+    ap.add_argument("--clients", type=int, default=200, help="herd clients")
+    ap.add_argument("--herd-rounds", type=int, default=3, help="herds per origin")
+    ap.add_argument("--delay-ms", type=int, default=200, help="upstream delay in the herd")
+    ap.add_argument("--nginx-workers", default="2")
+    ap.add_argument("--io-threads", default="0", help="sluice io_threads (0 = one per core)")
+    ap.add_argument("--json", help="also write the results to this file")
+    ap.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve_upstream:
+        return serve_upstream(args.serve_upstream)
+
+    # SIGTERM/SIGHUP end the run through the finally blocks, which stop every process.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda s, _: sys.exit(128 + s))
+
+    machine = machine_details(args)
+    for k, v in machine.items():
+        print(f"# {k}: {v}")
+    print(f"# load: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s; herd "
+          f"{args.clients} clients x {args.herd_rounds} rounds, upstream delay {args.delay_ms} ms; "
+          f"sluice --io-threads {args.io_threads}, nginx worker_processes {args.nginx_workers}",
+          flush=True)
+
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    work = tempfile.mkdtemp(prefix="sluice-origin-bench-", dir=shm)
+    procs = []
+    results = {"machine": machine, "args": vars(args), "throughput": [], "herd": []}
+    try:
+        # Upstream stand-in, in its own process so the herd client does not share its GIL.
+        up_port = free_port()
+        upstream = start([sys.executable, os.path.abspath(__file__), "--serve-upstream",
+                          str(up_port)], os.path.join(work, "upstream.log"))
+        procs.append(upstream)
+        wait_port(up_port, upstream, "upstream")
+
+        redis_port = free_port()
+        redis = start(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
+                       "--save", "", "--appendonly", "no", "--dir", work],
+                      os.path.join(work, "redis.log"))
+        procs.append(redis)
+        wait_port(redis_port, redis, "redis-server")
+        entry = json.dumps({"id": PLAYBACK_ID, "address": f"127.0.0.1:{up_port}",
+                            "session": "s1", "next_sequence": 1, "discontinuities": 0})
+        cli = ["redis-cli", "-p", str(redis_port)]
+        subprocess.run(cli + ["SET", f"sluice:stream:{PLAYBACK_ID}", entry], check=True,
+                       capture_output=True)
+
+        sluice_port = free_port()
+        sluice = start([os.path.join(args.build, "sluice"), "origin", "--origin-listen",
+                        f"127.0.0.1:{sluice_port}", "--registry",
+                        f"redis://127.0.0.1:{redis_port}/0", "--io-threads", args.io_threads,
+                        "--log-level", "warn"], os.path.join(work, "sluice.log"))
+        procs.append(sluice)
+        wait_port(sluice_port, sluice, "sluice origin")
+        subprocess.run(cli + ["PUBLISH", "sluice:events", "S" + entry], check=True,
+                       capture_output=True)
+        deadline = time.time() + 10
+        while http_get(sluice_port, MASTER)[0] != 200:
+            if time.time() > deadline:
+                raise RuntimeError("sluice origin never learned the stream from the registry")
+            time.sleep(0.1)
+
+        nginx_dir = os.path.join(work, "nginx")
+        os.makedirs(nginx_dir)
+        nginx_port = free_port()
+        conf = os.path.join(nginx_dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(user="user root;\n" if os.geteuid() == 0 else "",
+                                      workers=args.nginx_workers, work=nginx_dir,
+                                      upstream=up_port, port=nginx_port))
+        nginx = start(["nginx", "-c", conf, "-p", nginx_dir, "-g", "daemon off;"],
+                      os.path.join(work, "nginx.log"))
+        procs.append(nginx)
+        wait_port(nginx_port, nginx, "nginx")
+        peers = [Peer("sluice", sluice, sluice_port), Peer("nginx", nginx, nginx_port)]
+
+        # Both origins answer 200 with the upstream's exact bodies (this also warms them).
+        expected = {MASTER: master_body(), PLAYLIST: playlist_body(),
+                    segment_path(THROUGHPUT_SEGMENT): segment_body(THROUGHPUT_SEGMENT)}
+        for peer in peers:
+            for path, body in expected.items():
+                for attempt in range(2):  # the second answer must come from the cache
+                    status, headers, got = http_get(peer.port, path)
+                    if status != 200 or got != body:
+                        raise RuntimeError(f"{peer.name} {path}: status {status}, "
+                                           f"{len(got)} bytes (expected 200, {len(body)} bytes)")
+                print(f"# check {peer.name} {path}: 200, {len(got)} bytes, "
+                      f"X-Cache {headers.get('X-Cache')}", flush=True)
+
+        # (a) throughput.
+        lua = os.path.join(work, "report.lua")
+        with open(lua, "w") as f:
+            f.write(WRK_LUA)
+        print("\n(a) cache-hit throughput")
+        for label, path in (("media playlist", PLAYLIST),
+                            ("2 MiB segment", segment_path(THROUGHPUT_SEGMENT))):
+            pair = []
+            for peer in peers:
+                http_get(peer.port, path)  # warm
+                r = run_wrk(peer, path, args, lua, up_port)
+                r["label"] = label
+                pair.append(r)
+                print(f"  {label:14s} {peer.name:6s} {r['rps']:9.0f} req/s "
+                      f"{r['mbyte_s']:8.1f} MB/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms"
+                      f"  errors {r['errors']}  CPU s: server {r['server_cpu_s']:.1f}, "
+                      f"wrk {r['wrk_cpu_s']:.1f}, other {r['other_cpu_s']:.1f}  "
+                      f"upstream {r['upstream_requests']}", flush=True)
+            ratio = pair[0]["rps"] / max(pair[1]["rps"], 1e-9)
+            cpu_ratio = (pair[0]["requests_per_server_cpu_s"] /
+                         max(pair[1]["requests_per_server_cpu_s"], 1e-9))
+            print(f"  {label:14s} ratio sluice/nginx: {ratio:.2f} (req/s), "
+                  f"{cpu_ratio:.2f} (requests per server CPU second)", flush=True)
+            results["throughput"].append({"label": label, "results": pair,
+                                          "ratio_rps": ratio, "ratio_per_cpu": cpu_ratio})
+
+        # (b) herd.
+        http_get(up_port, f"/_delay?ms={args.delay_ms}")
+        print(f"\n(b) herd: {args.clients} clients, one new segment each round, "
+              f"upstream delay {args.delay_ms} ms")
+        herd = {p.name: [] for p in peers}
+        for rnd in range(args.herd_rounds):
+            order = peers if rnd % 2 == 0 else peers[::-1]
+            for i, peer in enumerate(order):
+                n = HERD_SEGMENT_BASE + rnd * 10 + (0 if peer.name == "sluice" else 1)
+                r = run_herd(peer, n, args, up_port)
+                herd[peer.name].append(r)
+                f, t = summarize(r["full_ms"]), summarize(r["ttfb_ms"])
+                extra = (f"  (sluice metric: {r['sluice_metric_upstream_requests']:.0f})"
+                         if "sluice_metric_upstream_requests" in r else "")
+                print(f"  round {rnd} {peer.name:6s} upstream requests {r['upstream_requests']}"
+                      f"{extra}  complete {r['complete_full_body']}/{r['clients']} "
+                      f"statuses {r['statuses']}  full body p50/p99/max "
+                      f"{f['p50']:.0f}/{f['p99']:.0f}/{f['max']:.0f} ms  first byte "
+                      f"{t['p50']:.0f}/{t['p99']:.0f}/{t['max']:.0f} ms", flush=True)
+        results["herd"] = herd
+
+        # Summary.
+        print("\nsummary")
+        print(f"  {'':44s} {'sluice':>16s} {'nginx':>16s} {'sluice/nginx':>12s}")
+        for t in results["throughput"]:
+            s, n = t["results"]
+            print(f"  {t['label'] + ' req/s':44s} {s['rps']:16.0f} {n['rps']:16.0f} "
+                  f"{t['ratio_rps']:12.2f}")
+            print(f"  {t['label'] + ' latency p50 / p99 ms':44s} "
+                  f"{s['p50_ms']:7.2f} /{s['p99_ms']:7.2f} {n['p50_ms']:7.2f} /{n['p99_ms']:7.2f}")
+            print(f"  {t['label'] + ' req per server CPU s':44s} "
+                  f"{s['requests_per_server_cpu_s']:16.0f} {n['requests_per_server_cpu_s']:16.0f} "
+                  f"{t['ratio_per_cpu']:12.2f}")
+        pooled = {}
+        for name, rounds in herd.items():
+            pooled[name] = {
+                "upstream_requests_per_herd": [r["upstream_requests"] for r in rounds],
+                "complete": sum(r["complete_full_body"] for r in rounds),
+                "clients": sum(r["clients"] for r in rounds),
+                "full_ms": summarize([x for r in rounds for x in r["full_ms"]]),
+                "ttfb_ms": summarize([x for r in rounds for x in r["ttfb_ms"]])}
+        s, n = pooled["sluice"], pooled["nginx"]
+        print(f"  {'herd upstream requests per herd':44s} "
+              f"{','.join(map(str, s['upstream_requests_per_herd'])):>16s} "
+              f"{','.join(map(str, n['upstream_requests_per_herd'])):>16s}")
+        print(f"  {'herd clients answered in full':44s} {s['complete']:>9d}/{s['clients']:<6d}"
+              f" {n['complete']:>9d}/{n['clients']:<6d}")
+        for key, label in (("ttfb_ms", "first byte"), ("full_ms", "full body")):
+            for p in ("p50", "p99", "max"):
+                print(f"  {'herd ' + label + ' ' + p + ' ms':44s} {s[key][p]:16.0f} "
+                      f"{n[key][p]:16.0f} {s[key][p] / n[key][p]:12.2f}")
+        results["herd_pooled"] = pooled
+        for p in peers:
+            if p.proc.poll() is not None:
+                raise RuntimeError(f"{p.name} exited during the run ({p.proc.returncode})")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=1)
+    finally:
+        for proc in reversed(procs):
+            stop(proc)
+        log = os.path.join(work, "sluice.log")
+        if os.path.exists(log) and os.path.getsize(log):
+            print("\n# sluice log:\n" + open(log, errors="replace").read()[-3000:])
+        log = os.path.join(work, "nginx", "nginx-error.log")
+        if os.path.exists(log) and os.path.getsize(log):
+            print("\n# nginx error log:\n" + open(log, errors="replace").read()[-3000:])
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
