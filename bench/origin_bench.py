@@ -198,10 +198,10 @@ def cpu_seconds(pids):
 
 
 def busy_cpu_seconds():
-    """CPU time of the whole machine (all processes) that was not idle, from /proc/stat."""
+    """Machine-wide CPU time from /proc/stat: (user+nice+system+steal, irq+softirq)."""
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
-    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / TICK  # user nice system irq softirq steal
+    return (v[0] + v[1] + v[2] + v[7]) / TICK, (v[5] + v[6]) / TICK
 
 
 def http_get(port, path, timeout=10):
@@ -332,7 +332,9 @@ def run_wrk(peer, path, args, lua, upstream_port):
             "server_cpu_s": c1 - c0, "wrk_cpu_s": usage.ru_utime + usage.ru_stime,
             # Everything else that ran meanwhile (the upstream, other users of the machine):
             # a large figure means the run was disturbed.
-            "other_cpu_s": (b1 - b0) - (c1 - c0) - (usage.ru_utime + usage.ru_stime),
+            "other_cpu_s": (b1[0] - b0[0]) - (c1 - c0) - (usage.ru_utime + usage.ru_stime),
+            # Interrupt time (loopback packet delivery runs as softirq) is counted apart.
+            "irq_cpu_s": b1[1] - b0[1],
             "requests_per_server_cpu_s": r["requests"] / max(c1 - c0, 1e-9),
             "upstream_requests": after.get(path, 0) - before.get(path, 0)}
 
@@ -592,7 +594,8 @@ def main():
                 print(f"  {label:14s} {peer.name:6s} {r['rps']:9.0f} req/s "
                       f"{r['mbyte_s']:8.1f} MB/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms"
                       f"  errors {r['errors']}  CPU s: server {r['server_cpu_s']:.1f}, "
-                      f"wrk {r['wrk_cpu_s']:.1f}, other {r['other_cpu_s']:.1f}  "
+                      f"wrk {r['wrk_cpu_s']:.1f}, softirq {r['irq_cpu_s']:.1f}, "
+                      f"other {r['other_cpu_s']:.1f}  "
                       f"upstream {r['upstream_requests']}", flush=True)
             ratio = pair[0]["rps"] / max(pair[1]["rps"], 1e-9)
             cpu_ratio = (pair[0]["requests_per_server_cpu_s"] /

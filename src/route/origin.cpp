@@ -155,7 +155,8 @@ struct Origin::Impl : std::enable_shared_from_this<Impl> {
     stream->expires_after(config.upstream_timeout);
     auto [cerr, ep] = co_await stream->async_connect(results, kUseTuple);
     if (cerr) {
-      error = "connect " + address + ": " + cerr.message();
+      error = (cerr == beast::error::timeout ? "timeout: connect " : "connect ") + address + ": " +
+              cerr.message();
       co_return nullptr;
     }
     boost::system::error_code ignored;
@@ -196,7 +197,8 @@ struct Origin::Impl : std::enable_shared_from_this<Impl> {
              rerr == asio::error::connection_reset || rerr == asio::error::broken_pipe)) {
           continue;
         }
-        error = "GET " + address + target + ": " + rerr.message();
+        error = (rerr == beast::error::timeout ? "timeout: GET " : "GET ") + address + target +
+                ": " + rerr.message();
         co_return std::nullopt;
       }
       auto& res = parser.get();
@@ -225,7 +227,7 @@ struct Origin::Impl : std::enable_shared_from_this<Impl> {
     if (!response) {
       counters.upstream_errors.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("origin: upstream {}", error);
-      result.error_status = error.find("timed out") != std::string::npos ? 504 : 502;
+      result.error_status = error.starts_with("timeout") ? 504 : 502;
       result.error = "upstream unavailable\n";
     } else if (response->status == 200 || response->status == 404) {
       auto object = std::make_shared<CachedObject>();

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import threading
 import time
 import unittest
@@ -209,6 +210,36 @@ class Fleet(SluiceTestCase):
         self.assertLess(time.monotonic() - killed_at, float(TTL) + 2)
         self.assertIsNone(self.registered_address(pid))
         self.assertEqual(self.redis.cli("EXISTS", f"sluice:node:127.0.0.1:{a.http_port}"), "0")
+
+    def test_slow_upstream_and_bad_requests_are_cut_off(self):
+        self.redis = self.track(Redis(self.workdir))
+        self.origin = self.track(Origin(self.workdir, "--registry", self.redis.url,
+                                        "--origin-upstream-timeout", "1"))
+        # A "server" that accepts connections and never answers.
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        self.addCleanup(silent.close)
+        entry = json.dumps({"id": "stuck", "address": f"127.0.0.1:{silent.getsockname()[1]}",
+                            "session": "s", "next_sequence": 1, "discontinuities": 0})
+        self.redis.cli("SET", "sluice:stream:stuck", entry)
+        self.redis.cli("PUBLISH", "sluice:events", "S" + entry)
+        wait_until(lambda: json.loads(self.origin.get("/status")[2])["registry"]["streams"] == 1,
+                   5, what="the origin to learn the stream")
+        started = time.monotonic()
+        status, _, body = self.origin.get("/stuck/source/index.m3u8", timeout=20)
+        self.assertEqual(status, 504, body)
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertGreater(self.origin.metric("sluice_origin_upstream_errors_total"), 0)
+
+        # Oversized and malformed requests get 400 and a closed connection.
+        for request in (b"GET /stuck/live.m3u8 HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 +
+                        b"\r\n\r\n", b"NONSENSE\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", self.origin.http_port), timeout=5) as c:
+                c.sendall(request)
+                reply = c.recv(4096)
+                self.assertTrue(reply.startswith(b"HTTP/1.1 400"), reply[:40])
+        self.assertTrue(self.origin.alive())
 
 
 if __name__ == "__main__":
