@@ -181,7 +181,9 @@ struct Origin::Impl : std::enable_shared_from_this<Impl> {
       req.set(http::field::user_agent, "sluice-origin");
       stream->expires_after(config.upstream_timeout);
       auto [werr, wn] = co_await http::async_write(*stream, req, kUseTuple);
+      // Room for large reads: an empty buffer makes Beast read a segment 512 bytes at a time.
       beast::flat_buffer buffer;
+      buffer.reserve(256 * 1024);
       http::response_parser<http::vector_body<std::uint8_t>> parser;
       parser.body_limit(config.max_object_bytes);
       parser.header_limit(64 * 1024);
@@ -215,12 +217,12 @@ struct Origin::Impl : std::enable_shared_from_this<Impl> {
 
   // Fetches `key` from `address` and completes its flight; runs detached so a client that
   // leaves does not cancel the fetch for the others.
-  asio::awaitable<void> fetch(std::string key, std::string address, RouteKind kind,
-                              std::shared_ptr<Flight> flight) {
+  asio::awaitable<void> fetch(std::string key, std::string address, std::string path,
+                              RouteKind kind, std::shared_ptr<Flight> flight) {
     counters.upstream_requests.fetch_add(1, std::memory_order_relaxed);
     const auto start = Clock::now();
     std::string error;
-    auto response = co_await get(address, key, error);
+    auto response = co_await get(address, path, error);
     counters.upstream_micros.fetch_add(static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count()));
     FetchResult result;
@@ -240,7 +242,7 @@ struct Origin::Impl : std::enable_shared_from_this<Impl> {
       result.object = std::move(object);
     } else {
       counters.upstream_errors.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("origin: upstream {}{} answered {}", address, key, response->status);
+      spdlog::warn("origin: upstream {}{} answered {}", address, path, response->status);
       result.error_status = 502;
       result.error = "upstream answered " + std::to_string(response->status) + "\n";
     }
@@ -251,9 +253,10 @@ struct Origin::Impl : std::enable_shared_from_this<Impl> {
     flight->complete(std::move(result));
   }
 
-  // Joins the fetch of `key` in flight, or starts one. `started` tells which.
-  std::shared_ptr<Flight> join(const std::string& key, const std::string& address, RouteKind kind,
-                               bool& started) {
+  // Joins the fetch of `key` in flight, or starts one (GET `path` from `address`). `started`
+  // tells which.
+  std::shared_ptr<Flight> join(const std::string& key, const std::string& address,
+                               const std::string& path, RouteKind kind, bool& started) {
     std::shared_ptr<Flight> flight;
     {
       std::lock_guard lock(flights_mutex);
@@ -263,7 +266,8 @@ struct Origin::Impl : std::enable_shared_from_this<Impl> {
       flight = slot;
     }
     if (started) {
-      asio::co_spawn(asio::make_strand(io), fetch(key, address, kind, flight), asio::detached);
+      asio::co_spawn(asio::make_strand(io), fetch(key, address, path, kind, flight),
+                     asio::detached);
     }
     return flight;
   }
@@ -320,7 +324,10 @@ struct Origin::Impl : std::enable_shared_from_this<Impl> {
       counters.unknown.fetch_add(1, std::memory_order_relaxed);
       co_return serve::not_streaming(route.playback_id);
     }
-    std::string key(req.target.substr(0, req.target.find('?')));
+    const std::string path(req.target.substr(0, req.target.find('?')));
+    // Keyed by publish session too: after a move or a republish the master playlist may list
+    // other renditions, so nothing cached from the previous session may answer for the new.
+    const std::string key = entry->session + " " + path;
     const CachedPtr cached = cache.get(key);
     const auto now = Clock::now();
     if (cached && now - cached->fetched_at < cached->fresh_for) {
@@ -330,11 +337,11 @@ struct Origin::Impl : std::enable_shared_from_this<Impl> {
     bool started = false;
     if (cached &&
         now - cached->fetched_at < cached->fresh_for + seconds(config.stale_while_revalidate_s)) {
-      join(key, entry->address, route.kind, started);  // revalidate in the background
+      join(key, entry->address, path, route.kind, started);  // revalidate in the background
       counters.stale.fetch_add(1, std::memory_order_relaxed);
       co_return reply_from(*cached, route.kind, "STALE");
     }
-    auto flight = join(key, entry->address, route.kind, started);
+    auto flight = join(key, entry->address, path, route.kind, started);
     (started ? counters.misses : counters.coalesced).fetch_add(1, std::memory_order_relaxed);
     FetchResult result =
         co_await flight->wait(2 * config.upstream_timeout + std::chrono::seconds(1));

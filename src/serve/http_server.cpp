@@ -10,6 +10,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/http/span_body.hpp>
+#include <tuple>
 
 #include "serve/routes.h"
 
@@ -81,7 +83,7 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     const auto& req = parser.get();
     const bool keep_alive = req.keep_alive();
 
-    http::response<http::empty_body> res;
+    http::response<http::span_body<const char>> res;
     res.version(req.version());
     res.keep_alive(keep_alive);
     res.set(http::field::server, "sluice");
@@ -135,18 +137,21 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
         body = reply.text;
       }
       res.content_length(body.size());
-      if (req.method() == http::verb::head) body = {};
     }
 
+    // Header and body leave in one gathered write (the body is not copied).
     stream.expires_after(std::chrono::seconds(60));
-    http::response_serializer<http::empty_body> sr(res);
-    auto [werr, wn] = co_await http::async_write_header(stream, sr, kUseTuple);
-    if (werr) break;
-    if (!body.empty()) {
-      auto [berr, bn] = co_await asio::async_write(stream, asio::buffer(body), kUseTuple);
-      if (berr) break;
-      counters_.bytes_out.fetch_add(bn, std::memory_order_relaxed);
+    boost::system::error_code werr;
+    std::size_t written = 0;
+    if (req.method() == http::verb::head) {
+      http::response_serializer<http::span_body<const char>> sr(res);
+      std::tie(werr, written) = co_await http::async_write_header(stream, sr, kUseTuple);
+    } else {
+      res.body() = {body.data(), body.size()};
+      std::tie(werr, written) = co_await http::async_write(stream, res, kUseTuple);
+      if (!werr) counters_.bytes_out.fetch_add(body.size(), std::memory_order_relaxed);
     }
+    if (werr) break;
     if (!keep_alive) break;
   }
   beast::error_code ignored;
@@ -167,6 +172,9 @@ asio::awaitable<void> HttpServer::accept_loop() {
       continue;
     }
     counters_.connections_active.fetch_add(1, std::memory_order_relaxed);
+    // Small answers (playlists) must not wait for the client's delayed ACK.
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
     auto executor = socket.get_executor();
     asio::co_spawn(executor, serve_connection(std::move(socket)),
                    [&counters = counters_](std::exception_ptr e) {

@@ -156,7 +156,10 @@ class Fleet(SluiceTestCase):
             if status != 200:
                 return False
             endlists.append("#EXT-X-ENDLIST" in parsed[0])
-            return any(int(uri[:-3]) > last_on_a() for _, uri, _ in parsed[1])
+            moved = any(int(uri[:-3]) > last_on_a() for _, uri, _ in parsed[1])
+            if moved and moved_at is None:  # registered between the two reads above
+                moved_at = time.monotonic()
+            return moved
 
         wait_until(from_b, 30, interval=0.1, what="the origin to serve the second server's playlist")
         self.assertIsNotNone(moved_at)
