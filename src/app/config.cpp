@@ -300,6 +300,30 @@ const std::vector<OptionDef>& definitions() {
          c.advertise = v;
          return Ok{};
        }},
+      {{"drain_timeout",
+        "seconds `sluice serve` keeps its publishers after SIGTERM (draining, refusing new "
+        "ones) before it exits",
+        "0"},
+       seconds(
+           [](ServeConfig & c) -> auto& { return c.drain_timeout; }, 0, 86400)},
+      {{"proxy.listen", "`sluice proxy` RTMP listen address HOST:PORT", "0.0.0.0:1935"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (auto st = valid_listen(v); !st) return st;
+         c.proxy_listen = v;
+         return Ok{};
+       }},
+      {{"proxy.http_listen", "`sluice proxy` health and metrics HTTP address", "0.0.0.0:8000"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (auto st = valid_listen(v); !st) return st;
+         c.proxy_http_listen = v;
+         return Ok{};
+       }},
+      {{"proxy.connect_timeout", "seconds for a server to accept the proxy's connection", "5"},
+       seconds(
+           [](ServeConfig & c) -> auto& { return c.proxy.connect_timeout; }, 0.1, 600)},
+      {{"proxy.health_interval", "seconds between TCP checks of every server", "1"},
+       seconds(
+           [](ServeConfig & c) -> auto& { return c.proxy.health_interval; }, 0.1, 600)},
       {{"origin.listen", "`sluice origin` HTTP listen address HOST:PORT", "0.0.0.0:80"},
        [](ServeConfig& c, const std::string& v) -> Status {
          if (auto st = valid_listen(v); !st) return st;

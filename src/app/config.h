@@ -14,6 +14,7 @@
 #include "package/hls_store.h"
 #include "registry/registry.h"
 #include "route/origin.h"
+#include "route/rtmp_proxy.h"
 #include "serve/http_server.h"
 #include "transcode/transcoder.h"
 
@@ -32,6 +33,7 @@ struct ServeConfig {
   std::size_t max_streams = 100;
   bool hls_mirror = false;  // also write segments and playlists under data_dir/hls
   std::string advertise;    // HTTP HOST:PORT others reach this server at (registry)
+  std::chrono::milliseconds drain_timeout{0};  // SIGTERM: wait this long for publishers to end
 
   ingest::RtmpConfig rtmp;
   package::HlsConfig hls;
@@ -39,6 +41,9 @@ struct ServeConfig {
   transcode::TranscodeConfig transcode;
   registry::RegistryConfig registry;
   route::OriginConfig origin;
+  std::string proxy_listen = "0.0.0.0:1935";
+  std::string proxy_http_listen = "0.0.0.0:8000";
+  route::ProxyConfig proxy;
 };
 
 struct Option {

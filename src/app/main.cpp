@@ -7,6 +7,7 @@
 
 #include "app/config.h"
 #include "app/origin.h"
+#include "app/proxy.h"
 #include "app/serve.h"
 
 namespace {
@@ -44,19 +45,15 @@ int main(int argc, char** argv) {
   auto* origin = cli.add_subcommand(
       "origin", "HTTP front door of a fleet: routes, caches and coalesces viewers' requests");
   add_options(origin);
+  auto* proxy = cli.add_subcommand(
+      "proxy", "RTMP front door of a fleet: routes each publisher to a server with free capacity");
+  add_options(proxy);
 
   cli.add_subcommand("version", "print the version")->callback([] {
     std::printf("sluice %s\n", kVersion);
   });
-  for (const char* role : {"proxy"}) {
-    cli.add_subcommand(role, std::string("fleet role (not built yet)"))->callback([role] {
-      std::fprintf(stderr, "sluice %s: this role is not built yet; see the open issues\n", role);
-      std::exit(2);
-    });
-  }
-
   CLI11_PARSE(cli, argc, argv);
-  if (!serve->parsed() && !origin->parsed()) return 0;
+  if (!serve->parsed() && !origin->parsed() && !proxy->parsed()) return 0;
 
   sluice::app::ServeConfig config;
   if (config_file.empty()) {
@@ -76,5 +73,6 @@ int main(int argc, char** argv) {
     }
   }
   if (auto st = sluice::app::validate(config); !st) return fail(st.error().message);
+  if (proxy->parsed()) return sluice::app::run_proxy(config);
   return serve->parsed() ? sluice::app::run_serve(config) : sluice::app::run_origin(config);
 }

@@ -42,7 +42,12 @@ int run_origin(const ServeConfig& config) {
                endpoint_text(http->local_endpoint()), (*registry)->describe(),
                config.origin.cache_bytes >> 20);
   run_until_signal(
-      io, io_thread_count(config.io_threads), [&] { http->stop(); }, [] {});
+      io, io_thread_count(config.io_threads),
+      [&] {
+        http->stop();
+        return true;
+      },
+      [] {});
   spdlog::info("sluice origin: stopped");
   return 0;
 }

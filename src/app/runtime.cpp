@@ -1,8 +1,11 @@
 #include "app/runtime.h"
 
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <boost/asio/signal_set.hpp>
+#include <fstream>
 #include <thread>
 #include <vector>
 
@@ -34,12 +37,59 @@ std::string endpoint_text(const tcp::endpoint& ep) {
          ":" + std::to_string(ep.port());
 }
 
+namespace {
+
+// The playback-ID hashing secret: from config, else from data_dir, else generated there, so
+// playback IDs stay stable across restarts.
+Result<std::string> playback_secret(const ServeConfig& config) {
+  if (!config.playback_secret.empty()) return config.playback_secret;
+  const auto path = config.data_dir / "playback.secret";
+  if (std::ifstream in(path); in) {
+    std::string secret;
+    std::getline(in, secret);
+    if (!secret.empty()) return secret;
+  }
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) return make_error(Errc::kIo, "cannot generate a secret");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string secret;
+  for (unsigned char b : raw) {
+    secret += kHex[b >> 4];
+    secret += kHex[b & 15];
+  }
+  const mode_t old = ::umask(077);
+  std::ofstream out(path);
+  out << secret << "\n";
+  ::umask(old);
+  if (!out) return make_error(Errc::kIo, "cannot write " + path.string());
+  spdlog::info("generated playback ID secret in {}", path.string());
+  return secret;
+}
+
+}  // namespace
+
+Status resolve_playback_ids(const ServeConfig& config, ingest::PlaybackIdMode& mode,
+                            std::string& secret) {
+  if (config.playback_id == "key") {
+    mode = ingest::PlaybackIdMode::kKey;
+    spdlog::warn(
+        "playback_id = key: the stream key is the public playback path (compatibility "
+        "mode); anyone who can watch can publish");
+    return Ok{};
+  }
+  auto s = playback_secret(config);
+  if (!s) return s.error();
+  mode = ingest::PlaybackIdMode::kHash;
+  secret = *s;
+  return Ok{};
+}
+
 int io_thread_count(int configured) {
   return configured > 0 ? configured
                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-void run_until_signal(asio::io_context& io, int threads, const std::function<void()>& on_stop,
+void run_until_signal(asio::io_context& io, int threads, const std::function<bool()>& on_stop,
                       const std::function<void()>& on_reload) {
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   std::function<void()> wait_signal = [&] {
@@ -51,8 +101,11 @@ void run_until_signal(asio::io_context& io, int threads, const std::function<voi
         return;
       }
       spdlog::info("signal {}: shutting down", sig);
-      on_stop();
-      io.stop();
+      if (on_stop()) {
+        io.stop();
+      } else {
+        wait_signal();  // a second signal may cut a drain short
+      }
     });
   };
   wait_signal();

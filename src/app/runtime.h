@@ -6,6 +6,8 @@
 #include <functional>
 #include <string>
 
+#include "app/config.h"
+#include "ingest/stream_key.h"
 #include "media/result.h"
 
 namespace sluice::app {
@@ -15,9 +17,16 @@ Result<boost::asio::ip::tcp::endpoint> parse_endpoint(const std::string& listen)
 std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep);
 int io_thread_count(int configured);
 
-// Runs `io` on `threads` threads until SIGINT or SIGTERM, which call `on_stop` (close
-// listeners, cancel timers) and then stop the loop. SIGHUP calls `on_reload`.
+// How keys map to playback IDs: `key`, or a keyed hash whose secret comes from the config,
+// else from data_dir (generated there on first run), so IDs are stable across restarts.
+// Every server and proxy of a fleet needs the same secret.
+Status resolve_playback_ids(const ServeConfig& config, ingest::PlaybackIdMode& mode,
+                            std::string& secret);
+
+// Runs `io` on `threads` threads until SIGINT or SIGTERM call `on_stop` (close listeners,
+// cancel timers), which returns true to stop the loop now, or false when it stops the loop
+// itself later (a drain). SIGHUP calls `on_reload`.
 void run_until_signal(boost::asio::io_context& io, int threads,
-                      const std::function<void()>& on_stop, const std::function<void()>& on_reload);
+                      const std::function<bool()>& on_stop, const std::function<void()>& on_reload);
 
 }  // namespace sluice::app

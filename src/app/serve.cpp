@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <fstream>
@@ -27,33 +29,6 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 namespace {
-
-// The playback-ID hashing secret: from config, else from data_dir, else generated there, so
-// playback IDs stay stable across restarts.
-Result<std::string> playback_secret(const ServeConfig& config) {
-  if (!config.playback_secret.empty()) return config.playback_secret;
-  const auto path = config.data_dir / "playback.secret";
-  if (std::ifstream in(path); in) {
-    std::string secret;
-    std::getline(in, secret);
-    if (!secret.empty()) return secret;
-  }
-  unsigned char raw[32];
-  if (RAND_bytes(raw, sizeof raw) != 1) return make_error(Errc::kIo, "cannot generate a secret");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string secret;
-  for (unsigned char b : raw) {
-    secret += kHex[b >> 4];
-    secret += kHex[b & 15];
-  }
-  const mode_t old = ::umask(077);
-  std::ofstream out(path);
-  out << secret << "\n";
-  ::umask(old);
-  if (!out) return make_error(Errc::kIo, "cannot write " + path.string());
-  spdlog::info("generated playback ID secret in {}", path.string());
-  return secret;
-}
 
 // Where the fleet reaches this server: configured, or the HTTP listen address.
 std::string advertised_address(const ServeConfig& config, const tcp::endpoint& http) {
@@ -86,19 +61,11 @@ int run_serve(const ServeConfig& config_in) {
     spdlog::critical("data_dir {}: {}", config.data_dir.string(), fs_ec.message());
     return 1;
   }
-  if (config.playback_id == "hash") {
-    auto secret = playback_secret(config);
-    if (!secret) {
-      spdlog::critical("{}", secret.error().message);
-      return 1;
-    }
-    config.rtmp.playback_secret = *secret;
-    config.rtmp.playback_id_mode = ingest::PlaybackIdMode::kHash;
-  } else {
-    config.rtmp.playback_id_mode = ingest::PlaybackIdMode::kKey;
-    spdlog::warn(
-        "playback_id = key: the stream key is the public playback path (compatibility "
-        "mode); anyone who can watch can publish");
+  if (auto st =
+          resolve_playback_ids(config, config.rtmp.playback_id_mode, config.rtmp.playback_secret);
+      !st) {
+    spdlog::critical("{}", st.error().message);
+    return 1;
   }
 
   auto auth = ingest::make_authorizer(config.auth, config.webhook_timeout);
@@ -136,6 +103,7 @@ int run_serve(const ServeConfig& config_in) {
   ingest::RtmpCounters rtmp_counters;
   serve::HttpCounters http_counters;
   std::optional<Registration> registration;  // emplaced once the HTTP address is known
+  std::atomic<bool> draining{false};
   // Declared after everything sessions refer to, so it is destroyed first: destroying the
   // io_context destroys the suspended session coroutines while the hub and store still exist.
   asio::io_context io(threads);
@@ -147,7 +115,7 @@ int run_serve(const ServeConfig& config_in) {
         io, *rtmp_ep,
         ingest::IngestContext{config.rtmp, hub, **auth,
                               [&transcoder](const std::string& id) { return transcoder.open(id); },
-                              rtmp_counters});
+                              rtmp_counters, &draining});
     http = std::make_unique<serve::HttpServer>(
         io, *http_ep, config.http, http_counters,
         serve::make_hls_handler(
@@ -162,10 +130,17 @@ int run_serve(const ServeConfig& config_in) {
   hls.set_continuation_source(
       [&registration](const std::string& id) { return registration->continuation(id); });
   const auto rtmp_port = std::to_string(rtmp->local_endpoint().port());
+  // Capacity is streams this node takes: transcoded ones when the ladder encodes, else any.
+  const bool encodes =
+      std::any_of(config.transcode.ladder.rungs.begin(), config.transcode.ladder.rungs.end(),
+                  [](const transcode::RungSpec& r) { return !r.source; });
+  const int capacity =
+      static_cast<int>(encodes ? std::min<std::size_t>(config.max_streams, transcoder.capacity())
+                               : config.max_streams);
   const auto publish_node = [&] {
-    (*registry)->publish_node(registry::NodeEntry{
-        advertise, advertise.substr(0, advertise.rfind(':') + 1) + rtmp_port,
-        static_cast<int>(transcoder.capacity()), static_cast<int>(transcoder.active()), false});
+    (*registry)->publish_node(
+        registry::NodeEntry{advertise, advertise.substr(0, advertise.rfind(':') + 1) + rtmp_port,
+                            capacity, static_cast<int>(hub.size()), draining.load()});
   };
   publish_node();
   rtmp->start();
@@ -194,12 +169,44 @@ int run_serve(const ServeConfig& config_in) {
   };
   schedule_sweep();
 
+  const auto shut_down = [&] {
+    rtmp->stop();
+    http->stop();
+    sweeper.cancel();
+  };
+  // SIGTERM with drain_timeout: stay up, refuse new publishes, tell the registry (the proxy
+  // sends nothing new here), and exit once the publishers are gone or the deadline passes.
+  asio::steady_timer drain_timer(io);
+  const auto drain_deadline = std::make_shared<std::chrono::steady_clock::time_point>();
+  std::function<void()> check_drained = [&] {
+    drain_timer.expires_after(std::chrono::milliseconds(250));
+    drain_timer.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      if (hub.size() > 0 && std::chrono::steady_clock::now() < *drain_deadline) {
+        check_drained();
+        return;
+      }
+      spdlog::info("drain: {}; stopping",
+                   hub.size() == 0 ? "no publisher left" : "deadline passed");
+      shut_down();
+      io.stop();
+    });
+  };
   run_until_signal(
       io, threads,
       [&] {
-        rtmp->stop();
-        http->stop();
-        sweeper.cancel();
+        if (draining || config.drain_timeout.count() == 0 || hub.size() == 0) {
+          drain_timer.cancel();
+          shut_down();
+          return true;
+        }
+        draining = true;
+        publish_node();
+        *drain_deadline = std::chrono::steady_clock::now() + config.drain_timeout;
+        spdlog::info("drain: refusing new publishes; waiting up to {} ms for {} publisher(s)",
+                     config.drain_timeout.count(), hub.size());
+        check_drained();
+        return false;
       },
       [&] {
         spdlog::info("SIGHUP: reloading publish authorization");

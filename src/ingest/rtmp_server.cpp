@@ -13,6 +13,7 @@
 #include <boost/asio/write.hpp>
 
 #include "ingest/outbox.h"
+#include "ingest/rtmp_messages.h"
 #include "media/timestamps.h"
 #include "proto/flv/flv.h"
 #include "proto/rtmp/handshake.h"
@@ -25,61 +26,6 @@ using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-constexpr std::uint32_t kWindowAckSize = 2'500'000;
-constexpr std::uint32_t kCommandCsid = 3;
-constexpr std::uint32_t kStreamCommandCsid = 5;
-
-media::Bytes command_message(std::uint32_t csid, std::uint32_t stream_id,
-                             std::initializer_list<amf0::Value> values) {
-  media::Bytes body;
-  for (const auto& v : values)
-    amf0::encode(v, body);
-  media::Bytes out;
-  rtmp::encode_message(csid, rtmp::kCommandAmf0, stream_id, 0, body, kPlayChunkSize, out);
-  return out;
-}
-
-media::Bytes data_message(std::uint32_t stream_id, std::initializer_list<amf0::Value> values) {
-  media::Bytes body;
-  for (const auto& v : values)
-    amf0::encode(v, body);
-  media::Bytes out;
-  rtmp::encode_message(kStreamCommandCsid, rtmp::kDataAmf0, stream_id, 0, body, kPlayChunkSize,
-                       out);
-  return out;
-}
-
-amf0::Object status_object(const std::string& level, const std::string& code,
-                           const std::string& description) {
-  return amf0::Object{{{"level", level}, {"code", code}, {"description", description}}};
-}
-
-media::Bytes on_status(const std::string& level, const std::string& code,
-                       const std::string& description) {
-  return command_message(kStreamCommandCsid, kPlayStreamId,
-                         {"onStatus", 0.0, amf0::Null{}, status_object(level, code, description)});
-}
-
-media::Bytes control(void (*write)(std::uint32_t, std::vector<std::uint8_t>&), std::uint32_t v) {
-  media::Bytes out;
-  write(v, out);
-  return out;
-}
-
-media::Bytes user_control(std::uint16_t event, std::uint32_t value) {
-  media::Bytes out;
-  rtmp::write_user_control(event, value, out);
-  return out;
-}
-
-// "stream", "stream/", "stream?x=y" all name the app "stream".
-std::string normalize_app(std::string app) {
-  if (auto q = app.find('?'); q != std::string::npos) app.resize(q);
-  while (!app.empty() && app.back() == '/')
-    app.pop_back();
-  return app;
-}
 
 enum class Role { kNone, kPublisher, kPlayer };
 
@@ -283,25 +229,12 @@ class Session {
     flash_ver_ = cmd.get_string("flashVer");
     if (app_ != ctx_.config.app) {
       spdlog::warn("{}: connect to unknown app '{}' (expected '{}')", tag_, app_, ctx_.config.app);
-      outbox_->send(command_message(
-          kCommandCsid, 0,
-          {"_error", txid, amf0::Null{},
-           status_object("error", "NetConnection.Connect.Rejected", "unknown application")}));
+      outbox_->send(connect_rejected(txid, "unknown application"));
       drain_ = true;
       return false;
     }
     connected_ = true;
-    outbox_->send(control(rtmp::write_window_ack_size, kWindowAckSize));
-    media::Bytes bw;
-    rtmp::write_set_peer_bandwidth(kWindowAckSize, 2, bw);
-    outbox_->send(std::move(bw));
-    outbox_->send(control(rtmp::write_set_chunk_size, kPlayChunkSize));
-    auto info = status_object("status", "NetConnection.Connect.Success", "Connection succeeded.");
-    info.properties.emplace_back("objectEncoding", cmd.get_number("objectEncoding", 0));
-    outbox_->send(command_message(
-        kCommandCsid, 0,
-        {"_result", txid, amf0::Object{{{"fmsVer", "FMS/3,0,1,123"}, {"capabilities", 31.0}}},
-         info}));
+    outbox_->send(connect_accepted(txid, cmd.get_number("objectEncoding", 0)));
     return true;
   }
 
@@ -320,6 +253,10 @@ class Session {
     }
     auto [key, query] = split_publish_name(publish_name);
     key_ = key;
+    if (ctx_.draining && ctx_.draining->load()) {
+      reject_publish("NetStream.Publish.Failed", "this server is draining; publish elsewhere");
+      co_return false;
+    }
     if (!valid_stream_name(key)) {
       reject_publish("NetStream.Publish.BadName", "invalid stream key (1-128 of [A-Za-z0-9_-])");
       co_return false;

@@ -58,6 +58,8 @@ struct IngestContext {
   // Opens where a publish session's packets go (HLS passthrough or a transcoder).
   std::function<std::unique_ptr<media::PacketSink>(const std::string& playback_id)> open_outputs;
   RtmpCounters& counters;
+  // While true, new publishes are refused (the node is draining before it exits).
+  const std::atomic<bool>* draining = nullptr;
 };
 
 class RtmpServer {

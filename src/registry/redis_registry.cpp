@@ -307,7 +307,7 @@ bool RedisRegistry::write_pending(Connection& redis) {
       note_error("withdraw " + id + ": " + redis.describe(r.get()));
       withdrawals.erase(withdrawals.begin(), withdrawals.begin() + static_cast<long>(i));
       requeue();
-      return redis.ok();
+      return false;  // reconnect with backoff rather than retry at once
     }
   }
   withdrawals.clear();
@@ -324,7 +324,7 @@ bool RedisRegistry::write_pending(Connection& redis) {
       note_error("register " + o.entry.playback_id + ": " + redis.describe(r.get()));
       dirty.erase(dirty.begin(), dirty.begin() + static_cast<long>(i));
       requeue();
-      return redis.ok();
+      return false;  // reconnect with backoff rather than retry at once
     }
     if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
       spdlog::info("registry: stream {} is now held by another session; no longer renewing it",
@@ -344,7 +344,7 @@ bool RedisRegistry::write_pending(Connection& redis) {
       note_error("register node: " + redis.describe(r.get()));
       dirty.clear();
       requeue();
-      return redis.ok();
+      return false;  // reconnect with backoff rather than retry at once
     }
   }
   return true;

@@ -51,7 +51,7 @@ class RedisRegistry final : public Registry {
 
   void writer_loop();
   void subscriber_loop();
-  bool write_pending(Connection& redis);  // false on a connection error
+  bool write_pending(Connection& redis);  // false on any error: reconnect, back off
   bool renew_all(Connection& redis);
   bool resync(Connection& redis);
   void wait_backoff(std::chrono::milliseconds& backoff);

@@ -36,17 +36,17 @@ Route parse_route(std::string_view target);
 const char* cache_control(RouteKind kind);
 const char* content_type(RouteKind kind);
 
+// The reference's 404 body, so scripts written against it keep working; `no-cache`, as the
+// stream may start any second. An empty ID gives a plain "not found".
+struct HttpReply;
+HttpReply not_streaming(const std::string& playback_id);
+
 struct ByteRange {
   std::uint64_t first = 0;
   std::uint64_t last = 0;  // inclusive
 };
 // Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n" range against `size`. nullopt means
 // unsatisfiable or malformed (answer 416); multiple ranges are not supported (416 too).
-// The reference's 404 body, so scripts written against it keep working; `no-cache`, as the
-// stream may start any second. An empty ID gives a plain "not found".
-struct HttpReply;
-HttpReply not_streaming(const std::string& playback_id);
-
 std::optional<ByteRange> parse_range(std::string_view header, std::uint64_t size);
 
 }  // namespace sluice::serve

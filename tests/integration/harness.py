@@ -135,6 +135,27 @@ class Origin(Process, HttpClient):
         return f"http://127.0.0.1:{self.http_port}{path}"
 
 
+class Proxy(Process, HttpClient):
+    def __init__(self, workdir, *extra):
+        args = [SLUICE, "proxy", "--proxy-listen", "127.0.0.1:0", "--proxy-http-listen",
+                "127.0.0.1:0", "--log-level", "debug", "--data-dir",
+                os.path.join(workdir, "proxy-data"), *extra]
+        super().__init__(args, os.path.join(workdir, "proxy.log"))
+        m = wait_until(lambda: re.search(
+            r"rtmp listening on ([\d.]+):(\d+).*http listening on ([\d.]+):(\d+)", self.output())
+            or (not self.alive() and "exited"), 15, what="proxy to listen")
+        if m == "exited":
+            raise AssertionError("proxy exited at start:\n" + self.output())
+        self.rtmp_port = int(m.group(2))
+        self.http_port = int(m.group(4))
+
+    def rtmp_url(self, name, app="stream"):
+        return f"rtmp://127.0.0.1:{self.rtmp_port}/{app}/{name}"
+
+    def http_url(self, path):
+        return f"http://127.0.0.1:{self.http_port}{path}"
+
+
 class Sluice(Process, HttpClient):
     def __init__(self, workdir, *extra, env=None, ladder="source"):
         """Tests that are not about transcoding pass the source through (ladder "source"),
@@ -234,12 +255,12 @@ class SluiceTestCase(unittest.TestCase):
             p.stop()
         # Under scripts/test-asan.sh a sanitizer report in the server's log fails the test,
         # including leaks reported at exit.
-        reports = [p.log_path for p in self._procs if isinstance(p, (Sluice, Origin)) and any(
+        reports = [p.log_path for p in self._procs if isinstance(p, (Sluice, Origin, Proxy)) and any(
             marker in p.output() for marker in SANITIZER_MARKERS)]
         failed = any(err for _, err in getattr(self._outcome, "errors", []) if err) or (
             hasattr(self._outcome, "result") and (self._outcome.result.failures or
                                                   self._outcome.result.errors))
-        if ARTIFACTS and failed:
+        if (ARTIFACTS or os.environ.get("KEEP")) and failed:
             dest = os.path.join(ARTIFACTS, self.id())
             shutil.copytree(self.workdir, dest, dirs_exist_ok=True)
         if reports and ARTIFACTS:

@@ -1,0 +1,99 @@
+#include "app/proxy.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "app/runtime.h"
+#include "ingest/auth.h"
+#include "registry/registry.h"
+#include "route/rtmp_proxy.h"
+#include "serve/http_server.h"
+
+namespace sluice::app {
+
+int run_proxy(const ServeConfig& config_in) {
+  ServeConfig config = config_in;
+  setup_logging(config.log_level);
+  std::error_code fs_ec;
+  std::filesystem::create_directories(config.data_dir, fs_ec);
+  route::ProxyConfig& proxy_config = config.proxy;
+  proxy_config.app = config.rtmp.app;
+  proxy_config.handshake_timeout = config.rtmp.handshake_timeout;
+  proxy_config.idle_timeout = config.rtmp.idle_timeout;
+  proxy_config.max_connections = config.rtmp.max_connections;
+  proxy_config.chunk_limits = config.rtmp.chunk_limits;
+  proxy_config.amf0_limits = config.rtmp.amf0_limits;
+  if (config.playback_id == "hash" && config.playback_secret.empty()) {
+    spdlog::warn(
+        "playback_secret not set: the proxy must derive the same playback IDs as the "
+        "servers for republishes to stick to their server");
+  }
+  if (auto st =
+          resolve_playback_ids(config, proxy_config.playback_id_mode, proxy_config.playback_secret);
+      !st) {
+    spdlog::critical("{}", st.error().message);
+    return 1;
+  }
+  auto auth = ingest::make_authorizer(config.auth, config.webhook_timeout);
+  auto registry = registry::make_registry(config.registry);
+  auto rtmp_ep = parse_endpoint(config.proxy_listen);
+  auto http_ep = parse_endpoint(config.proxy_http_listen);
+  for (const Error* e :
+       {!auth ? &auth.error() : nullptr, !registry ? &registry.error() : nullptr,
+        !rtmp_ep ? &rtmp_ep.error() : nullptr, !http_ep ? &http_ep.error() : nullptr}) {
+    if (e) {
+      spdlog::critical("{}", e->message);
+      return 1;
+    }
+  }
+  if (config.registry.url == "memory") {
+    spdlog::warn("proxy with the in-memory registry knows no servers; set registry = redis://...");
+  }
+
+  route::ProxyCounters counters;
+  serve::HttpCounters http_counters;
+  boost::asio::io_context io(io_thread_count(config.io_threads));
+  std::unique_ptr<route::RtmpProxy> proxy;
+  std::unique_ptr<serve::HttpServer> http;
+  try {
+    proxy = std::make_unique<route::RtmpProxy>(io, *rtmp_ep, proxy_config, **registry, **auth,
+                                               counters);
+    // Health for DNS checks: any path answers an empty 200 (as the reference's port 8000).
+    http = std::make_unique<serve::HttpServer>(
+        io, *http_ep, config.http, http_counters,
+        [&proxy](const serve::HttpRequest& req) -> boost::asio::awaitable<serve::HttpReply> {
+          serve::HttpReply r;
+          if (req.target == "/metrics") {
+            r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+            r.text = proxy->metrics_text();
+          }
+          co_return r;
+        });
+  } catch (const boost::system::system_error& e) {
+    spdlog::critical("cannot listen: {}", e.what());
+    return 1;
+  }
+  proxy->start();
+  http->start();
+  spdlog::info(
+      "sluice proxy: rtmp listening on {} (app '{}'), http listening on {}, registry {}, "
+      "auth {}",
+      endpoint_text(proxy->local_endpoint()), proxy_config.app,
+      endpoint_text(http->local_endpoint()), (*registry)->describe(), (*auth)->describe());
+  run_until_signal(
+      io, io_thread_count(config.io_threads),
+      [&] {
+        proxy->stop();
+        http->stop();
+        return true;
+      },
+      [&] {
+        spdlog::info("SIGHUP: reloading publish authorization");
+        (*auth)->reload();
+      });
+  spdlog::info("sluice proxy: stopped");
+  return 0;
+}
+
+}  // namespace sluice::app

@@ -1,0 +1,72 @@
+#include "ingest/rtmp_messages.h"
+
+#include "ingest/stream_hub.h"
+#include "proto/rtmp/chunk.h"
+
+namespace sluice::ingest {
+
+media::Bytes command_message(std::uint32_t csid, std::uint32_t stream_id,
+                             std::initializer_list<amf0::Value> values) {
+  media::Bytes body;
+  for (const auto& v : values)
+    amf0::encode(v, body);
+  media::Bytes out;
+  rtmp::encode_message(csid, rtmp::kCommandAmf0, stream_id, 0, body, kPlayChunkSize, out);
+  return out;
+}
+
+media::Bytes data_message(std::uint32_t stream_id, std::initializer_list<amf0::Value> values) {
+  media::Bytes body;
+  for (const auto& v : values)
+    amf0::encode(v, body);
+  media::Bytes out;
+  rtmp::encode_message(kStreamCommandCsid, rtmp::kDataAmf0, stream_id, 0, body, kPlayChunkSize,
+                       out);
+  return out;
+}
+
+amf0::Object status_object(const std::string& level, const std::string& code,
+                           const std::string& description) {
+  return amf0::Object{{{"level", level}, {"code", code}, {"description", description}}};
+}
+
+media::Bytes on_status(const std::string& level, const std::string& code,
+                       const std::string& description) {
+  return command_message(kStreamCommandCsid, kPlayStreamId,
+                         {"onStatus", 0.0, amf0::Null{}, status_object(level, code, description)});
+}
+
+media::Bytes user_control(std::uint16_t event, std::uint32_t value) {
+  media::Bytes out;
+  rtmp::write_user_control(event, value, out);
+  return out;
+}
+
+media::Bytes connect_accepted(double txid, double object_encoding) {
+  media::Bytes out;
+  rtmp::write_window_ack_size(kWindowAckSize, out);
+  rtmp::write_set_peer_bandwidth(kWindowAckSize, 2, out);
+  rtmp::write_set_chunk_size(kPlayChunkSize, out);
+  auto info = status_object("status", "NetConnection.Connect.Success", "Connection succeeded.");
+  info.properties.emplace_back("objectEncoding", object_encoding);
+  const auto result = command_message(
+      kCommandCsid, 0,
+      {"_result", txid, amf0::Object{{{"fmsVer", "FMS/3,0,1,123"}, {"capabilities", 31.0}}}, info});
+  out.insert(out.end(), result.begin(), result.end());
+  return out;
+}
+
+media::Bytes connect_rejected(double txid, const std::string& description) {
+  return command_message(kCommandCsid, 0,
+                         {"_error", txid, amf0::Null{},
+                          status_object("error", "NetConnection.Connect.Rejected", description)});
+}
+
+std::string normalize_app(std::string app) {
+  if (auto q = app.find('?'); q != std::string::npos) app.resize(q);
+  while (!app.empty() && app.back() == '/')
+    app.pop_back();
+  return app;
+}
+
+}  // namespace sluice::ingest

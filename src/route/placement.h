@@ -1,0 +1,31 @@
+// Where the proxy sends a publisher or a player. Pure: the registry's view, the proxy's
+// health checks and its own sessions in, a server out; unit-tested directly.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "registry/registry.h"
+
+namespace sluice::route {
+
+struct PlacementInput {
+  std::vector<registry::NodeEntry> nodes;
+  std::optional<registry::StreamEntry> holder;  // the server holding the playback ID, if any
+  std::function<bool(const std::string& address)> healthy;  // by node (HTTP) address
+  // Sessions this proxy routed to each node that the registry may not count yet.
+  std::map<std::string, int> own_sessions;
+};
+
+// A publisher: to the server that holds the stream (a republish within its grace period, so
+// HLS continues there) if it is healthy and not draining; else to the healthy, non-draining
+// server with the most free capacity (ties: fewest streams, then address). nullopt: none.
+std::optional<registry::NodeEntry> place_publish(const PlacementInput& in);
+
+// A player: to the server holding the stream, if healthy.
+std::optional<registry::NodeEntry> place_play(const PlacementInput& in);
+
+}  // namespace sluice::route

@@ -1,0 +1,57 @@
+#include "route/placement.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::route {
+namespace {
+
+registry::NodeEntry node(const std::string& a, int capacity, int load, bool draining = false) {
+  return {a, a + "-rtmp", capacity, load, draining};
+}
+
+PlacementInput input(std::vector<registry::NodeEntry> nodes) {
+  PlacementInput in;
+  in.nodes = std::move(nodes);
+  in.healthy = [](const std::string& a) { return a != "down"; };
+  return in;
+}
+
+TEST(Placement, MostFreeCapacityWins) {
+  auto in = input({node("a", 2, 1), node("b", 4, 1), node("c", 1, 0)});
+  EXPECT_EQ(place_publish(in)->address, "b");
+}
+
+TEST(Placement, FullDrainingAndDownServersAreSkipped) {
+  auto in = input({node("a", 1, 1), node("b", 5, 0, true), node("down", 5, 0)});
+  EXPECT_FALSE(place_publish(in));
+  in.nodes.push_back(node("c", 1, 0));
+  EXPECT_EQ(place_publish(in)->address, "c");
+}
+
+TEST(Placement, OwnSessionsCountUntilTheRegistryCatchesUp) {
+  auto in = input({node("a", 1, 0), node("b", 1, 0)});
+  in.own_sessions["a"] = 1;
+  EXPECT_EQ(place_publish(in)->address, "b");
+  in.own_sessions["b"] = 1;
+  EXPECT_FALSE(place_publish(in));
+}
+
+TEST(Placement, ARepublishSticksToTheServerHoldingTheStream) {
+  auto in = input({node("a", 1, 1), node("b", 4, 0)});
+  in.holder = registry::StreamEntry{"id", "a", "s", 1, 0};
+  EXPECT_EQ(place_publish(in)->address, "a");  // even though a is full: it is the same stream
+  in.nodes[0].draining = true;
+  EXPECT_EQ(place_publish(in)->address, "b");
+}
+
+TEST(Placement, PlayersGoToTheHolder) {
+  auto in = input({node("a", 1, 1), node("b", 4, 0)});
+  EXPECT_FALSE(place_play(in));
+  in.holder = registry::StreamEntry{"id", "b", "s", 1, 0};
+  EXPECT_EQ(place_play(in)->address, "b");
+  in.holder->address = "down";
+  EXPECT_FALSE(place_play(in));
+}
+
+}  // namespace
+}  // namespace sluice::route

@@ -1,0 +1,595 @@
+#include "route/rtmp_proxy.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <set>
+
+#include "ingest/rtmp_messages.h"
+#include "ingest/stream_hub.h"
+#include "proto/rtmp/handshake.h"
+#include "route/placement.h"
+#include "serve/hls_http.h"
+
+namespace sluice::route {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kRelayBuffer = 64 * 1024;
+
+enum class Role { kPublish, kPlay };
+
+// The route a session takes once publish or play has been read.
+struct Route {
+  Role role = Role::kPublish;
+  std::string playback_id;
+  registry::NodeEntry node;
+};
+
+}  // namespace
+
+struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
+  asio::io_context& io;
+  tcp::acceptor acceptor;
+  const ProxyConfig& config;
+  const registry::Registry& registry;
+  ingest::PublishAuthorizer& auth;
+  ProxyCounters& counters;
+  asio::steady_timer health_timer;
+  std::uint64_t next_id = 1;
+
+  std::mutex mutex;                    // guards the two maps below
+  std::map<std::string, bool> health;  // by node HTTP address; unknown counts as healthy
+  std::map<std::string, int> own_sessions;
+
+  Impl(asio::io_context& i, const tcp::endpoint& ep, const ProxyConfig& c,
+       const registry::Registry& r, ingest::PublishAuthorizer& a, ProxyCounters& k)
+      : io(i), acceptor(i, ep), config(c), registry(r), auth(a), counters(k), health_timer(i) {}
+
+  bool healthy(const std::string& address) {
+    std::lock_guard lock(mutex);
+    auto it = health.find(address);
+    return it == health.end() || it->second;
+  }
+
+  PlacementInput placement(const std::string& playback_id) {
+    PlacementInput in;
+    in.nodes = registry.nodes();
+    in.holder = registry.find_stream(playback_id);
+    {
+      std::lock_guard lock(mutex);
+      in.own_sessions = own_sessions;
+    }
+    in.healthy = [self = shared_from_this()](const std::string& a) { return self->healthy(a); };
+    return in;
+  }
+
+  static std::optional<tcp::endpoint> parse_address(const std::string& address) {
+    const auto colon = address.rfind(':');
+    if (colon == std::string::npos) return std::nullopt;
+    boost::system::error_code ec;
+    auto ip = asio::ip::make_address(address.substr(0, colon), ec);
+    if (ec) return std::nullopt;
+    int port = 0;
+    try {
+      port = std::stoi(address.substr(colon + 1));
+    } catch (...) {
+      return std::nullopt;
+    }
+    return tcp::endpoint(ip, static_cast<unsigned short>(port));
+  }
+
+  // Active health check: a TCP connect to every server's RTMP port.
+  asio::awaitable<void> check(registry::NodeEntry node) {
+    bool ok = false;
+    if (auto ep = parse_address(node.rtmp_address)) {
+      beast::tcp_stream s(io);
+      s.expires_after(config.health_interval);
+      auto [ec] = co_await s.async_connect(*ep, kUseTuple);
+      ok = !ec;
+    }
+    std::lock_guard lock(mutex);
+    auto& state = health[node.address];
+    if (state != ok && health.size() > 0) {
+      spdlog::log(ok ? spdlog::level::info : spdlog::level::warn, "proxy: server {} is {}",
+                  node.address, ok ? "up" : "down (TCP check failed)");
+    }
+    state = ok;
+  }
+
+  void schedule_health() {
+    health_timer.expires_after(config.health_interval);
+    health_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec) return;
+      for (const auto& n : self->registry.nodes())
+        asio::co_spawn(asio::make_strand(self->io), self->check(n), asio::detached);
+      self->schedule_health();
+    });
+  }
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), kUseTuple);
+      if (ec) {
+        if (ec == asio::error::operation_aborted) co_return;
+        spdlog::error("proxy accept: {}", ec.message());
+        continue;
+      }
+      counters.connections_total.fetch_add(1, std::memory_order_relaxed);
+      if (counters.connections_active.load() >= static_cast<std::int64_t>(config.max_connections)) {
+        counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn("proxy: refusing connection: {} connections is the limit",
+                     config.max_connections);
+        continue;
+      }
+      counters.connections_active.fetch_add(1, std::memory_order_relaxed);
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, session(std::move(socket), next_id++),
+                     [self = shared_from_this()](std::exception_ptr e) {
+                       self->counters.connections_active.fetch_sub(1, std::memory_order_relaxed);
+                       if (!e) return;
+                       try {
+                         std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                         spdlog::error("proxy: session failed: {}", ex.what());
+                       }
+                     });
+    }
+  }
+
+  asio::awaitable<void> session(tcp::socket socket, std::uint64_t id);
+};
+
+namespace {
+
+// One proxied connection. Lives in its coroutine frame, on its strand.
+class ProxySession {
+ public:
+  ProxySession(RtmpProxy::Impl& proxy, tcp::socket socket, std::uint64_t id)
+      : proxy_(proxy), client_(std::move(socket)), backend_(proxy.io) {
+    boost::system::error_code ec;
+    auto ep = client_.socket().remote_endpoint(ec);
+    addr_ = ec ? "?" : ep.address().to_string();
+    tag_ = "proxy#" + std::to_string(id) + " " + addr_;
+  }
+
+  asio::awaitable<void> run() {
+    if (!co_await handshake()) co_return;
+    auto route = co_await read_until_routed();
+    if (!route) co_return;
+    if (!co_await connect_backend(*route)) co_return;
+    {
+      std::lock_guard lock(proxy_.mutex);
+      ++proxy_.own_sessions[route->node.address];
+    }
+    spdlog::info("{}: {} {} via {}", tag_, route->role == Role::kPublish ? "publish" : "play",
+                 route->playback_id, route->node.address);
+    const auto reason = co_await (ended(relay_up(route->role)) || ended(relay_down(route->role)));
+    spdlog::info("{}: session of {} ended: {}", tag_, route->playback_id,
+                 std::get_if<0>(&reason) ? std::get<0>(reason) : std::get<1>(reason));
+    {
+      std::lock_guard lock(proxy_.mutex);
+      --proxy_.own_sessions[route->node.address];
+    }
+    boost::system::error_code ignored;
+    client_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    backend_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+
+ private:
+  void fail(const std::string& why) {
+    proxy_.counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("{}: closing: {}", tag_, why);
+  }
+
+  asio::awaitable<void> send_client(const media::Bytes& bytes) {
+    client_.expires_after(std::chrono::seconds(10));
+    co_await asio::async_write(client_, asio::buffer(bytes), kUseTuple);
+  }
+
+  // Refuses with a status the encoder shows (not a silent close), then closes.
+  asio::awaitable<void> refuse(const std::string& code, const std::string& why) {
+    spdlog::warn("{}: refused: {}", tag_, why);
+    co_await send_client(ingest::on_status("error", code, why));
+  }
+
+  asio::awaitable<bool> handshake() {
+    rtmp::ServerHandshake hs;
+    client_.expires_after(proxy_.config.handshake_timeout);
+    for (;;) {
+      auto [ec, n] = co_await client_.async_read_some(asio::buffer(buf_), kUseTuple);
+      if (ec) {
+        if (ec != asio::error::eof) spdlog::info("{}: handshake: {}", tag_, ec.message());
+        co_return false;
+      }
+      auto step = hs.feed(std::span(buf_.data(), n));
+      if (!step) {
+        fail("handshake: " + step.error().message);
+        co_return false;
+      }
+      if (!step->out.empty()) {
+        auto [werr, wn] = co_await asio::async_write(client_, asio::buffer(step->out), kUseTuple);
+        if (werr) co_return false;
+      }
+      if (step->done) {
+        preroute_.assign(buf_.begin() + static_cast<long>(step->consumed), buf_.begin() + n);
+        co_return true;
+      }
+    }
+  }
+
+  // Answers connect/createStream like a server until publish or play names the stream.
+  asio::awaitable<std::optional<Route>> read_until_routed() {
+    rtmp::ChunkDecoder decoder(proxy_.config.chunk_limits);
+    std::vector<rtmp::Message> messages;
+    std::size_t fed = 0;
+    client_.expires_after(proxy_.config.handshake_timeout);
+    for (;;) {
+      if (preroute_.size() > proxy_.config.max_preroute_bytes) {
+        fail("no publish or play in the first " + std::to_string(proxy_.config.max_preroute_bytes) +
+             " bytes");
+        co_return std::nullopt;
+      }
+      messages.clear();
+      if (auto st = decoder.feed(std::span(preroute_).subspan(fed), messages); !st) {
+        fail(st.error().message);
+        co_return std::nullopt;
+      }
+      fed = preroute_.size();
+      for (const auto& m : messages) {
+        if (m.type != rtmp::kCommandAmf0 && m.type != rtmp::kCommandAmf3) continue;
+        Outcome outcome = on_command(m);
+        if (!outcome.reply.empty()) co_await send_client(outcome.reply);
+        if (outcome.close) co_return std::nullopt;
+        // Plain statements: GCC 12 miscompiles co_await inside a conditional expression.
+        if (outcome.route == Role::kPublish) {
+          auto route = co_await route_publish(outcome.name);
+          co_return route;
+        }
+        if (outcome.route == Role::kPlay) {
+          auto route = co_await route_play(outcome.name);
+          co_return route;
+        }
+      }
+      auto [ec, n] = co_await client_.async_read_some(asio::buffer(buf_), kUseTuple);
+      if (ec) {
+        if (ec == beast::error::timeout) fail("no publish or play before the handshake timeout");
+        co_return std::nullopt;
+      }
+      preroute_.insert(preroute_.end(), buf_.begin(), buf_.begin() + n);
+    }
+  }
+
+  // What a command before routing asks for: an answer, the end, or a route.
+  struct Outcome {
+    media::Bytes reply;
+    bool close = false;
+    std::optional<Role> route;
+    std::string name;  // the publish or play name
+  };
+
+  Outcome on_command(const rtmp::Message& m) {
+    Outcome out;
+    auto body = std::span<const std::uint8_t>(*m.payload);
+    if (m.type == rtmp::kCommandAmf3 && !body.empty()) body = body.subspan(1);
+    auto values = amf0::decode_all(body, proxy_.config.amf0_limits);
+    if (!values || values->empty() || !(*values)[0].as_string()) {
+      fail("malformed command");
+      out.close = true;
+      return out;
+    }
+    const auto& v = *values;
+    const std::string& name = *v[0].as_string();
+    const double txid = v.size() > 1 && v[1].as_number() ? *v[1].as_number() : 0.0;
+    if (name == "connect") {
+      const amf0::Value cmd = v.size() > 2 ? v[2] : amf0::Value{};
+      app_ = ingest::normalize_app(cmd.get_string("app"));
+      tc_url_ = cmd.get_string("tcUrl");
+      flash_ver_ = cmd.get_string("flashVer");
+      if (app_ != proxy_.config.app) {
+        spdlog::warn("{}: connect to unknown app '{}'", tag_, app_);
+        out.reply = ingest::connect_rejected(txid, "unknown application");
+        out.close = true;
+        return out;
+      }
+      answered_.insert(txid);
+      out.reply = ingest::connect_accepted(txid, cmd.get_number("objectEncoding", 0));
+    } else if (name == "createStream") {
+      answered_.insert(txid);
+      out.reply = ingest::command_message(
+          ingest::kCommandCsid, 0, {"_result", txid, amf0::Null{}, double(ingest::kPlayStreamId)});
+    } else if (name == "releaseStream" || name == "FCPublish" || name == "getStreamLength") {
+      if (txid != 0) {
+        answered_.insert(txid);
+        out.reply = ingest::command_message(ingest::kCommandCsid, 0,
+                                            {"_result", txid, amf0::Null{}, amf0::Undefined{}});
+      }
+    } else if (name == "publish" || name == "play") {
+      out.route = name == "publish" ? Role::kPublish : Role::kPlay;
+      out.name = v.size() > 3 && v[3].as_string() ? *v[3].as_string() : std::string{};
+    }
+    return out;
+  }
+
+  asio::awaitable<std::optional<Route>> route_publish(const std::string& publish_name) {
+    auto [key, query] = ingest::split_publish_name(publish_name);
+    if (!ingest::valid_stream_name(key)) {
+      proxy_.counters.rejected_auth.fetch_add(1, std::memory_order_relaxed);
+      co_await refuse("NetStream.Publish.BadName", "invalid stream key (1-128 of [A-Za-z0-9_-])");
+      co_return std::nullopt;
+    }
+    // Named, not a temporary: GCC 12 destroys temporaries in a co_await operand twice.
+    const ingest::PublishRequest request{app_, key, query, addr_, tc_url_, flash_ver_, 0};
+    auto decision = co_await proxy_.auth.authorize(request);
+    if (!decision.allowed) {
+      proxy_.counters.rejected_auth.fetch_add(1, std::memory_order_relaxed);
+      co_await refuse("NetStream.Publish.BadName", "not authorized: " + decision.reason);
+      co_return std::nullopt;
+    }
+    const std::string playback_id = decision.playback_id.value_or(ingest::derive_playback_id(
+        proxy_.config.playback_id_mode, proxy_.config.playback_secret, key));
+    auto node = place_publish(proxy_.placement(playback_id));
+    if (!node) {
+      proxy_.counters.rejected_capacity.fetch_add(1, std::memory_order_relaxed);
+      co_await refuse("NetStream.Publish.Failed", "no media server has free capacity");
+      co_return std::nullopt;
+    }
+    proxy_.counters.publishes_routed.fetch_add(1, std::memory_order_relaxed);
+    co_return Route{Role::kPublish, playback_id, *node};
+  }
+
+  asio::awaitable<std::optional<Route>> route_play(const std::string& play_name) {
+    const std::string playback_id = ingest::split_publish_name(play_name).key;
+    std::optional<registry::NodeEntry> node;
+    if (ingest::valid_stream_name(playback_id)) node = place_play(proxy_.placement(playback_id));
+    if (!node) {
+      proxy_.counters.rejected_unknown.fetch_add(1, std::memory_order_relaxed);
+      co_await refuse("NetStream.Play.StreamNotFound", "no such live stream");
+      co_return std::nullopt;
+    }
+    proxy_.counters.plays_routed.fetch_add(1, std::memory_order_relaxed);
+    co_return Route{Role::kPlay, playback_id, *node};
+  }
+
+  // Connects and shakes hands with the server, then replays everything the client sent
+  // since its handshake.
+  asio::awaitable<bool> connect_backend(const Route& route) {
+    const auto failed = [&](const std::string& why) -> asio::awaitable<bool> {
+      proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
+      {
+        std::lock_guard lock(proxy_.mutex);
+        proxy_.health[route.node.address] = false;  // until the next check says otherwise
+      }
+      co_await refuse(
+          route.role == Role::kPublish ? "NetStream.Publish.Failed" : "NetStream.Play.Failed",
+          "media server " + route.node.address + " unreachable: " + why);
+      co_return false;
+    };
+    auto ep = RtmpProxy::Impl::parse_address(route.node.rtmp_address);
+    if (!ep) co_return co_await failed("bad address " + route.node.rtmp_address);
+    backend_.expires_after(proxy_.config.connect_timeout);
+    if (auto [ec] = co_await backend_.async_connect(*ep, kUseTuple); ec)
+      co_return co_await failed(ec.message());
+    boost::system::error_code ignored;
+    backend_.socket().set_option(tcp::no_delay(true), ignored);
+    rtmp::ClientHandshake hs;
+    const auto c0c1 = hs.start();
+    if (auto [ec, n] = co_await asio::async_write(backend_, asio::buffer(c0c1), kUseTuple); ec)
+      co_return co_await failed(ec.message());
+    for (;;) {
+      auto [ec, n] = co_await backend_.async_read_some(asio::buffer(buf_), kUseTuple);
+      if (ec) co_return co_await failed("handshake: " + ec.message());
+      auto step = hs.feed(std::span(buf_.data(), n));
+      if (!step) co_return co_await failed("handshake: " + step.error().message);
+      if (!step->out.empty()) {
+        if (auto [werr, wn] =
+                co_await asio::async_write(backend_, asio::buffer(step->out), kUseTuple);
+            werr)
+          co_return co_await failed(werr.message());
+      }
+      if (step->done) {
+        backend_pending_.assign(buf_.begin() + static_cast<long>(step->consumed), buf_.begin() + n);
+        break;
+      }
+    }
+    if (auto [ec, n] = co_await asio::async_write(backend_, asio::buffer(preroute_), kUseTuple); ec)
+      co_return co_await failed(ec.message());
+    proxy_.counters.bytes_to_servers.fetch_add(preroute_.size(), std::memory_order_relaxed);
+    preroute_ = {};
+    co_return true;
+  }
+
+  // Whichever direction ends first ends the other: its pending read is cancelled.
+  asio::awaitable<std::string> ended(asio::awaitable<std::string> relay) {
+    std::string why = co_await std::move(relay);
+    client_.cancel();
+    backend_.cancel();
+    co_return why;
+  }
+
+  // Client to server: bytes as they come.
+  asio::awaitable<std::string> relay_up(Role role) {
+    std::vector<std::uint8_t> buf(kRelayBuffer);
+    for (;;) {
+      if (role == Role::kPublish) {
+        client_.expires_after(proxy_.config.idle_timeout);
+      } else {
+        client_.expires_never();  // players may stay silent
+      }
+      auto [ec, n] = co_await client_.async_read_some(asio::buffer(buf), kUseTuple);
+      if (ec) co_return "client: " + ec.message();
+      backend_.expires_after(proxy_.config.idle_timeout);
+      auto [werr, wn] =
+          co_await asio::async_write(backend_, asio::buffer(buf.data(), n), kUseTuple);
+      if (werr) {
+        proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
+        co_return "server: " + werr.message();
+      }
+      proxy_.counters.bytes_to_servers.fetch_add(n, std::memory_order_relaxed);
+    }
+  }
+
+  // Server to client: messages, minus what the proxy already answered, re-chunked.
+  asio::awaitable<std::string> relay_down(Role role) {
+    rtmp::ChunkDecoder decoder(proxy_.config.chunk_limits);
+    std::vector<rtmp::Message> messages;
+    std::vector<std::uint8_t> buf(kRelayBuffer), out;
+    std::vector<std::uint8_t> pending = std::move(backend_pending_);
+    for (;;) {
+      messages.clear();
+      out.clear();
+      if (auto st = decoder.feed(pending, messages); !st) {
+        proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
+        co_return "server sent bad chunks: " + st.error().message;
+      }
+      for (const auto& m : messages) {
+        if (auto why = forward(m, out)) co_return *why;
+      }
+      if (!out.empty()) {
+        client_.expires_after(proxy_.config.idle_timeout);
+        auto [werr, wn] = co_await asio::async_write(client_, asio::buffer(out), kUseTuple);
+        if (werr) co_return "client: " + werr.message();
+        proxy_.counters.bytes_to_clients.fetch_add(wn, std::memory_order_relaxed);
+      }
+      if (role == Role::kPlay) {
+        backend_.expires_after(proxy_.config.idle_timeout);
+      } else {
+        backend_.expires_never();  // a server is quiet while a publisher sends
+      }
+      auto [ec, n] = co_await backend_.async_read_some(asio::buffer(buf), kUseTuple);
+      if (ec) {
+        // The server ending a session is a loss for the client (or a refusal it was told).
+        if (ec != asio::error::operation_aborted) proxy_.counters.server_failures.fetch_add(1);
+        co_return "server: " + ec.message();
+      }
+      pending.assign(buf.begin(), buf.begin() + n);
+    }
+  }
+
+  // Appends `m` for the client unless the proxy answered it already; a reason ends the relay.
+  std::optional<std::string> forward(const rtmp::Message& m, std::vector<std::uint8_t>& out) {
+    switch (m.type) {
+      case rtmp::kSetChunkSize:  // applied by our decoder; the client has the proxy's size
+      case rtmp::kWindowAckSize:
+      case rtmp::kSetPeerBandwidth:
+        return std::nullopt;
+      case rtmp::kCommandAmf0:
+      case rtmp::kCommandAmf3: {
+        auto body = std::span<const std::uint8_t>(*m.payload);
+        if (m.type == rtmp::kCommandAmf3 && !body.empty()) body = body.subspan(1);
+        auto values = amf0::decode_all(body, proxy_.config.amf0_limits);
+        if (values && values->size() > 1 && (*values)[0].as_string() && (*values)[1].as_number()) {
+          const std::string& name = *(*values)[0].as_string();
+          const double txid = *(*values)[1].as_number();
+          if ((name == "_result" || name == "_error") && answered_.erase(txid)) {
+            if (name == "_error") return "the server refused what the proxy accepted";
+            return std::nullopt;
+          }
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    rtmp::encode_message(m.csid, m.type, m.stream_id, m.timestamp, *m.payload,
+                         ingest::kPlayChunkSize, out);
+    return std::nullopt;
+  }
+
+  RtmpProxy::Impl& proxy_;
+  beast::tcp_stream client_;
+  beast::tcp_stream backend_;
+  std::string addr_, tag_, app_, tc_url_, flash_ver_;
+  std::array<std::uint8_t, 16 * 1024> buf_{};
+  std::vector<std::uint8_t> preroute_;         // client bytes since its handshake
+  std::vector<std::uint8_t> backend_pending_;  // server bytes right after its handshake
+  std::set<double> answered_;                  // transactions the proxy answered itself
+};
+
+}  // namespace
+
+asio::awaitable<void> RtmpProxy::Impl::session(tcp::socket socket, std::uint64_t id) {
+  ProxySession s(*this, std::move(socket), id);
+  co_await s.run();
+}
+
+RtmpProxy::RtmpProxy(asio::io_context& io, const tcp::endpoint& endpoint, const ProxyConfig& config,
+                     const registry::Registry& registry, ingest::PublishAuthorizer& auth,
+                     ProxyCounters& counters)
+    : impl_(std::make_shared<Impl>(io, endpoint, config, registry, auth, counters)) {}
+
+RtmpProxy::~RtmpProxy() = default;
+
+tcp::endpoint RtmpProxy::local_endpoint() const {
+  return impl_->acceptor.local_endpoint();
+}
+
+void RtmpProxy::start() {
+  asio::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), asio::detached);
+  impl_->schedule_health();
+}
+
+void RtmpProxy::stop() {
+  boost::system::error_code ec;
+  impl_->acceptor.close(ec);
+  impl_->health_timer.cancel();
+}
+
+std::string RtmpProxy::metrics_text() const {
+  const auto& c = impl_->counters;
+  std::string out;
+  const auto add = [&](const char* name, const char* type, const char* help, auto value) {
+    serve::append_metric(out, name, type, help, static_cast<double>(value));
+  };
+  add("sluice_proxy_connections_total", "counter", "RTMP connections accepted.",
+      c.connections_total.load());
+  add("sluice_proxy_connections_active", "gauge", "Open RTMP connections.",
+      c.connections_active.load());
+  add("sluice_proxy_connections_refused_total", "counter", "Connections over the limit.",
+      c.connections_refused.load());
+  add("sluice_proxy_publishes_routed_total", "counter", "Publishers sent to a server.",
+      c.publishes_routed.load());
+  add("sluice_proxy_plays_routed_total", "counter", "Players sent to a server.",
+      c.plays_routed.load());
+  add("sluice_proxy_rejected_auth_total", "counter", "Publishes refused at the edge (key).",
+      c.rejected_auth.load());
+  add("sluice_proxy_rejected_capacity_total", "counter",
+      "Publishes refused because no server had free capacity.", c.rejected_capacity.load());
+  add("sluice_proxy_rejected_unknown_total", "counter", "Plays of streams not in the registry.",
+      c.rejected_unknown.load());
+  add("sluice_proxy_protocol_errors_total", "counter", "Sessions closed on bad client input.",
+      c.protocol_errors.load());
+  add("sluice_proxy_server_failures_total", "counter",
+      "Server connections that failed or broke mid-session.", c.server_failures.load());
+  add("sluice_proxy_bytes_to_servers_total", "counter", "Bytes relayed to servers.",
+      c.bytes_to_servers.load());
+  add("sluice_proxy_bytes_to_clients_total", "counter", "Bytes relayed to clients.",
+      c.bytes_to_clients.load());
+  int healthy = 0, nodes = 0;
+  for (const auto& n : impl_->registry.nodes()) {
+    ++nodes;
+    healthy += impl_->healthy(n.address) ? 1 : 0;
+  }
+  add("sluice_proxy_servers", "gauge", "Servers in the registry.", nodes);
+  add("sluice_proxy_servers_healthy", "gauge", "Servers passing the TCP check.", healthy);
+  serve::append_registry_metrics(out, impl_->registry);
+  return out;
+}
+
+}  // namespace sluice::route

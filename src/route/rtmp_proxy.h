@@ -1,0 +1,74 @@
+// `sluice proxy`: the RTMP front door of a fleet. It terminates the client's handshake,
+// answers connect and createStream itself, reads publish or play, then authorizes the key at
+// the edge, picks a server (route/placement) and relays the session: the client's bytes from
+// the first one after the handshake go to the server unchanged (so the server's chunk-stream
+// state is exactly the client's), and the server's messages come back re-chunked by the proxy
+// (so the client's state stays the proxy's), minus the answers the proxy already gave.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "ingest/auth.h"
+#include "ingest/stream_key.h"
+#include "proto/amf0/amf0.h"
+#include "proto/rtmp/chunk.h"
+#include "registry/registry.h"
+
+namespace sluice::route {
+
+struct ProxyConfig {
+  std::string app = "stream";
+  std::chrono::milliseconds handshake_timeout{10'000};  // handshake, connect and publish/play
+  std::chrono::milliseconds idle_timeout{30'000};       // a silent publisher or server
+  std::chrono::milliseconds connect_timeout{5'000};     // to a server
+  std::chrono::milliseconds health_interval{1'000};     // TCP checks of every server
+  std::size_t max_connections = 10'000;
+  std::size_t max_preroute_bytes = 64 * 1024;  // client bytes buffered before routing
+  rtmp::DecoderLimits chunk_limits;
+  amf0::Limits amf0_limits;
+  ingest::PlaybackIdMode playback_id_mode = ingest::PlaybackIdMode::kHash;
+  std::string playback_secret;
+};
+
+struct ProxyCounters {
+  std::atomic<std::uint64_t> connections_total{0};
+  std::atomic<std::int64_t> connections_active{0};
+  std::atomic<std::uint64_t> connections_refused{0};
+  std::atomic<std::uint64_t> publishes_routed{0};
+  std::atomic<std::uint64_t> plays_routed{0};
+  std::atomic<std::uint64_t> rejected_auth{0};
+  std::atomic<std::uint64_t> rejected_capacity{0};
+  std::atomic<std::uint64_t> rejected_unknown{0};
+  std::atomic<std::uint64_t> protocol_errors{0};
+  std::atomic<std::uint64_t> server_failures{0};  // connect, handshake or mid-session loss
+  std::atomic<std::uint64_t> bytes_to_servers{0};
+  std::atomic<std::uint64_t> bytes_to_clients{0};
+};
+
+class RtmpProxy {
+ public:
+  RtmpProxy(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
+            const ProxyConfig& config, const registry::Registry& registry,
+            ingest::PublishAuthorizer& auth, ProxyCounters& counters);
+  ~RtmpProxy();
+  boost::asio::ip::tcp::endpoint local_endpoint() const;
+  void start();
+  void stop();
+  std::string metrics_text() const;
+
+  struct Impl;  // defined in the .cpp; public so its sessions can name it
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::route

@@ -1,0 +1,166 @@
+"""`sluice proxy` in front of `sluice serve` nodes and a real redis-server: placement by
+capacity, the full-fleet refusal, discovery, drain, sticky republish, a server killed
+mid-stream, playback through the proxy, and bad input."""
+
+import json
+import signal
+import socket
+import time
+import unittest
+
+from harness import (Proxy, Redis, Sluice, SluiceTestCase, ffmpeg_publish, ffprobe_json,
+                     gst_publish, parse_media_playlist, wait_until)
+
+SECRET = "test-secret"  # the harness's servers use it; the proxy must derive the same IDs
+
+
+class ProxyFleet(SluiceTestCase):
+    def setUp(self):
+        super().setUp()
+        self.redis = self.track(Redis(self.workdir))
+        self.n = 0
+
+    def fleet_args(self):
+        return ("--registry", self.redis.url, "--registry-ttl", "3", "--registry-resync", "0.5")
+
+    def server(self, capacity, *extra):
+        self.n += 1
+        return self.track(Sluice(self.path(f"server{self.n}"), *self.fleet_args(),
+                                 "--max-streams", str(capacity), *extra))
+
+    def proxy(self, *extra):
+        p = self.track(Proxy(self.workdir, *self.fleet_args(), "--playback-secret", SECRET,
+                             "--proxy-health-interval", "0.5", *extra))
+        return p
+
+    def publish(self, proxy, key, seconds=40, name=None):
+        return self.track(ffmpeg_publish(proxy.rtmp_url(key), self.path(name or f"{key}.log"),
+                                         seconds=seconds, size="320x240", gop=30))
+
+    def holder(self, servers, key):
+        """The server whose hub has the stream of `key`."""
+        pid = servers[0].playback_id(key)
+        for s in servers:
+            if s.alive() and any(x["playback_id"] == pid for x in s.streams()):
+                return s
+        return None
+
+    def wait_nodes(self, proxy, count):
+        wait_until(lambda: proxy.metric("sluice_proxy_servers") == count, 10,
+                   what=f"the proxy to see {count} servers")
+
+    def test_placement_by_capacity_and_full_fleet_refusal(self):
+        a, b = self.server(1), self.server(2)
+        proxy = self.proxy()
+        self.wait_nodes(proxy, 2)
+        self.publish(proxy, "first")
+        wait_until(lambda: self.holder([a, b], "first"), 15, what="first stream placed")
+        self.assertIs(self.holder([a, b], "first"), b)  # b has the most free capacity
+        wait_until(lambda: json.loads(self.redis.cli("GET", f"sluice:node:127.0.0.1:{b.http_port}"))
+                   ["load"] == 1, 5, what="b's load in the registry")
+        # GStreamer's rtmp2sink too: both servers now have one free slot; a (fewer streams).
+        self.track(gst_publish(proxy.rtmp_url("second"), self.path("gst.log"), buffers=1200))
+        wait_until(lambda: self.holder([a, b], "second"), 15, what="second stream placed")
+        self.assertIs(self.holder([a, b], "second"), a)
+        self.publish(proxy, "third", name="third-b.log")
+        wait_until(lambda: self.holder([a, b], "third"), 15, what="third stream placed")
+        self.assertIs(self.holder([a, b], "third"), b)
+
+        # Full: the encoder gets a proper error at once, not a hang.
+        started = time.monotonic()
+        full = self.publish(proxy, "fourth", seconds=10)
+        self.assertNotEqual(full.wait(15), 0)
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertIn("no media server has free capacity", full.output())
+        self.assertEqual(proxy.metric("sluice_proxy_rejected_capacity_total"), 1)
+
+        # Playback through the proxy: routed to the server that holds the stream.
+        pid = a.playback_id("third")
+        wait_until(lambda: self.redis.cli("EXISTS", f"sluice:stream:{pid}") == "1", 15,
+                   what="the stream to be registered (once playable)")
+        probe = ffprobe_json(proxy.rtmp_url(pid), ("-read_intervals", "%+2"))
+        self.assertEqual({s["codec_type"] for s in probe["streams"]}, {"video", "audio"})
+        self.assertEqual(proxy.metric("sluice_proxy_plays_routed_total"), 1)
+        self.assertEqual(proxy.get("/anything")[0], 200)  # health for DNS checks
+
+    def test_new_server_discovered_and_draining_server_skipped(self):
+        a = self.server(1, "--drain-timeout", "60")
+        proxy = self.proxy()
+        self.wait_nodes(proxy, 1)
+        pub = self.publish(proxy, "draining", seconds=30)
+        wait_until(lambda: self.holder([a], "draining"), 15, what="stream on a")
+        # A new server takes traffic within a second of registering.
+        b = self.server(1)
+        registered = time.monotonic()
+        self.wait_nodes(proxy, 2)
+        self.assertLess(time.monotonic() - registered, 1.5)
+
+        a.proc.send_signal(signal.SIGTERM)  # drain: a keeps its stream, takes nothing new
+        wait_until(lambda: json.loads(self.redis.cli("GET", f"sluice:node:127.0.0.1:{a.http_port}"))
+                   ["draining"], 5, what="a to mark itself draining")
+        pid = a.playback_id("draining")
+        _, before = parse_media_playlist(a.get(f"/{pid}/source/index.m3u8")[2].decode())
+        self.publish(proxy, "newcomer")
+        wait_until(lambda: self.holder([a, b], "newcomer"), 15, what="newcomer placed")
+        self.assertIs(self.holder([a, b], "newcomer"), b)
+        wait_until(lambda: parse_media_playlist(a.get(f"/{pid}/source/index.m3u8")[2].decode())[1]
+                   [-1] != before[-1], 15, what="the draining server's stream to go on")
+        self.assertTrue(pub.alive())
+        pub.wait(40)
+        self.assertEqual(a.wait(20), 0)  # exits once its publisher is gone
+        self.assertIn("drain: no publisher left", a.output())
+
+    def test_republish_sticks_to_its_server(self):
+        a = self.server(3)
+        proxy = self.proxy()
+        self.wait_nodes(proxy, 1)
+        self.publish(proxy, "sticky", seconds=6).wait(30)
+        b = self.server(10)  # more free capacity than a
+        self.wait_nodes(proxy, 2)
+        self.publish(proxy, "sticky", seconds=8, name="sticky2.log")
+        wait_until(lambda: self.holder([a, b], "sticky"), 15, what="republish placed")
+        self.assertIs(self.holder([a, b], "sticky"), a)
+        # A different key goes by capacity.
+        self.publish(proxy, "other")
+        wait_until(lambda: self.holder([a, b], "other"), 15, what="other placed")
+        self.assertIs(self.holder([a, b], "other"), b)
+
+    def test_server_killed_mid_stream_disconnects_the_encoder(self):
+        a = self.server(1)
+        proxy = self.proxy()
+        self.wait_nodes(proxy, 1)
+        pub = self.publish(proxy, "victim", seconds=60)
+        wait_until(lambda: self.holder([a], "victim"), 15, what="stream on a")
+        a.stop(signal.SIGKILL)
+        pub.wait(20)  # the encoder sees its connection end and can reconnect
+        wait_until(lambda: proxy.metric("sluice_proxy_connections_active") == 0, 10,
+                   what="the proxy to close the session")
+        self.assertGreaterEqual(proxy.metric("sluice_proxy_server_failures_total"), 1)
+        # Nothing left to take a publish: refused with a reason.
+        wait_until(lambda: proxy.metric("sluice_proxy_servers_healthy") == 0, 10,
+                   what="the dead server to fail its check")
+        again = self.publish(proxy, "victim", seconds=5, name="again.log")
+        self.assertNotEqual(again.wait(15), 0)
+        self.assertTrue(proxy.alive())
+
+    def test_bad_input_is_cut_off(self):
+        self.server(1)
+        proxy = self.proxy("--rtmp-handshake-timeout", "1")
+        garbage = socket.create_connection(("127.0.0.1", proxy.rtmp_port), timeout=5)
+        garbage.sendall(b"\x07" + b"x" * 2000)  # not RTMP version 3
+        self.assertEqual(garbage.recv(10), b"")
+        stalled = socket.create_connection(("127.0.0.1", proxy.rtmp_port), timeout=5)
+        stalled.sendall(b"\x03" + b"\x00" * 100)  # half a C1, then silence
+        started = time.monotonic()
+        self.assertEqual(stalled.recv(10), b"")
+        self.assertLess(time.monotonic() - started, 4)
+        garbage.close()
+        stalled.close()
+        wait_until(lambda: proxy.metric("sluice_proxy_connections_active") == 0, 5,
+                   what="connections closed")
+        self.assertGreaterEqual(proxy.metric("sluice_proxy_protocol_errors_total"), 1)
+        self.assertTrue(proxy.alive())
+
+
+if __name__ == "__main__":
+    unittest.main()
