@@ -4,8 +4,8 @@ proxy_cache, proxy_cache_lock on, upstream keep-alive), same upstream, same load
 
   Upstream: a stand-in media server (this script in another process, Python threads, HTTP/1.1
   keep-alive) serving /bench/live.m3u8, /bench/source/index.m3u8 (no-cache) and
-  /bench/source/<N>.ts (2 MiB, max-age=600), counting the requests it gets per path, with a
-  delay that can be switched on.
+  /bench/source/<N>.ts (2 MiB, or --small-bytes (16 KiB) for N >= 2,000,000; max-age=600),
+  counting the requests it gets per path, with a delay that can be switched on.
   Both origins use the same freshness: master 60 s, media playlist 1 s, segment 60 s (nginx
   ignores the upstream's Cache-Control, as sluice does, so proxy_cache_valid decides).
 
@@ -13,10 +13,18 @@ proxy_cache, proxy_cache_lock on, upstream keep-alive), same upstream, same load
       playlist and against one 2 MiB segment; requests/s, server CPU, ratio sluice/nginx.
   (b) herd: upstream delay 200 ms; per origin, a segment never requested before; 200 client
       connections, opened beforehand, each send one GET at the same moment; upstream requests
-      for that path, and each client's time to first byte and to the full body.
+      for that path, and each client's time to first byte and to the full body. Then the same
+      burst again, now a cache hit: what delivering 200 x 2 MiB costs here without the upstream.
+      Done twice: on 2 MiB segments, and on small (16 KiB) ones, where moving the body costs
+      little and the time is the origin's own. Each is checked against the target: one upstream
+      request per herd and p99 (full body) within 30 ms of the upstream delay.
+
+  Both caches are in memory: sluice's own, and nginx's cache directory in a temporary
+  directory under /dev/shm (tmpfs). Every process started is stopped by PID at the end.
 
 Usage: bench/origin_bench.py [--build build] [--seconds 10] [--connections 50] [--clients 200]
-                             [--herd-rounds 3] [--delay-ms 200] [--json results.json]
+                             [--herd-rounds 3] [--delay-ms 200] [--small-bytes 16384]
+                             [--json results.json]
 Needs: nginx, wrk, redis-server (scripts/install-bench-deps.sh)."""
 
 import argparse
@@ -29,13 +37,11 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -50,6 +56,8 @@ SEGMENT_PACKETS = (2 << 20) // TS_PACKET  # 2 MiB rounded down to whole TS packe
 SEGMENT_BYTES = SEGMENT_PACKETS * TS_PACKET
 THROUGHPUT_SEGMENT = 7
 HERD_SEGMENT_BASE = 1_000_000  # herd segments: never requested by anything else
+SMALL_SEGMENT_BASE = 2_000_000  # segments from here on are small (--small-bytes)
+TARGET_MARGIN_MS = 30  # the target: herd p99 within this of the upstream delay
 
 
 def segment_path(n):
@@ -81,11 +89,21 @@ def first_packet(n):
 _FILLER = (b"\x47\x1f\xff\x10" + b"\xff" * (TS_PACKET - 4)) * (SEGMENT_PACKETS - 1)
 
 
-def segment_body(n):
+def small_packets(small_bytes):
+    return max(1, small_bytes // TS_PACKET)  # rounded down to whole TS packets
+
+
+def segment_body(n, small_bytes):
+    if n >= SMALL_SEGMENT_BASE:
+        return first_packet(n) + _FILLER[:(small_packets(small_bytes) - 1) * TS_PACKET]
     return first_packet(n) + _FILLER
 
 
-def serve_upstream(port):
+def segment_bytes(n, small_bytes):
+    return small_packets(small_bytes) * TS_PACKET if n >= SMALL_SEGMENT_BASE else SEGMENT_BYTES
+
+
+def serve_upstream(port, small_bytes):
     counts, lock = {}, threading.Lock()
     state = {"delay": 0.0}
     seg_re = re.compile(rf"/{PLAYBACK_ID}/source/(\d+)\.ts")
@@ -123,7 +141,8 @@ def serve_upstream(port):
             elif path == PLAYLIST:
                 self.reply(200, "application/vnd.apple.mpegurl", playlist_body())
             elif m:
-                self.reply(200, "video/mp2t", segment_body(int(m.group(1))), "max-age=600")
+                self.reply(200, "video/mp2t", segment_body(int(m.group(1)), small_bytes),
+                           "max-age=600")
             else:
                 self.reply(404, "text/plain", b"not found\n")
 
@@ -159,7 +178,8 @@ def wait_port(port, proc, name, timeout=15):
 def start(args, log_path):
     log = open(log_path, "wb")
     try:
-        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     finally:
         log.close()
@@ -197,11 +217,21 @@ def cpu_seconds(pids):
     return total / TICK
 
 
-def busy_cpu_seconds():
-    """Machine-wide CPU time from /proc/stat: (user+nice+system+steal, irq+softirq)."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return (v[0] + v[1] + v[2] + v[7]) / TICK, (v[5] + v[6]) / TICK
+def all_cpu_seconds():
+    """utime+stime of every process now running, by PID."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            t = cpu_seconds([int(name)])
+            if t:
+                out[int(name)] = t
+    return out
+
+
+def other_cpu_seconds(before, after, ours):
+    """CPU time used between two all_cpu_seconds() snapshots by processes not in `ours`: the
+    rest of the machine, to tell a disturbed run (processes that ended meanwhile are missed)."""
+    return sum(t - before.get(pid, 0) for pid, t in after.items() if pid not in ours)
 
 
 def http_get(port, path, timeout=10):
@@ -303,7 +333,7 @@ class Peer:
 def run_wrk(peer, path, args, lua, upstream_port):
     before = upstream_counts(upstream_port)
     pids = group_pids(peer.proc)
-    c0, b0 = cpu_seconds(pids), busy_cpu_seconds()
+    c0, all0 = cpu_seconds(pids), all_cpu_seconds()
     proc = subprocess.Popen(["wrk", f"-t{args.threads}", f"-c{args.connections}",
                              f"-d{args.seconds}s", "--timeout", "10s", "-s", lua, peer.url(path)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -315,7 +345,7 @@ def run_wrk(peer, path, args, lua, upstream_port):
         if proc.returncode is None:
             proc.kill()
             proc.wait()
-    c1, b1 = cpu_seconds(pids), busy_cpu_seconds()
+    c1, all1 = cpu_seconds(pids), all_cpu_seconds()
     after = upstream_counts(upstream_port)
     m = re.search(r"^WRKJSON (.*)$", out, re.M)
     if proc.returncode != 0 or not m:
@@ -330,11 +360,9 @@ def run_wrk(peer, path, args, lua, upstream_port):
             "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000,
             "max_ms": r["max_us"] / 1000,
             "server_cpu_s": c1 - c0, "wrk_cpu_s": usage.ru_utime + usage.ru_stime,
-            # Everything else that ran meanwhile (the upstream, other users of the machine):
-            # a large figure means the run was disturbed.
-            "other_cpu_s": (b1[0] - b0[0]) - (c1 - c0) - (usage.ru_utime + usage.ru_stime),
-            # Interrupt time (loopback packet delivery runs as softirq) is counted apart.
-            "irq_cpu_s": b1[1] - b0[1],
+            # Every other process (the upstream, this script, other users of the machine):
+            # much above zero means the run was disturbed.
+            "other_cpu_s": other_cpu_seconds(all0, all1, set(pids) | {proc.pid}),
             "requests_per_server_cpu_s": r["requests"] / max(c1 - c0, 1e-9),
             "upstream_requests": after.get(path, 0) - before.get(path, 0)}
 
@@ -421,35 +449,39 @@ def percentile(values, p):
     return s[min(len(s) - 1, max(0, int(round(p / 100 * len(s) + 0.5)) - 1))]
 
 
-def run_herd(peer, n, args, upstream_port):
+def run_herd(peer, n, args, upstream_port, upstream_pid):
     path = segment_path(n)
     before = upstream_counts(upstream_port)
     sluice_before = sluice_upstream_requests(peer.port) if peer.name == "sluice" else None
-    t0 = time.perf_counter()
+    ours = set(group_pids(peer.proc)) | {os.getpid(), upstream_pid}
+    all0, t0 = all_cpu_seconds(), time.perf_counter()
     conns = asyncio.run(herd_async(peer.port, path, args.clients, timeout=30))
     wall = time.perf_counter() - t0
+    other = other_cpu_seconds(all0, all_cpu_seconds(), ours)
     time.sleep(0.2)
     after = upstream_counts(upstream_port)
     expect = first_packet(n)
+    size = segment_bytes(n, args.small_bytes)
     complete = [c for c in conns if c.done.done() and c.done.result() and c.status == 200
-                and c.length == SEGMENT_BYTES and c.got == SEGMENT_BYTES
+                and c.length == size and c.got == size
                 and bytes(c.prefix) == expect]
     statuses = {}
     for c in conns:
         statuses[str(c.status)] = statuses.get(str(c.status), 0) + 1
     full = [(c.t_done - c.t_send) * 1000 for c in complete]
     ttfb = [(c.t_first - c.t_send) * 1000 for c in complete]
-    r = {"peer": peer.name, "path": path, "clients": args.clients,
+    r = {"peer": peer.name, "path": path, "bytes": size, "clients": args.clients,
          "complete_full_body": len(complete), "statuses": statuses,
          "upstream_requests": after.get(path, 0) - before.get(path, 0),
-         "full_ms": full, "ttfb_ms": ttfb, "wall_s": wall}
+         "full_ms": full, "ttfb_ms": ttfb, "wall_s": wall, "other_cpu_s": other}
     if sluice_before is not None:
         r["sluice_metric_upstream_requests"] = sluice_upstream_requests(peer.port) - sluice_before
     return r
 
 
 def summarize(ms):
-    return {"p50": percentile(ms, 50), "p99": percentile(ms, 99), "max": max(ms, default=float("nan"))}
+    return {"p50": percentile(ms, 50), "p99": percentile(ms, 99),
+            "max": max(ms, default=float("nan"))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,8 +510,8 @@ def machine_details(args):
             "nginx": first(["nginx", "-v"]), "wrk": first(["wrk", "--version"]).split(" [")[0],
             "redis": first(["redis-server", "--version"]), "python": platform.python_version(),
             "sluice_commit": commit + (" (+ uncommitted changes in src/)" if dirty else ""),
-            "sluice_binary": f"{binary}, modified "
-                             f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(os.path.getmtime(binary)))}",
+            "sluice_binary": f"{binary}, modified " + time.strftime(
+                "%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(binary))),
             "loadavg_at_start": open("/proc/loadavg").read().split(" ", 3)[:3]}
 
 
@@ -492,23 +524,30 @@ def main():
     ap.add_argument("--clients", type=int, default=200, help="herd clients")
     ap.add_argument("--herd-rounds", type=int, default=3, help="herds per origin")
     ap.add_argument("--delay-ms", type=int, default=200, help="upstream delay in the herd")
+    ap.add_argument("--small-bytes", type=int, default=16 << 10,
+                    help="size of the small segment in the second herd (rounded down to "
+                         "whole TS packets)")
     ap.add_argument("--nginx-workers", default="2")
     ap.add_argument("--io-threads", default="0", help="sluice io_threads (0 = one per core)")
     ap.add_argument("--json", help="also write the results to this file")
     ap.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_upstream:
-        return serve_upstream(args.serve_upstream)
+        return serve_upstream(args.serve_upstream, args.small_bytes)
 
     # SIGTERM/SIGHUP end the run through the finally blocks, which stop every process.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda s, _: sys.exit(128 + s))
 
+    if not os.access(os.path.join(args.build, "sluice"), os.X_OK):
+        raise SystemExit(f"no sluice binary in {args.build} (build it, or pass --build)")
     machine = machine_details(args)
     for k, v in machine.items():
         print(f"# {k}: {v}")
     print(f"# load: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s; herd "
-          f"{args.clients} clients x {args.herd_rounds} rounds, upstream delay {args.delay_ms} ms; "
+          f"{args.clients} clients x {args.herd_rounds} rounds, upstream delay "
+          f"{args.delay_ms} ms, on 2 MiB and on "
+          f"{segment_bytes(SMALL_SEGMENT_BASE, args.small_bytes)} B segments; "
           f"sluice --io-threads {args.io_threads}, nginx worker_processes {args.nginx_workers}",
           flush=True)
 
@@ -520,7 +559,8 @@ def main():
         # Upstream stand-in, in its own process so the herd client does not share its GIL.
         up_port = free_port()
         upstream = start([sys.executable, os.path.abspath(__file__), "--serve-upstream",
-                          str(up_port)], os.path.join(work, "upstream.log"))
+                          str(up_port), "--small-bytes", str(args.small_bytes)],
+                         os.path.join(work, "upstream.log"))
         procs.append(upstream)
         wait_port(up_port, upstream, "upstream")
 
@@ -566,8 +606,11 @@ def main():
         peers = [Peer("sluice", sluice, sluice_port), Peer("nginx", nginx, nginx_port)]
 
         # Both origins answer 200 with the upstream's exact bodies (this also warms them).
+        small_check = SMALL_SEGMENT_BASE + 9  # herds use offsets 0 and 1 per 10
         expected = {MASTER: master_body(), PLAYLIST: playlist_body(),
-                    segment_path(THROUGHPUT_SEGMENT): segment_body(THROUGHPUT_SEGMENT)}
+                    segment_path(THROUGHPUT_SEGMENT): segment_body(THROUGHPUT_SEGMENT,
+                                                                   args.small_bytes),
+                    segment_path(small_check): segment_body(small_check, args.small_bytes)}
         for peer in peers:
             for path, body in expected.items():
                 for attempt in range(2):  # the second answer must come from the cache
@@ -592,10 +635,10 @@ def main():
                 r["label"] = label
                 pair.append(r)
                 print(f"  {label:14s} {peer.name:6s} {r['rps']:9.0f} req/s "
-                      f"{r['mbyte_s']:8.1f} MB/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms"
+                      f"{r['mbyte_s']:8.1f} MB/s  p50 {r['p50_ms']:6.2f} ms  "
+                      f"p99 {r['p99_ms']:6.2f} ms"
                       f"  errors {r['errors']}  CPU s: server {r['server_cpu_s']:.1f}, "
-                      f"wrk {r['wrk_cpu_s']:.1f}, softirq {r['irq_cpu_s']:.1f}, "
-                      f"other {r['other_cpu_s']:.1f}  "
+                      f"wrk {r['wrk_cpu_s']:.1f}, other processes {r['other_cpu_s']:.1f}  "
                       f"upstream {r['upstream_requests']}", flush=True)
             ratio = pair[0]["rps"] / max(pair[1]["rps"], 1e-9)
             cpu_ratio = (pair[0]["requests_per_server_cpu_s"] /
@@ -605,64 +648,120 @@ def main():
             results["throughput"].append({"label": label, "results": pair,
                                           "ratio_rps": ratio, "ratio_per_cpu": cpu_ratio})
 
-        # (b) herd.
+        # (b) herd, on 2 MiB segments and on small ones.
         http_get(up_port, f"/_delay?ms={args.delay_ms}")
-        print(f"\n(b) herd: {args.clients} clients, one new segment each round, "
-              f"upstream delay {args.delay_ms} ms")
-        herd = {p.name: [] for p in peers}
-        for rnd in range(args.herd_rounds):
-            order = peers if rnd % 2 == 0 else peers[::-1]
-            for i, peer in enumerate(order):
-                n = HERD_SEGMENT_BASE + rnd * 10 + (0 if peer.name == "sluice" else 1)
-                r = run_herd(peer, n, args, up_port)
-                herd[peer.name].append(r)
-                f, t = summarize(r["full_ms"]), summarize(r["ttfb_ms"])
-                extra = (f"  (sluice metric: {r['sluice_metric_upstream_requests']:.0f})"
-                         if "sluice_metric_upstream_requests" in r else "")
-                print(f"  round {rnd} {peer.name:6s} upstream requests {r['upstream_requests']}"
-                      f"{extra}  complete {r['complete_full_body']}/{r['clients']} "
-                      f"statuses {r['statuses']}  full body p50/p99/max "
-                      f"{f['p50']:.0f}/{f['p99']:.0f}/{f['max']:.0f} ms  first byte "
-                      f"{t['p50']:.0f}/{t['p99']:.0f}/{t['max']:.0f} ms", flush=True)
-        results["herd"] = herd
+        small = segment_bytes(SMALL_SEGMENT_BASE, args.small_bytes)
+        variants = [("2 MiB", HERD_SEGMENT_BASE, "herd", "herd_hit"),
+                    (f"{small / 1024:.0f} KiB", SMALL_SEGMENT_BASE, "herd_small",
+                     "herd_small_hit")]
+        for size_label, base, miss_key, hit_key in variants:
+            print(f"\n(b) herd: {args.clients} clients, one new {size_label} segment "
+                  f"({segment_bytes(base, args.small_bytes)} B) each round, "
+                  f"upstream delay {args.delay_ms} ms")
+            herd = {p.name: [] for p in peers}
+            hot = {p.name: [] for p in peers}  # the same burst again, a cache hit: delivery alone
+            for rnd in range(args.herd_rounds):
+                order = peers if rnd % 2 == 0 else peers[::-1]
+                for peer in order:
+                    n = base + rnd * 10 + (0 if peer.name == "sluice" else 1)
+                    for kind, store in (("miss", herd), ("hit", hot)):
+                        r = run_herd(peer, n, args, up_port, upstream.pid)
+                        store[peer.name].append(r)
+                        f, t = summarize(r["full_ms"]), summarize(r["ttfb_ms"])
+                        extra = (f" (sluice metric {r['sluice_metric_upstream_requests']:.0f})"
+                                 if "sluice_metric_upstream_requests" in r else "")
+                        print(f"  round {rnd} {peer.name:6s} {kind:4s} upstream requests "
+                              f"{r['upstream_requests']}{extra}  complete "
+                              f"{r['complete_full_body']}/{r['clients']} statuses "
+                              f"{r['statuses']}  full body p50/p99/max "
+                              f"{f['p50']:.0f}/{f['p99']:.0f}/{f['max']:.0f} ms  first byte "
+                              f"{t['p50']:.0f}/{t['p99']:.0f}/{t['max']:.0f} ms  other "
+                              f"processes CPU {r['other_cpu_s']:.1f} s", flush=True)
+            results[miss_key] = herd
+            results[hit_key] = hot
 
         # Summary.
         print("\nsummary")
-        print(f"  {'':44s} {'sluice':>16s} {'nginx':>16s} {'sluice/nginx':>12s}")
+        print(f"  {'':50s} {'sluice':>16s} {'nginx':>16s} {'sluice/nginx':>12s}")
         for t in results["throughput"]:
             s, n = t["results"]
-            print(f"  {t['label'] + ' req/s':44s} {s['rps']:16.0f} {n['rps']:16.0f} "
+            print(f"  {t['label'] + ' req/s':50s} {s['rps']:16.0f} {n['rps']:16.0f} "
                   f"{t['ratio_rps']:12.2f}")
-            print(f"  {t['label'] + ' latency p50 / p99 ms':44s} "
+            print(f"  {t['label'] + ' latency p50 / p99 ms':50s} "
                   f"{s['p50_ms']:7.2f} /{s['p99_ms']:7.2f} {n['p50_ms']:7.2f} /{n['p99_ms']:7.2f}")
-            print(f"  {t['label'] + ' req per server CPU s':44s} "
+            print(f"  {t['label'] + ' req per server CPU s':50s} "
                   f"{s['requests_per_server_cpu_s']:16.0f} {n['requests_per_server_cpu_s']:16.0f} "
                   f"{t['ratio_per_cpu']:12.2f}")
-        pooled = {}
-        for name, rounds in herd.items():
-            pooled[name] = {
-                "upstream_requests_per_herd": [r["upstream_requests"] for r in rounds],
-                "complete": sum(r["complete_full_body"] for r in rounds),
-                "clients": sum(r["clients"] for r in rounds),
-                "full_ms": summarize([x for r in rounds for x in r["full_ms"]]),
-                "ttfb_ms": summarize([x for r in rounds for x in r["ttfb_ms"]])}
-        s, n = pooled["sluice"], pooled["nginx"]
-        print(f"  {'herd upstream requests per herd':44s} "
-              f"{','.join(map(str, s['upstream_requests_per_herd'])):>16s} "
-              f"{','.join(map(str, n['upstream_requests_per_herd'])):>16s}")
-        print(f"  {'herd clients answered in full':44s} {s['complete']:>9d}/{s['clients']:<6d}"
-              f" {n['complete']:>9d}/{n['clients']:<6d}")
-        for key, label in (("ttfb_ms", "first byte"), ("full_ms", "full body")):
-            for p in ("p50", "p99", "max"):
-                print(f"  {'herd ' + label + ' ' + p + ' ms':44s} {s[key][p]:16.0f} "
-                      f"{n[key][p]:16.0f} {s[key][p] / n[key][p]:12.2f}")
-        results["herd_pooled"] = pooled
-        for p in peers:
-            if p.proc.poll() is not None:
-                raise RuntimeError(f"{p.name} exited during the run ({p.proc.returncode})")
+        def pool(rounds):
+            return {"upstream_requests_per_herd": [r["upstream_requests"] for r in rounds],
+                    "complete": sum(r["complete_full_body"] for r in rounds),
+                    "clients": sum(r["clients"] for r in rounds),
+                    "full_ms": summarize([x for r in rounds for x in r["full_ms"]]),
+                    "ttfb_ms": summarize([x for r in rounds for x in r["ttfb_ms"]])}
+        limit = args.delay_ms + TARGET_MARGIN_MS
+        results["target"] = {"delay_ms": args.delay_ms, "margin_ms": TARGET_MARGIN_MS}
+        for size_label, _, miss_key, hit_key in variants:
+            for title, key, pooled_key in ((f"herd {size_label} (new)", miss_key,
+                                            miss_key + "_pooled"),
+                                           (f"herd {size_label}, cached", hit_key,
+                                            hit_key + "_pooled")):
+                data = results[key]
+                s, n = pool(data["sluice"]), pool(data["nginx"])
+                results[pooled_key] = {"sluice": s, "nginx": n}
+                print(f"  {title + ': upstream requests per herd':50s} "
+                      f"{','.join(map(str, s['upstream_requests_per_herd'])):>16s} "
+                      f"{','.join(map(str, n['upstream_requests_per_herd'])):>16s}")
+                print(f"  {title + ': answered in full':50s} "
+                      f"{s['complete']:>9d}/{s['clients']:<6d}"
+                      f" {n['complete']:>9d}/{n['clients']:<6d}")
+                for k, label in (("ttfb_ms", "first byte"), ("full_ms", "full body")):
+                    print(f"  {title + ': ' + label + ' p50/p99/max ms':50s} "
+                          f"{'/'.join(f'{s[k][p]:.0f}' for p in ('p50', 'p99', 'max')):>16s} "
+                          f"{'/'.join(f'{n[k][p]:.0f}' for p in ('p50', 'p99', 'max')):>16s} "
+                          f"{s[k]['p99'] / n[k]['p99']:12.2f}")
+                if key != miss_key:
+                    continue
+                # The target: one upstream request per herd, full body p99 <= delay + 30 ms.
+                for k, label in (("ttfb_ms", "first byte"), ("full_ms", "full body")):
+                    print(f"  {title + ': ' + label + ' p99 minus delay ms':50s} "
+                          f"{s[k]['p99'] - args.delay_ms:+16.0f} "
+                          f"{n[k]['p99'] - args.delay_ms:+16.0f}")
+                verdicts = {}
+                for name, pooled in (("sluice", s), ("nginx", n)):
+                    one = all(u == 1 for u in pooled["upstream_requests_per_herd"])
+                    fast = pooled["full_ms"]["p99"] <= limit
+                    verdicts[name] = {"one_upstream_request": one, "p99_within_margin": fast,
+                                      "full_p99_minus_delay_ms":
+                                          pooled["full_ms"]["p99"] - args.delay_ms,
+                                      "ttfb_p99_minus_delay_ms":
+                                          pooled["ttfb_ms"]["p99"] - args.delay_ms,
+                                      "met": one and fast}
+                results["target"][miss_key] = verdicts
+                def word(v):
+                    return ("met" if v["met"] else "NOT met (" + ", ".join(
+                        x for x, ok in (("upstream", v["one_upstream_request"]),
+                                        ("p99", v["p99_within_margin"])) if not ok) + ")")
+                print(f"  {title + f': target (1 req, p99 <= {limit} ms)':50s} "
+                      f"{word(verdicts['sluice']):>16s} {word(verdicts['nginx']):>16s}")
+        problems = [f"{p.name} exited during the run ({p.proc.returncode})"
+                    for p in peers if p.proc.poll() is not None]
+        problems += [f"wrk {t['label']} {r['peer']}: {r['errors']} errors"
+                     for t in results["throughput"] for r in t["results"] if r["errors"]]
+        herd_keys = [k for v in variants for k in v[2:]]
+        problems += [f"herd {r['peer']} {r['path']}: {r['complete_full_body']}/{r['clients']} "
+                     f"answered in full, statuses {r['statuses']}"
+                     for key in herd_keys for rounds in results[key].values() for r in rounds
+                     if r["complete_full_body"] != r["clients"]]
+        problems += [f"herd {r['peer']} {r['path']}: {r['upstream_requests']} upstream requests"
+                     for v in variants for rounds in results[v[2]].values() for r in rounds
+                     if r["upstream_requests"] < 1]
+        results["problems"] = problems
+        print("\nchecks: " + ("; ".join(problems) if problems else
+                              "every request answered 200 with the full body"))
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(results, f, indent=1)
+        return 1 if problems else 0
     finally:
         for proc in reversed(procs):
             stop(proc)
