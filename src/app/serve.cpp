@@ -99,10 +99,11 @@ int run_serve(const ServeConfig& config_in) {
     hls.add_listener(mirror.get());
     spdlog::info("mirroring HLS to {}", (config.data_dir / "hls").string());
   }
+  // Before the transcoder: its pipelines may flush a last segment to the listener as they stop.
+  std::optional<Registration> registration;  // emplaced once the HTTP address is known
   transcode::TranscodeService transcoder(config.transcode, hls);
   ingest::RtmpCounters rtmp_counters;
   serve::HttpCounters http_counters;
-  std::optional<Registration> registration;  // emplaced once the HTTP address is known
   std::atomic<bool> draining{false};
   // Declared after everything sessions refer to, so it is destroyed first: destroying the
   // io_context destroys the suspended session coroutines while the hub and store still exist.

@@ -7,11 +7,14 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <set>
+#include <variant>
 
 #include "ingest/rtmp_messages.h"
 #include "ingest/stream_hub.h"
@@ -158,6 +161,15 @@ struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+// Activity of one relay direction, for the watchdog. Touched only on the session's strand.
+struct Watch {
+  Clock::time_point last_read;
+  Clock::time_point write_started;
+  bool writing = false;
+};
+
 // One proxied connection. Lives in its coroutine frame, on its strand.
 class ProxySession {
  public:
@@ -180,9 +192,11 @@ class ProxySession {
     }
     spdlog::info("{}: {} {} via {}", tag_, route->role == Role::kPublish ? "publish" : "play",
                  route->playback_id, route->node.address);
-    const auto reason = co_await (ended(relay_up(route->role)) || ended(relay_down(route->role)));
+    up_.last_read = down_.last_read = Clock::now();
+    const auto reason = co_await (ended(relay_up(route->role)) || ended(relay_down(route->role)) ||
+                                  ended(watchdog(route->role)));
     spdlog::info("{}: session of {} ended: {}", tag_, route->playback_id,
-                 std::get_if<0>(&reason) ? std::get<0>(reason) : std::get<1>(reason));
+                 std::visit([](const std::string& why) { return why; }, reason));
     {
       std::lock_guard lock(proxy_.mutex);
       --proxy_.own_sessions[route->node.address];
@@ -415,57 +429,104 @@ class ProxySession {
     co_return true;
   }
 
-  // Whichever direction ends first ends the other: its pending read is cancelled.
-  asio::awaitable<std::string> ended(asio::awaitable<std::string> relay) {
-    std::string why = co_await std::move(relay);
-    client_.cancel();
-    backend_.cancel();
+  // Whichever task ends first ends the others: their pending operations are cancelled.
+  asio::awaitable<std::string> ended(asio::awaitable<std::string> task) {
+    std::string why = co_await std::move(task);
+    boost::system::error_code ignored;
+    client_.socket().cancel(ignored);
+    backend_.socket().cancel(ignored);
     co_return why;
   }
 
-  // Client to server: bytes as they come.
-  asio::awaitable<std::string> relay_up(Role role) {
+  // Bytes as they come from one side to the other, on the bare sockets: no per-operation
+  // timer (the watchdog checks `watch` instead), as this is the path every relayed byte takes.
+  asio::awaitable<std::string> pump(beast::tcp_stream& from, beast::tcp_stream& to, Watch& watch,
+                                    std::atomic<std::uint64_t>& counter, bool from_client) {
+    from.expires_never();
+    to.expires_never();
     std::vector<std::uint8_t> buf(kRelayBuffer);
     for (;;) {
-      if (role == Role::kPublish) {
-        client_.expires_after(proxy_.config.idle_timeout);
-      } else {
-        client_.expires_never();  // players may stay silent
+      auto [ec, n] = co_await from.socket().async_read_some(asio::buffer(buf), kUseTuple);
+      if (ec) {
+        if (!from_client && ec != asio::error::operation_aborted)
+          proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
+        co_return (from_client ? "client: " : "server: ") + ec.message();
       }
-      auto [ec, n] = co_await client_.async_read_some(asio::buffer(buf), kUseTuple);
-      if (ec) co_return "client: " + ec.message();
-      backend_.expires_after(proxy_.config.idle_timeout);
+      watch.last_read = Clock::now();
+      watch.writing = true;
+      watch.write_started = watch.last_read;
       auto [werr, wn] =
-          co_await asio::async_write(backend_, asio::buffer(buf.data(), n), kUseTuple);
+          co_await asio::async_write(to.socket(), asio::buffer(buf.data(), n), kUseTuple);
+      watch.writing = false;
       if (werr) {
-        proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
-        co_return "server: " + werr.message();
+        if (from_client) proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
+        co_return (from_client ? "server: " : "client: ") + werr.message();
       }
-      proxy_.counters.bytes_to_servers.fetch_add(n, std::memory_order_relaxed);
+      counter.fetch_add(n, std::memory_order_relaxed);
     }
   }
 
-  // Server to client: messages, minus what the proxy already answered, re-chunked.
+  // Ends the relay when the side that should talk has been silent, or a side has not taken
+  // a write, for idle_timeout.
+  asio::awaitable<std::string> watchdog(Role role) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    const auto limit = proxy_.config.idle_timeout;
+    for (;;) {
+      timer.expires_after(std::min<Clock::duration>(limit / 4, std::chrono::seconds(1)));
+      if (auto [ec] = co_await timer.async_wait(kUseTuple); ec) co_return "stopped";
+      const auto now = Clock::now();
+      if (role == Role::kPublish && now - up_.last_read > limit) co_return "publisher idle";
+      if (role == Role::kPlay && now - down_.last_read > limit) co_return "server idle";
+      if (up_.writing && now - up_.write_started > limit) co_return "server not reading";
+      if (down_.writing && now - down_.write_started > limit) co_return "client not reading";
+    }
+  }
+
+  // Client to server: bytes as they come (publishers send media; players stay mostly quiet).
+  asio::awaitable<std::string> relay_up(Role role) {
+    (void)role;
+    return pump(client_, backend_, up_, proxy_.counters.bytes_to_servers, true);
+  }
+
+  // Server to client: messages, minus what the proxy already answered, re-chunked; then, as
+  // soon as the stream is at a message boundary with every such answer skipped, bytes as
+  // they come. That is exact because a sluice server starts every message with a full
+  // (fmt 0) header and uses the chunk size the proxy announced, so the client's decoder needs
+  // no state the proxy did not give it.
   asio::awaitable<std::string> relay_down(Role role) {
     rtmp::ChunkDecoder decoder(proxy_.config.chunk_limits);
     std::vector<rtmp::Message> messages;
     std::vector<std::uint8_t> buf(kRelayBuffer), out;
     std::vector<std::uint8_t> pending = std::move(backend_pending_);
+    bool raw = false;
     for (;;) {
-      messages.clear();
       out.clear();
-      if (auto st = decoder.feed(pending, messages); !st) {
-        proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
-        co_return "server sent bad chunks: " + st.error().message;
+      std::size_t fed = 0;
+      while (!raw && fed < pending.size()) {
+        // Once nothing is left to skip, find the next message boundary a byte at a time.
+        const bool seeking = answered_.empty() && decoder.chunk_size() == ingest::kPlayChunkSize;
+        const std::size_t step = seeking ? 1 : pending.size() - fed;
+        messages.clear();
+        if (auto st = decoder.feed(std::span(pending).subspan(fed, step), messages); !st) {
+          proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
+          co_return "server sent bad chunks: " + st.error().message;
+        }
+        fed += step;
+        for (const auto& m : messages) {
+          if (auto why = forward(m, out)) co_return *why;
+        }
+        raw = seeking && !messages.empty() && decoder.buffered_bytes() == 0;
       }
-      for (const auto& m : messages) {
-        if (auto why = forward(m, out)) co_return *why;
-      }
+      if (raw) out.insert(out.end(), pending.begin() + static_cast<long>(fed), pending.end());
       if (!out.empty()) {
         client_.expires_after(proxy_.config.idle_timeout);
         auto [werr, wn] = co_await asio::async_write(client_, asio::buffer(out), kUseTuple);
         if (werr) co_return "client: " + werr.message();
         proxy_.counters.bytes_to_clients.fetch_add(wn, std::memory_order_relaxed);
+      }
+      if (raw) {
+        auto why = co_await pump(backend_, client_, down_, proxy_.counters.bytes_to_clients, false);
+        co_return why;
       }
       if (role == Role::kPlay) {
         backend_.expires_after(proxy_.config.idle_timeout);
@@ -478,7 +539,8 @@ class ProxySession {
         if (ec != asio::error::operation_aborted) proxy_.counters.server_failures.fetch_add(1);
         co_return "server: " + ec.message();
       }
-      pending.assign(buf.begin(), buf.begin() + n);
+      down_.last_read = Clock::now();
+      pending.assign(buf.begin(), buf.begin() + static_cast<long>(n));
     }
   }
 
@@ -520,6 +582,7 @@ class ProxySession {
   std::vector<std::uint8_t> preroute_;         // client bytes since its handshake
   std::vector<std::uint8_t> backend_pending_;  // server bytes right after its handshake
   std::set<double> answered_;                  // transactions the proxy answered itself
+  Watch up_, down_;                            // client to server, server to client
 };
 
 }  // namespace
