@@ -178,12 +178,12 @@ int run_serve(const ServeConfig& config_in) {
   // SIGTERM with drain_timeout: stay up, refuse new publishes, tell the registry (the proxy
   // sends nothing new here), and exit once the publishers are gone or the deadline passes.
   asio::steady_timer drain_timer(io);
-  const auto drain_deadline = std::make_shared<std::chrono::steady_clock::time_point>();
+  std::chrono::steady_clock::time_point drain_deadline;
   std::function<void()> check_drained = [&] {
     drain_timer.expires_after(std::chrono::milliseconds(250));
     drain_timer.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
-      if (hub.size() > 0 && std::chrono::steady_clock::now() < *drain_deadline) {
+      if (hub.size() > 0 && std::chrono::steady_clock::now() < drain_deadline) {
         check_drained();
         return;
       }
@@ -203,7 +203,7 @@ int run_serve(const ServeConfig& config_in) {
         }
         draining = true;
         publish_node();
-        *drain_deadline = std::chrono::steady_clock::now() + config.drain_timeout;
+        drain_deadline = std::chrono::steady_clock::now() + config.drain_timeout;
         spdlog::info("drain: refusing new publishes; waiting up to {} ms for {} publisher(s)",
                      config.drain_timeout.count(), hub.size());
         check_drained();

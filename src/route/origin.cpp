@@ -94,7 +94,7 @@ struct UpstreamResponse {
 
 }  // namespace
 
-struct Origin::Impl : std::enable_shared_from_this<Impl> {
+struct Origin::Impl {
   asio::io_context& io;
   const OriginConfig& config;
   const registry::Registry& registry;

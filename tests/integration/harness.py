@@ -120,34 +120,19 @@ class Redis(Process):
         return out.stdout.decode().strip()
 
 
-class Origin(Process, HttpClient):
-    def __init__(self, workdir, *extra):
-        args = [SLUICE, "origin", "--origin-listen", "127.0.0.1:0", "--log-level", "debug",
-                *extra]
-        super().__init__(args, os.path.join(workdir, "origin.log"))
-        m = wait_until(lambda: re.search(r"http listening on ([\d.]+):(\d+)", self.output())
-                       or (not self.alive() and "exited"), 15, what="origin to listen")
+class Role(Process, HttpClient):
+    """A `sluice <role>` process; waits until its log names the ports it listens on."""
+
+    def __init__(self, name, args, log_path, env=None, rtmp=True):
+        super().__init__(args, log_path, env=env)
+        pattern = (r"rtmp listening on ([\d.]+):(\d+).*" if rtmp else "") + \
+            r"http listening on ([\d.]+):(\d+)"
+        m = wait_until(lambda: re.search(pattern, self.output())
+                       or (not self.alive() and "exited"), 15, what=f"{name} to listen")
         if m == "exited":
-            raise AssertionError("origin exited at start:\n" + self.output())
-        self.http_port = int(m.group(2))
-
-    def http_url(self, path):
-        return f"http://127.0.0.1:{self.http_port}{path}"
-
-
-class Proxy(Process, HttpClient):
-    def __init__(self, workdir, *extra):
-        args = [SLUICE, "proxy", "--proxy-listen", "127.0.0.1:0", "--proxy-http-listen",
-                "127.0.0.1:0", "--log-level", "debug", "--data-dir",
-                os.path.join(workdir, "proxy-data"), *extra]
-        super().__init__(args, os.path.join(workdir, "proxy.log"))
-        m = wait_until(lambda: re.search(
-            r"rtmp listening on ([\d.]+):(\d+).*http listening on ([\d.]+):(\d+)", self.output())
-            or (not self.alive() and "exited"), 15, what="proxy to listen")
-        if m == "exited":
-            raise AssertionError("proxy exited at start:\n" + self.output())
-        self.rtmp_port = int(m.group(2))
-        self.http_port = int(m.group(4))
+            raise AssertionError(f"{name} exited at start:\n" + self.output())
+        self.rtmp_port = int(m.group(2)) if rtmp else None
+        self.http_port = int(m.group(4 if rtmp else 2))
 
     def rtmp_url(self, name, app="stream"):
         return f"rtmp://127.0.0.1:{self.rtmp_port}/{app}/{name}"
@@ -156,7 +141,22 @@ class Proxy(Process, HttpClient):
         return f"http://127.0.0.1:{self.http_port}{path}"
 
 
-class Sluice(Process, HttpClient):
+class Origin(Role):
+    def __init__(self, workdir, *extra):
+        super().__init__("origin", [SLUICE, "origin", "--origin-listen", "127.0.0.1:0",
+                                    "--log-level", "debug", *extra],
+                         os.path.join(workdir, "origin.log"), rtmp=False)
+
+
+class Proxy(Role):
+    def __init__(self, workdir, *extra):
+        super().__init__("proxy", [SLUICE, "proxy", "--proxy-listen", "127.0.0.1:0",
+                                   "--proxy-http-listen", "127.0.0.1:0", "--log-level", "debug",
+                                   "--data-dir", os.path.join(workdir, "proxy-data"), *extra],
+                         os.path.join(workdir, "proxy.log"))
+
+
+class Sluice(Role):
     def __init__(self, workdir, *extra, env=None, ladder="source"):
         """Tests that are not about transcoding pass the source through (ladder "source"),
         which is faster and keeps their assertions about the input's own codecs."""
@@ -167,20 +167,7 @@ class Sluice(Process, HttpClient):
                 "--data-dir", self.data_dir, "--playback-secret", self.secret,
                 "--hls-segment-duration", "2", "--log-level", "debug",
                 "--transcode-ladder", ladder, *extra]
-        super().__init__(args, os.path.join(workdir, "sluice.log"), env=env)
-        m = wait_until(lambda: re.search(
-            r"rtmp listening on ([\d.]+):(\d+).*http listening on ([\d.]+):(\d+)", self.output())
-            or (not self.alive() and "exited"), 15, what="sluice to listen")
-        if m == "exited":
-            raise AssertionError("sluice exited at start:\n" + self.output())
-        self.rtmp_port = int(m.group(2))
-        self.http_port = int(m.group(4))
-
-    def rtmp_url(self, name, app="stream"):
-        return f"rtmp://127.0.0.1:{self.rtmp_port}/{app}/{name}"
-
-    def http_url(self, path):
-        return f"http://127.0.0.1:{self.http_port}{path}"
+        super().__init__("sluice", args, os.path.join(workdir, "sluice.log"), env=env)
 
     def playback_id(self, key):
         return hmac.new(self.secret.encode(), key.encode(), hashlib.sha256).hexdigest()[:20]
@@ -255,12 +242,12 @@ class SluiceTestCase(unittest.TestCase):
             p.stop()
         # Under scripts/test-asan.sh a sanitizer report in the server's log fails the test,
         # including leaks reported at exit.
-        reports = [p.log_path for p in self._procs if isinstance(p, (Sluice, Origin, Proxy)) and any(
+        reports = [p.log_path for p in self._procs if isinstance(p, Role) and any(
             marker in p.output() for marker in SANITIZER_MARKERS)]
         failed = any(err for _, err in getattr(self._outcome, "errors", []) if err) or (
             hasattr(self._outcome, "result") and (self._outcome.result.failures or
                                                   self._outcome.result.errors))
-        if (ARTIFACTS or os.environ.get("KEEP")) and failed:
+        if ARTIFACTS and failed:
             dest = os.path.join(ARTIFACTS, self.id())
             shutil.copytree(self.workdir, dest, dirs_exist_ok=True)
         if reports and ARTIFACTS:
