@@ -22,7 +22,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)  # bench/benchlib.py, however this script is started
+from benchlib import cpu_seconds, free_port  # noqa: E402
 
 RUNGS = [  # name, reference box, Sluice size for 16:9, -b:v, maxrate, bufsize, audio
     ("360p", "640:360", (640, 360), "800k", "856k", "1200k", "96k"),
@@ -130,12 +131,6 @@ def reference_rung_files(out, name):
                 if line.strip().endswith(".ts")]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def live_two_streams(build, source, work, seconds):
     """sluice serve, smart ladder, capacity 2, two paced publishers; returns the findings."""
     rtmp, http = free_port(), free_port()
@@ -149,7 +144,7 @@ def live_two_streams(build, source, work, seconds):
     pubs = []
     try:
         time.sleep(1)
-        start_cpu = cpu_of(server.pid)
+        start_cpu = cpu_seconds([server.pid])
         t0 = time.monotonic()
         for i in range(2):
             pubs.append(subprocess.Popen(
@@ -169,7 +164,7 @@ def live_two_streams(build, source, work, seconds):
                     w["input"] = max(w["input"], t.get("input_dropped", 0))
                     w["passthrough"] = [r["name"] for r in t.get("rungs", []) if r["passthrough"]]
         wall = time.monotonic() - t0
-        cpu = cpu_of(server.pid) - start_cpu
+        cpu = cpu_seconds([server.pid]) - start_cpu
         return {"streams": worst, "server_cpu_s": round(cpu, 1), "wall_s": round(wall, 1),
                 "cpu_share_of_2_cores": round(cpu / wall / 2, 2)}
     finally:
@@ -180,12 +175,6 @@ def live_two_streams(build, source, work, seconds):
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
         log.close()
-
-
-def cpu_of(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main():

@@ -32,11 +32,9 @@ import asyncio
 import http.client
 import json
 import os
-import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,7 +44,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, HERE)  # bench/benchlib.py, however this script is started
+from benchlib import (all_cpu_seconds, cpu_seconds, first_line, free_port,  # noqa: E402
+                      group_pids, machine_details, other_cpu_seconds, percentile, start, stop,
+                      wait_port)
 
 PLAYBACK_ID = "bench"
 MASTER = f"/{PLAYBACK_ID}/live.m3u8"
@@ -154,85 +155,7 @@ def serve_upstream(port, small_bytes):
 
 
 # ---------------------------------------------------------------------------------------------
-# Process helpers.
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, name, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode} before listening")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{name}: port {port} never opened")
-
-
-def start(args, log_path):
-    log = open(log_path, "wb")
-    try:
-        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    finally:
-        log.close()
-
-
-def stop(proc):
-    """Stops a process this script started (and its own process group: nginx's workers)."""
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def group_pids(proc):
-    out = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()] or [proc.pid]
-
-
-def cpu_seconds(pids):
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-        except FileNotFoundError:
-            pass
-    return total / TICK
-
-
-def all_cpu_seconds():
-    """utime+stime of every process now running, by PID."""
-    out = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            t = cpu_seconds([int(name)])
-            if t:
-                out[int(name)] = t
-    return out
-
-
-def other_cpu_seconds(before, after, ours):
-    """CPU time used between two all_cpu_seconds() snapshots by processes not in `ours`: the
-    rest of the machine, to tell a disturbed run (processes that ended meanwhile are missed)."""
-    return sum(t - before.get(pid, 0) for pid, t in after.items() if pid not in ours)
-
+# HTTP helpers.
 
 def http_get(port, path, timeout=10):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -442,13 +365,6 @@ async def herd_async(port, path, clients, timeout):
             c.transport.close()
 
 
-def percentile(values, p):
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, int(round(p / 100 * len(s) + 0.5)) - 1))]
-
-
 def run_herd(peer, n, args, upstream_port, upstream_pid):
     path = segment_path(n)
     before = upstream_counts(upstream_port)
@@ -484,37 +400,6 @@ def summarize(ms):
             "max": max(ms, default=float("nan"))}
 
 
-# ---------------------------------------------------------------------------------------------
-
-def machine_details(args):
-    def first(cmd):
-        try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
-            return (p.stdout + p.stderr).strip().splitlines()[0]
-        except (OSError, IndexError, subprocess.TimeoutExpired):
-            return "?"
-    model = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as f:
-        mem_gib = int(f.readline().split()[1]) / (1 << 20)
-    commit = first(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
-    binary = os.path.join(args.build, "sluice")
-    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "src"],
-                           capture_output=True, text=True).stdout.strip()
-    return {"nproc": first(["nproc"]), "cpu": model, "kernel": platform.release(),
-            "os": platform.platform(), "memory_gib": round(mem_gib, 1),
-            "nginx": first(["nginx", "-v"]), "wrk": first(["wrk", "--version"]).split(" [")[0],
-            "redis": first(["redis-server", "--version"]), "python": platform.python_version(),
-            "sluice_commit": commit + (" (+ uncommitted changes in src/)" if dirty else ""),
-            "sluice_binary": f"{binary}, modified " + time.strftime(
-                "%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(binary))),
-            "loadavg_at_start": open("/proc/loadavg").read().split(" ", 3)[:3]}
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -541,7 +426,10 @@ def main():
 
     if not os.access(os.path.join(args.build, "sluice"), os.X_OK):
         raise SystemExit(f"no sluice binary in {args.build} (build it, or pass --build)")
-    machine = machine_details(args)
+    machine = machine_details(args.build, {
+        "nginx": first_line(["nginx", "-v"]),
+        "wrk": first_line(["wrk", "--version"]).split(" [")[0],
+        "redis": first_line(["redis-server", "--version"])})
     for k, v in machine.items():
         print(f"# {k}: {v}")
     print(f"# load: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s; herd "

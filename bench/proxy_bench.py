@@ -36,7 +36,6 @@ Needs: haproxy, ffmpeg, redis-server (scripts/install-bench-deps.sh) and build/r
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import shutil
@@ -51,100 +50,17 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-TICK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, HERE)  # bench/benchlib.py, however this script is started
+from benchlib import (all_cpu_seconds, cpu_seconds, first_line, free_port,  # noqa: E402
+                      machine_details, other_cpu_seconds, percentile, rss_mib, start,
+                      status_field, stop, wait_port)
+
 APP = "stream"
 BUSY_NAMES = ("ctest", "cc1plus")  # another engineer's build or test run
 
 
 # ---------------------------------------------------------------------------------------------
-# Process helpers (as in bench/origin_bench.py).
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, name, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode} before listening")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{name}: port {port} never opened")
-
-
-def start(args, log_path, stdout=None):
-    log = open(log_path, "wb")
-    try:
-        return subprocess.Popen(args, stdout=stdout or log, stderr=log,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    finally:
-        log.close()
-
-
-def stop(proc):
-    """Stops a process this script started (by its PID: its own process group)."""
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def cpu_seconds(pids):
-    """utime+stime (all threads) of the given processes, in seconds."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-    return total / TICK
-
-
-def all_cpu_seconds():
-    out = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            t = cpu_seconds([int(name)])
-            if t:
-                out[int(name)] = t
-    return out
-
-
-def other_cpu_seconds(before, after, ours):
-    """CPU used between two all_cpu_seconds() snapshots by processes not in `ours`."""
-    return sum(t - before.get(pid, 0) for pid, t in after.items() if pid not in ours)
-
-
-def status_field(pid, field):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return line.split()[1]
-    except FileNotFoundError:
-        pass
-    return None
-
-
-def rss_mib(pid):
-    v = status_field(pid, "VmRSS")
-    return int(v) / 1024 if v else float("nan")
-
+# A quiet machine; the proxies' and the server's figures.
 
 def load1():
     with open("/proc/loadavg") as f:
@@ -237,13 +153,6 @@ def socket_bytes(pid, local_port, server_port):
         elif peer.rsplit(":", 1)[1] == str(server_port):
             up += acked
     return {"up": up, "down": down}
-
-
-def percentile(values, p):
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, int(round(p / 100 * len(s) + 0.5)) - 1))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -643,7 +552,7 @@ def run_relay(peer, server, args, source, work, tag):
         k1 = socket_bytes(peer.proc.pid, peer.port, server.rtmp_port)
         m1 = metrics(server.http_port)
         all1 = all_cpu_seconds()
-        rss = rss_mib(peer.proc.pid)
+        rss = rss_mib([peer.proc.pid])
         threads = status_field(peer.proc.pid, "Threads")
         alive = sum(p.poll() is None for p in pubs)
 
@@ -757,37 +666,6 @@ def run_discovery(args, sluice_peer, work, rnd):
             "sigterm_to_unlisted_ms": (gone - t_stop) * 1000 if gone else None}
 
 
-# ---------------------------------------------------------------------------------------------
-
-def machine_details(args):
-    def first(cmd):
-        try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
-            return (p.stdout + p.stderr).strip().splitlines()[0]
-        except (OSError, IndexError, subprocess.TimeoutExpired):
-            return "?"
-    model = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as f:
-        mem_gib = int(f.readline().split()[1]) / (1 << 20)
-    commit = first(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
-    binary = os.path.join(args.build, "sluice")
-    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "src"],
-                           capture_output=True, text=True).stdout.strip()
-    return {"nproc": first(["nproc"]), "cpu": model, "kernel": platform.release(),
-            "os": platform.platform(), "memory_gib": round(mem_gib, 1),
-            "haproxy": first(["haproxy", "-v"]), "ffmpeg": first(["ffmpeg", "-version"]),
-            "redis": first(["redis-server", "--version"]), "python": platform.python_version(),
-            "sluice_commit": commit + (" (+ uncommitted changes in src/)" if dirty else ""),
-            "sluice_binary": f"{binary}, modified " + time.strftime(
-                "%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(binary))),
-            "loadavg_at_start": open("/proc/loadavg").read().split(" ", 3)[:3]}
-
-
 def make_input(args, path):
     kbps = args.bitrate_kbps
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
@@ -852,7 +730,9 @@ def main():
         if not shutil.which(exe):
             raise SystemExit(f"{exe} not found (scripts/install-bench-deps.sh)")
 
-    machine = machine_details(args)
+    machine = machine_details(args.build, {
+        "haproxy": first_line(["haproxy", "-v"]), "ffmpeg": first_line(["ffmpeg", "-version"]),
+        "redis": first_line(["redis-server", "--version"])})
     for k, v in machine.items():
         print(f"# {k}: {v}")
 

@@ -16,8 +16,6 @@ import json
 import os
 import platform
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,59 +23,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pids):
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-        except FileNotFoundError:
-            pass
-    return total / TICK
-
-
-def rss_mib(pids):
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except FileNotFoundError:
-            pass
-    return total / 1024
-
-
-def wait_port(port, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"port {port} never opened")
-
-
-def stop(proc):
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+sys.path.insert(0, HERE)  # bench/benchlib.py, however this script is started
+from benchlib import cpu_seconds, free_port, group_pids, rss_mib, stop, wait_port  # noqa: E402
 
 
 class Server:
@@ -103,8 +50,7 @@ class Server:
 
     def pids(self):
         # nginx: master plus workers (the workers do the work); sluice: one process.
-        out = subprocess.run(["pgrep", "-g", str(self.proc.pid)], capture_output=True, text=True)
-        return [int(p) for p in out.stdout.split()] or [self.proc.pid]
+        return group_pids(self.proc)
 
     def url(self, name):
         return f"rtmp://127.0.0.1:{self.port}/stream/{name}"
