@@ -359,9 +359,7 @@ struct Origin::Impl {
 
   std::string metrics_text() const {
     std::string out;
-    const auto add = [&](const char* name, const char* type, const char* help, auto value) {
-      serve::append_metric(out, name, type, help, static_cast<double>(value));
-    };
+    const auto add = [&](auto... args) { serve::append_metric(out, args...); };
     const auto c = cache.stats();
     add("sluice_origin_cache_hits_total", "counter", "Requests answered fresh from the cache.",
         counters.hits.load());
@@ -384,13 +382,7 @@ struct Origin::Impl {
     add("sluice_origin_cache_objects", "gauge", "Objects held by the cache.", c.objects);
     add("sluice_origin_cache_evictions_total", "counter", "Objects evicted for the budget.",
         c.evictions);
-    add("sluice_http_requests_total", "counter", "HTTP requests.", http_counters.requests.load());
-    add("sluice_http_not_found_total", "counter", "HTTP 404 answers.",
-        http_counters.not_found.load());
-    add("sluice_http_bytes_out_total", "counter", "HTTP body bytes sent.",
-        http_counters.bytes_out.load());
-    add("sluice_http_connections_active", "gauge", "Open HTTP connections.",
-        http_counters.connections_active.load());
+    serve::append_http_metrics(out, http_counters);
     serve::append_registry_metrics(out, registry);
     return out;
   }

@@ -14,6 +14,16 @@ void append_metric(std::string& out, const char* name, const char* type, const c
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
 }
 
+void append_http_metrics(std::string& out, const HttpCounters& h) {
+  append_metric(out, "sluice_http_requests_total", "counter", "HTTP requests.", h.requests.load());
+  append_metric(out, "sluice_http_not_found_total", "counter", "HTTP 404 answers.",
+                h.not_found.load());
+  append_metric(out, "sluice_http_bytes_out_total", "counter", "HTTP body bytes sent.",
+                h.bytes_out.load());
+  append_metric(out, "sluice_http_connections_active", "gauge", "Open HTTP connections.",
+                h.connections_active.load());
+}
+
 void append_registry_metrics(std::string& out, const registry::Registry& registry) {
   const auto h = registry.health();
   append_metric(out, "sluice_registry_connected", "gauge",
@@ -36,9 +46,7 @@ std::string metrics_text(const ServeContext& ctx) {
   const auto& r = ctx.rtmp_counters;
   const auto& h = ctx.counters;
   std::string out;
-  const auto add = [&](const char* name, const char* type, const char* help, auto value) {
-    append_metric(out, name, type, help, static_cast<double>(value));
-  };
+  const auto add = [&](auto... args) { append_metric(out, args...); };
   add("sluice_rtmp_connections_total", "counter", "RTMP connections accepted.",
       r.connections_total.load());
   add("sluice_rtmp_connections_active", "gauge", "Open RTMP connections.",
@@ -74,11 +82,7 @@ std::string metrics_text(const ServeContext& ctx) {
       dropped);
   add("sluice_transcode_input_dropped", "gauge",
       "Input packets dropped because transcoding lagged (live streams).", input_dropped);
-  add("sluice_http_requests_total", "counter", "HTTP requests.", h.requests.load());
-  add("sluice_http_not_found_total", "counter", "HTTP 404 answers.", h.not_found.load());
-  add("sluice_http_bytes_out_total", "counter", "HTTP body bytes sent.", h.bytes_out.load());
-  add("sluice_http_connections_active", "gauge", "Open HTTP connections.",
-      h.connections_active.load());
+  append_http_metrics(out, h);
   append_registry_metrics(out, ctx.registry);
   return out;
 }

@@ -25,6 +25,13 @@ HttpHandler make_hls_handler(ServeContext context);
 // One Prometheus text-format metric with its HELP and TYPE lines.
 void append_metric(std::string& out, const char* name, const char* type, const char* help,
                    double value);
+template <typename Number>
+void append_metric(std::string& out, const char* name, const char* type, const char* help,
+                   Number value) {
+  append_metric(out, name, type, help, static_cast<double>(value));
+}
+// The HTTP server's counters (sluice_http_*), for every role that serves HTTP.
+void append_http_metrics(std::string& out, const HttpCounters& counters);
 // The registry's health as metrics (sluice_registry_*), for every role.
 void append_registry_metrics(std::string& out, const registry::Registry& registry);
 
