@@ -10,7 +10,7 @@ packages=(
   libboost1.81-dev libboost-url1.81-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libtoml11-dev libssl-dev
-  libhiredis-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libhiredis-dev libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   # real clients used by the integration tests
   ffmpeg rtmpdump curl python3 redis-server
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
@@ -22,13 +22,22 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all packages present"
-  exit 0
-fi
+# Node.js runs the S3-protocol test server (s3rver); any Node.js with npm will do, so Debian's
+# is installed only when there is none.
+command -v npm >/dev/null || missing+=(nodejs npm)
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update
-$SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all packages present"
+else
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# Test tools from npm, pinned by tests/tools/package-lock.json, into tests/tools/node_modules.
+tools="$(cd "$(dirname "$0")/../tests/tools" && pwd)"
+if [ ! -x "$tools/node_modules/.bin/s3rver" ]; then
+  (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
+fi

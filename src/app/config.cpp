@@ -217,6 +217,65 @@ const std::vector<OptionDef>& definitions() {
            [](ServeConfig & c) -> auto& { return c.hls.max_segment_bytes; }, 65536, 1ll << 31)},
       {{"hls.mirror", "also write segments and playlists under data_dir/hls", "false"},
        boolean([](ServeConfig & c) -> auto& { return c.hls_mirror; })},
+      {{"dvr",
+        "recordings of the top rendition: a directory (default data_dir/recordings), "
+        "s3://bucket/prefix, or off",
+        ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (v.starts_with("s3://")) {
+           auto target = store::parse_s3_url(v);
+           if (!target) return target.error();
+           c.dvr_s3.bucket = target->bucket;
+           c.dvr_s3.prefix = target->prefix;
+         }
+         c.dvr = v;
+         return Ok{};
+       }},
+      {{"dvr_rendition", "rendition to record (default: the top one of each stream)", ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         c.dvr_rendition = v;
+         return Ok{};
+       }},
+      {{"dvr_s3_endpoint",
+        "S3-compatible endpoint URL, path-style (default: AWS, https://<bucket>.s3.<region>."
+        "amazonaws.com)",
+        ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (!v.empty() && !v.starts_with("http://") && !v.starts_with("https://")) {
+           return make_error(Errc::kMalformed, "an http:// or https:// URL");
+         }
+         c.dvr_s3.endpoint = v;
+         return Ok{};
+       }},
+      {{"dvr_s3_region", "S3 region (default: $AWS_REGION, else us-east-1)", ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         c.dvr_s3.region = v;
+         return Ok{};
+       }},
+      {{"dvr_s3_access_key", "S3 access key ID (default: $AWS_ACCESS_KEY_ID)", ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         c.dvr_s3.access_key = v;
+         return Ok{};
+       }},
+      {{"dvr_s3_secret_key", "S3 secret access key (default: $AWS_SECRET_ACCESS_KEY)", ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         c.dvr_s3.secret_key = v;
+         return Ok{};
+       }},
+      {{"dvr_spool", "where segments wait for S3 (default data_dir/spool)", ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         c.dvr_spool = v;
+         return Ok{};
+       }},
+      {{"dvr_spool_max_mb",
+        "MiB of segments that may wait for S3; past it new segments are not recorded (what is "
+        "spooled is kept)",
+        "8192"},
+       integer(
+           [](ServeConfig & c) -> auto& { return c.dvr_spool_max_mb; }, 1, 1ll << 30)},
+      {{"dvr_upload_threads", "concurrent S3 uploads", "4"},
+       integer(
+           [](ServeConfig & c) -> auto& { return c.dvr_upload_threads; }, 1, 64)},
       {{"transcode.ladder",
         "renditions: NAME:WxH:MAXRATEk:BUFSIZEk:AUDIOk,... and/or source (passthrough only)",
         transcode::format_rungs(transcode::default_rungs())},

@@ -16,9 +16,17 @@
 #include "route/origin.h"
 #include "route/rtmp_proxy.h"
 #include "serve/http_server.h"
+#include "store/s3_client.h"
 #include "transcode/transcoder.h"
 
 namespace sluice::app {
+
+// An S3 target whose region comes from the environment unless configured.
+inline store::S3Target no_region() {
+  store::S3Target t;
+  t.region.clear();
+  return t;
+}
 
 struct ServeConfig {
   std::string rtmp_listen = "0.0.0.0:1935";
@@ -34,6 +42,12 @@ struct ServeConfig {
   bool hls_mirror = false;  // also write segments and playlists under data_dir/hls
   std::string advertise;    // HTTP HOST:PORT others reach this server at (registry)
   std::chrono::milliseconds drain_timeout{0};  // SIGTERM: wait this long for publishers to end
+  std::string dvr;                       // "" = data_dir/recordings | a directory | s3://… | off
+  std::string dvr_rendition;             // "" = each stream's top rendition
+  store::S3Target dvr_s3 = no_region();  // bucket and prefix come from `dvr`
+  std::filesystem::path dvr_spool;       // "" = data_dir/spool
+  std::uint64_t dvr_spool_max_mb = 8192;
+  int dvr_upload_threads = 4;
 
   ingest::RtmpConfig rtmp;
   package::HlsConfig hls;

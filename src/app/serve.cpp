@@ -21,6 +21,7 @@
 #include "registry/registry.h"
 #include "serve/hls_http.h"
 #include "store/hls_mirror.h"
+#include "store/recorder.h"
 #include "transcode/transcoder.h"
 
 namespace sluice::app {
@@ -47,6 +48,52 @@ std::string node_tag() {
   unsigned char raw[6];
   if (RAND_bytes(raw, sizeof raw) != 1) return std::to_string(::getpid());
   return fmt::format("{:02x}", fmt::join(raw, ""));
+}
+
+std::string env_or(const std::string& value, const char* env, const char* fallback = "") {
+  if (!value.empty()) return value;
+  const char* v = std::getenv(env);
+  return v ? v : fallback;
+}
+
+// Where recordings go, from the dvr options; nullopt when recording is off.
+std::optional<store::RecorderConfig> recorder_config(const ServeConfig& config) {
+  if (config.dvr == "off") return std::nullopt;
+  store::RecorderConfig rc;
+  if (!config.dvr.starts_with("s3://")) {
+    rc.root =
+        config.dvr.empty() ? config.data_dir / "recordings" : std::filesystem::path(config.dvr);
+    return rc;
+  }
+  store::S3Target s3 = config.dvr_s3;
+  s3.region = env_or(s3.region, "AWS_REGION", "us-east-1");
+  s3.access_key = env_or(s3.access_key, "AWS_ACCESS_KEY_ID");
+  s3.secret_key = env_or(s3.secret_key, "AWS_SECRET_ACCESS_KEY");
+  s3.session_token = env_or(s3.session_token, "AWS_SESSION_TOKEN");
+  rc.s3 = std::move(s3);
+  rc.root = config.dvr_spool.empty() ? config.data_dir / "spool" : config.dvr_spool;
+  rc.spool_max_bytes = config.dvr_spool_max_mb << 20;
+  rc.upload_threads = config.dvr_upload_threads;
+  return rc;
+}
+
+// Each stream's recorded rendition: the configured one, else the highest rung of the ladder
+// the stream has open (rungs that would upscale are skipped), else its only rendition.
+store::Recorder::RenditionPicker rendition_picker(const ServeConfig& config,
+                                                  const package::HlsStore& hls) {
+  std::vector<std::string> ladder;
+  for (const auto& rung : config.transcode.ladder.rungs)
+    ladder.push_back(rung.name);
+  return [&hls, ladder, wanted = config.dvr_rendition](
+             const std::string& playback_id) -> std::optional<std::string> {
+    if (!wanted.empty()) return wanted;
+    const auto open = hls.renditions(playback_id);
+    for (auto it = ladder.rbegin(); it != ladder.rend(); ++it) {
+      if (std::find(open.begin(), open.end(), *it) != open.end()) return *it;
+    }
+    if (open.empty()) return std::nullopt;
+    return open.back();
+  };
 }
 
 }  // namespace
@@ -99,7 +146,12 @@ int run_serve(const ServeConfig& config_in) {
     hls.add_listener(mirror.get());
     spdlog::info("mirroring HLS to {}", (config.data_dir / "hls").string());
   }
-  // Before the transcoder: its pipelines may flush a last segment to the listener as they stop.
+  // Before the transcoder: its pipelines may flush a last segment to the listeners as they stop.
+  std::optional<store::Recorder> recorder;
+  if (auto rc = recorder_config(config)) {
+    recorder.emplace(std::move(*rc), rendition_picker(config, hls));
+    hls.add_listener(&*recorder);
+  }
   std::optional<Registration> registration;  // emplaced once the HTTP address is known
   transcode::TranscodeService transcoder(config.transcode, hls);
   ingest::RtmpCounters rtmp_counters;
@@ -117,10 +169,11 @@ int run_serve(const ServeConfig& config_in) {
         ingest::IngestContext{config.rtmp, hub, **auth,
                               [&transcoder](const std::string& id) { return transcoder.open(id); },
                               rtmp_counters, &draining});
-    http = std::make_unique<serve::HttpServer>(
-        io, *http_ep, config.http, http_counters,
-        serve::make_hls_handler(
-            serve::ServeContext{hls, hub, transcoder, **registry, rtmp_counters, http_counters}));
+    http =
+        std::make_unique<serve::HttpServer>(io, *http_ep, config.http, http_counters,
+                                            serve::make_hls_handler(serve::ServeContext{
+                                                hls, hub, transcoder, **registry, rtmp_counters,
+                                                http_counters, recorder ? &*recorder : nullptr}));
   } catch (const boost::system::system_error& e) {
     spdlog::critical("cannot listen: {}", e.what());
     return 1;
@@ -150,6 +203,7 @@ int run_serve(const ServeConfig& config_in) {
                endpoint_text(rtmp->local_endpoint()), config.rtmp.app,
                endpoint_text(http->local_endpoint()), (*auth)->describe());
   spdlog::info("registry {}; this server is {}", (*registry)->describe(), advertise);
+  spdlog::info("recordings: {}", recorder ? recorder->describe() : "off");
   spdlog::info("ladder {} (preset {}, gop {} s{}); transcoding capacity {} streams",
                transcode::format_rungs(config.transcode.ladder.rungs),
                config.transcode.ladder.preset, config.transcode.ladder.gop_s,

@@ -314,7 +314,16 @@ class Session final : public HlsSession {
     ended_ = true;
     for (auto& [name, writer] : writers_)
       writer->end();
-    if (auto store = context_.store.lock()) store->end(context_.id, context_.generation);
+    auto store = context_.store.lock();
+    if (!store) return;
+    store->end(context_.id, context_.generation);
+    std::vector<SegmentListener*> notify;
+    {
+      std::lock_guard lock(store->mutex);
+      notify = store->listeners;
+    }
+    for (auto* listener : notify)
+      listener->on_session_ended(context_.id, context_.generation);
   }
 
  private:
@@ -435,6 +444,22 @@ SegmentPtr HlsStore::segment(const std::string& playback_id, const std::string& 
 bool HlsStore::has_stream(const std::string& playback_id) const {
   std::lock_guard lock(impl_->mutex);
   return impl_->streams.contains(playback_id);
+}
+
+std::vector<std::string> HlsStore::renditions(const std::string& playback_id) const {
+  std::lock_guard lock(impl_->mutex);
+  std::vector<std::pair<std::uint64_t, std::string>> open;
+  if (auto it = impl_->streams.find(playback_id); it != impl_->streams.end()) {
+    for (const auto& [name, r] : it->second.renditions) {
+      if (r.open) open.emplace_back(r.declared_peak_bps, name);
+    }
+  }
+  std::stable_sort(open.begin(), open.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> names;
+  for (auto& [bps, name] : open)
+    names.push_back(std::move(name));
+  return names;
 }
 
 void HlsStore::sweep() {

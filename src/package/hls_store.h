@@ -39,13 +39,16 @@ struct Segment {
 };
 using SegmentPtr = std::shared_ptr<const Segment>;
 
-// Told about each finished segment (disk mirror, later DVR). Called on the publisher's thread
-// with no lock held; must not block.
+// Told about each finished segment (disk mirror, DVR, registry). Called on the publisher's
+// (or its transcoder's) thread with no lock held; must not block.
 class SegmentListener {
  public:
   virtual ~SegmentListener() = default;
   virtual void on_segment(const std::string& playback_id, const std::string& rendition,
                           const SegmentPtr& segment) = 0;
+  // The publish session `session` (Segment::session) ended; its writers have flushed what
+  // they had, though a transcoder may still deliver a last segment after this.
+  virtual void on_session_ended(const std::string& /*playback_id*/, std::uint64_t /*session*/) {}
   virtual void on_stream_dropped(const std::string& playback_id) = 0;
 };
 
@@ -111,6 +114,8 @@ class HlsStore {
   SegmentPtr segment(const std::string& playback_id, const std::string& rendition,
                      std::uint64_t sequence) const;
   bool has_stream(const std::string& playback_id) const;
+  // Renditions open in the current session, by ascending declared bandwidth.
+  std::vector<std::string> renditions(const std::string& playback_id) const;
 
   // Ends the playlists of streams whose endlist_delay has passed, and drops streams whose
   // grace period has passed. Call periodically (every second).

@@ -5,7 +5,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "package/media_playlist.h"
 #include "serve/routes.h"
+#include "store/files.h"
 
 namespace sluice::serve {
 
@@ -84,7 +86,65 @@ std::string metrics_text(const ServeContext& ctx) {
       "Input packets dropped because transcoding lagged (live streams).", input_dropped);
   append_http_metrics(out, h);
   append_registry_metrics(out, ctx.registry);
+  if (ctx.recorder) {
+    const auto d = ctx.recorder->counters();
+    add("sluice_dvr_segments_recorded_total", "counter", "Segments written to recordings.",
+        d.segments_recorded);
+    add("sluice_dvr_segments_dropped_total", "counter",
+        "Segments not recorded (spool full, disk slow or failing).", d.segments_dropped);
+    add("sluice_dvr_uploads_total", "counter", "Objects uploaded to S3.", d.objects_uploaded);
+    add("sluice_dvr_upload_failures_total", "counter", "Failed S3 upload attempts (retried).",
+        d.upload_failures);
+    add("sluice_dvr_pending_uploads", "gauge", "Segments in the spool waiting for S3.",
+        d.pending_uploads);
+    add("sluice_dvr_spool_bytes", "gauge", "Bytes in the spool waiting for S3.", d.spool_bytes);
+    add("sluice_dvr_recordings", "gauge", "Recordings kept here (S3: not yet fully uploaded).",
+        d.recordings);
+  }
   return out;
+}
+
+std::string recordings_json(const ServeContext& ctx) {
+  auto list = nlohmann::json::array();
+  if (ctx.recorder) {
+    for (const auto& r : ctx.recorder->list()) {
+      const std::string playlist = "/recordings/" + store::playlist_name(r.playback_id, r.id);
+      list.push_back(
+          {{"playback_id", r.playback_id},
+           {"id", r.id},
+           {"rendition", r.rendition},
+           {"segments", r.segments},
+           {"duration_s", r.duration_s},
+           {"finished", r.finished},
+           {"pending_uploads", r.pending_uploads},
+           {"started", package::format_program_date_time(r.started)},
+           {"playlist", ctx.recorder->local_file(store::playlist_name(r.playback_id, r.id))
+                            ? nlohmann::json(playlist)
+                            : nlohmann::json()}});
+    }
+  }
+  return nlohmann::json{{"store", ctx.recorder ? ctx.recorder->describe() : "off"},
+                        {"recordings", list}}
+      .dump(2);
+}
+
+// A file of a recording kept on this server's disk.
+HttpReply recording_file(const ServeContext& ctx, const Route& route) {
+  if (!ctx.recorder) return not_streaming("");
+  const std::string name =
+      route.kind == RouteKind::kRecordingPlaylist
+          ? store::playlist_name(route.playback_id, route.rendition)
+          : store::segment_name(route.playback_id, route.rendition, route.sequence);
+  const auto path = ctx.recorder->local_file(name);
+  // Small files from the page cache: read here rather than hopping threads.
+  auto bytes = path ? store::read_file(*path, 1ull << 30) : std::nullopt;
+  if (!bytes) return not_streaming("");
+  HttpReply r;
+  r.content_type = content_type(route.kind);
+  r.cache_control = cache_control(route.kind);
+  r.bytes = std::make_shared<const std::vector<std::uint8_t>>(std::move(*bytes));
+  r.accept_ranges = true;
+  return r;
 }
 
 std::string streams_json(const ServeContext& ctx) {
@@ -144,10 +204,16 @@ HttpReply handle(const ServeContext& ctx, const HttpRequest& req) {
       return typed(route.kind, metrics_text(ctx));
     case RouteKind::kStreams:
       return typed(route.kind, streams_json(ctx));
+    case RouteKind::kRecordings:
+      return typed(route.kind, recordings_json(ctx));
+    case RouteKind::kRecordingPlaylist:
+    case RouteKind::kRecordingSegment:
+      return recording_file(ctx, route);
     case RouteKind::kIndex:
       return typed(route.kind,
                    "<!doctype html><title>Sluice</title><h1>Sluice</h1>"
                    "<p>Live streams: <a href=\"/api/streams\">/api/streams</a>. "
+                   "Recordings: <a href=\"/api/recordings\">/api/recordings</a>. "
                    "Play <code>/&lt;playbackId&gt;/live.m3u8</code>.</p>\n");
     case RouteKind::kMaster:
       if (auto text = ctx.hls.master_playlist(route.playback_id))

@@ -7,6 +7,7 @@
 #include "package/hls_store.h"
 #include "registry/registry.h"
 #include "serve/http_server.h"
+#include "store/recorder.h"
 #include "transcode/transcoder.h"
 
 namespace sluice::serve {
@@ -18,6 +19,7 @@ struct ServeContext {
   const registry::Registry& registry;
   const ingest::RtmpCounters& rtmp_counters;
   const HttpCounters& counters;
+  const store::Recorder* recorder;  // null when recording is off
 };
 
 HttpHandler make_hls_handler(ServeContext context);

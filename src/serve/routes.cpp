@@ -42,13 +42,27 @@ Route parse_route(std::string_view target) {
   if (target == "/healthz" || target == "/healthcheck") return route(RouteKind::kHealth);
   if (target == "/metrics") return route(RouteKind::kMetrics);
   if (target == "/api/streams") return route(RouteKind::kStreams);
+  if (target == "/api/recordings") return route(RouteKind::kRecordings);
 
-  const auto parts = split_path(target.substr(1));
+  auto parts = split_path(target.substr(1));
+  // /recordings/<id>/vod-<rec>.m3u8 and /recordings/<id>/<r>/<N>.ts; other paths under
+  // /recordings/ stay a live stream's, should its playback ID be "recordings".
+  bool recording = false;
+  if (parts.size() == 3 && parts[0] == "recordings" && parts[2].starts_with("vod-") &&
+      parts[2].ends_with(".m3u8")) {
+    const auto id = parts[2].substr(4, parts[2].size() - 9);
+    if (!valid_name(parts[1]) || !valid_name(id)) return {};
+    return route(RouteKind::kRecordingPlaylist, parts[1], id);
+  }
+  if (parts.size() == 4 && parts[0] == "recordings") {
+    recording = true;
+    parts.erase(parts.begin());
+  }
   if (parts.size() == 2 && valid_name(parts[0]) && parts[1] == "live.m3u8") {
     return route(RouteKind::kMaster, parts[0]);
   }
   if (parts.size() != 3 || !valid_name(parts[0]) || !valid_name(parts[1])) return {};
-  if (parts[2] == "index.m3u8") {
+  if (parts[2] == "index.m3u8" && !recording) {
     return route(RouteKind::kMediaPlaylist, parts[0], parts[1]);
   }
   const auto file = parts[2];
@@ -57,7 +71,8 @@ Route parse_route(std::string_view target) {
   std::uint64_t seq = 0;
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), seq);
   if (ec != std::errc{} || end != digits.data() + digits.size()) return {};
-  return route(RouteKind::kSegment, parts[0], parts[1], seq);
+  return route(recording ? RouteKind::kRecordingSegment : RouteKind::kSegment, parts[0], parts[1],
+               seq);
 }
 
 const char* cache_control(RouteKind kind) {
@@ -66,6 +81,8 @@ const char* cache_control(RouteKind kind) {
       return "max-age=60";
     case RouteKind::kSegment:
       return "max-age=600";
+    case RouteKind::kRecordingSegment:
+      return "max-age=31536000";  // a recording's segments never change
     default:
       return "no-cache";
   }
@@ -75,12 +92,15 @@ const char* content_type(RouteKind kind) {
   switch (kind) {
     case RouteKind::kMaster:
     case RouteKind::kMediaPlaylist:
+    case RouteKind::kRecordingPlaylist:
       return "application/vnd.apple.mpegurl";
     case RouteKind::kSegment:
+    case RouteKind::kRecordingSegment:
       return "video/mp2t";
     case RouteKind::kMetrics:
       return "text/plain; version=0.0.4; charset=utf-8";
     case RouteKind::kStreams:
+    case RouteKind::kRecordings:
       return "application/json";
     case RouteKind::kIndex:
       return "text/html; charset=utf-8";

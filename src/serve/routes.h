@@ -10,13 +10,16 @@
 namespace sluice::serve {
 
 enum class RouteKind {
-  kMaster,         // /<playbackId>/live.m3u8
-  kMediaPlaylist,  // /<playbackId>/<rendition>/index.m3u8
-  kSegment,        // /<playbackId>/<rendition>/<seq>.ts
-  kHealth,         // /healthz, /healthcheck
-  kMetrics,        // /metrics
-  kStreams,        // /api/streams
-  kIndex,          // /
+  kMaster,             // /<playbackId>/live.m3u8
+  kMediaPlaylist,      // /<playbackId>/<rendition>/index.m3u8
+  kSegment,            // /<playbackId>/<rendition>/<seq>.ts
+  kHealth,             // /healthz, /healthcheck
+  kMetrics,            // /metrics
+  kStreams,            // /api/streams
+  kRecordings,         // /api/recordings
+  kRecordingPlaylist,  // /recordings/<playbackId>/vod-<recordingId>.m3u8 (id in `rendition`)
+  kRecordingSegment,   // /recordings/<playbackId>/<rendition>/<seq>.ts
+  kIndex,              // /
   kNotFound,
 };
 

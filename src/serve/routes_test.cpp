@@ -37,6 +37,27 @@ TEST(Routes, FixedPaths) {
   EXPECT_EQ(parse_route("/").kind, RouteKind::kIndex);
 }
 
+TEST(Routes, Recordings) {
+  EXPECT_EQ(parse_route("/api/recordings").kind, RouteKind::kRecordings);
+  const Route playlist = parse_route("/recordings/abc/vod-X1Y2.m3u8");
+  EXPECT_EQ(playlist.kind, RouteKind::kRecordingPlaylist);
+  EXPECT_EQ(playlist.playback_id, "abc");
+  EXPECT_EQ(playlist.rendition, "X1Y2");
+  const Route segment = parse_route("/recordings/abc/720p/17.ts");
+  EXPECT_EQ(segment.kind, RouteKind::kRecordingSegment);
+  EXPECT_EQ(segment.rendition, "720p");
+  EXPECT_EQ(segment.sequence, 17u);
+  for (const char* bad : {"/recordings/abc/vod-.m3u8", "/recordings/abc/vod-a.b.m3u8",
+                          "/recordings/abc/720p/index.m3u8", "/recordings/../vod-a.m3u8",
+                          "/recordings/abc/720p/x.ts", "/recordings/abc/live.m3u8x"}) {
+    EXPECT_EQ(parse_route(bad).kind, RouteKind::kNotFound) << bad;
+  }
+  // A live stream whose playback ID is "recordings" keeps its own paths.
+  EXPECT_EQ(parse_route("/recordings/live.m3u8").kind, RouteKind::kMaster);
+  EXPECT_EQ(parse_route("/recordings/720p/index.m3u8").kind, RouteKind::kMediaPlaylist);
+  EXPECT_EQ(parse_route("/recordings/720p/5.ts").kind, RouteKind::kSegment);
+}
+
 TEST(Routes, CacheHeadersFollowTheReference) {
   EXPECT_STREQ(cache_control(RouteKind::kMaster), "max-age=60");
   EXPECT_STREQ(cache_control(RouteKind::kMediaPlaylist), "no-cache");

@@ -2,27 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
+#include "store/files.h"
 
 namespace sluice::store {
 
 namespace fs = std::filesystem;
-
-namespace {
-// Write to a temporary name and rename, so a reader never sees a half-written file.
-bool write_file(const fs::path& path, const void* data, std::size_t size) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return false;
-    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
-    if (!out) return false;
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  return !ec;
-}
-}  // namespace
 
 HlsMirror::HlsMirror(fs::path dir, const package::HlsStore& store, std::size_t keep_segments,
                      std::size_t max_queue)
@@ -92,17 +76,17 @@ void HlsMirror::write_segment(const std::string& playback_id, const std::string&
   std::error_code ec;
   fs::create_directories(rendition_dir, ec);
   const auto& data = *segment->data;
-  if (ec || !write_file(rendition_dir / (std::to_string(segment->sequence) + ".ts"), data.data(),
-                        data.size())) {
+  if (ec || !write_file_atomic(rendition_dir / (std::to_string(segment->sequence) + ".ts"),
+                               data.data(), data.size())) {
     spdlog::warn("hls mirror: cannot write {}: {}", rendition_dir.string(),
                  ec ? ec.message() : "write failed");
     return;
   }
   if (auto playlist = store_.media_playlist(playback_id, rendition)) {
-    write_file(rendition_dir / "index.m3u8", playlist->data(), playlist->size());
+    write_file_atomic(rendition_dir / "index.m3u8", playlist->data(), playlist->size());
   }
   if (auto master = store_.master_playlist(playback_id)) {
-    write_file(dir_ / playback_id / "live.m3u8", master->data(), master->size());
+    write_file_atomic(dir_ / playback_id / "live.m3u8", master->data(), master->size());
   }
   auto& kept = on_disk_[playback_id + "/" + rendition];
   kept.push_back(segment->sequence);

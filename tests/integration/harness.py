@@ -14,6 +14,7 @@ import tempfile
 import time
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 
 SLUICE = os.environ.get("SLUICE_BIN", os.path.join(os.path.dirname(__file__), "../../build/sluice"))
@@ -120,6 +121,71 @@ class Redis(Process):
         return out.stdout.decode().strip()
 
 
+S3RVER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      "../tools/node_modules/.bin/s3rver")
+
+
+class S3Server(Process):
+    """A real S3-protocol server (s3rver from npm) on loopback, keeping objects in `directory`
+    so a restart on the same port and directory is an outage, not a loss."""
+
+    ACCESS_KEY = SECRET_KEY = "S3RVER"
+
+    def __init__(self, workdir, bucket, port=None, name="s3rver"):
+        self.port = port or free_port()
+        self.bucket = bucket
+        self.directory = os.path.join(workdir, "s3-data")
+        os.makedirs(self.directory, exist_ok=True)
+        super().__init__([S3RVER, "-d", self.directory, "-a", "127.0.0.1", "-p", str(self.port),
+                          "--configure-bucket", bucket],
+                         os.path.join(workdir, f"{name}.log"))
+        wait_until(lambda: self._listening() or (not self.alive() and "exited"), 20,
+                   what="s3rver")
+        if not self.alive():
+            raise AssertionError("s3rver exited:\n" + self.output())
+
+    def _listening(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def sluice_args(self, prefix):
+        return ["--dvr", f"s3://{self.bucket}/{prefix}", "--dvr-s3-endpoint", self.endpoint,
+                "--dvr-s3-access-key", self.ACCESS_KEY, "--dvr-s3-secret-key", self.SECRET_KEY]
+
+    def get(self, key):
+        """(status, headers, body) of an object, read anonymously."""
+        url = f"{self.endpoint}/{self.bucket}/{key}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def keys(self, prefix):
+        """Every object key under `prefix` (ListObjectsV2, following continuation tokens)."""
+        import xml.etree.ElementTree as ET
+        ns = {"s3": "http://doc.s3.amazonaws.com/2006-03-01/"}
+        keys, token = [], None
+        while True:
+            query = {"list-type": "2", "prefix": prefix}
+            if token:
+                query["continuation-token"] = token
+            url = f"{self.endpoint}/{self.bucket}?" + urllib.parse.urlencode(query)
+            with urllib.request.urlopen(url, timeout=10) as r:
+                root = ET.fromstring(r.read())
+            keys += [k.text for k in root.findall("s3:Contents/s3:Key", ns)]
+            token = root.findtext("s3:NextContinuationToken", None, ns)
+            if not token:
+                return keys
+
+
 class Role(Process, HttpClient):
     """A `sluice <role>` process; waits until its log names the ports it listens on."""
 
@@ -174,6 +240,9 @@ class Sluice(Role):
 
     def streams(self):
         return json.loads(self.get("/api/streams")[2])["streams"]
+
+    def recordings(self):
+        return json.loads(self.get("/api/recordings")[2])["recordings"]
 
     def wait_master(self, playback_id, timeout=30):
         return wait_until(lambda: self.get(f"/{playback_id}/live.m3u8")[0] == 200, timeout,

@@ -1,0 +1,112 @@
+#include "store/recording.h"
+
+#include <fmt/format.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <random>
+
+namespace sluice::store {
+
+std::string segment_name(std::string_view playback_id, std::string_view rendition,
+                         std::uint64_t sequence) {
+  return fmt::format("{}/{}/{}.ts", playback_id, rendition, sequence);
+}
+
+std::string playlist_name(std::string_view playback_id, std::string_view recording_id) {
+  return fmt::format("{}/vod-{}.m3u8", playback_id, recording_id);
+}
+
+std::string render_playlist(const Recording& recording, std::size_t count) {
+  count = std::min(count, recording.segments.size());
+  double longest = 0;
+  for (std::size_t i = 0; i < count; ++i)
+    longest = std::max(longest, recording.segments[i].duration_s);
+  std::string out = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:EVENT\n";
+  // Rounded as players round EXTINF, so no segment exceeds it (RFC 8216 4.3.3.1).
+  fmt::format_to(std::back_inserter(out), "#EXT-X-TARGETDURATION:{}\n",
+                 std::max(1L, std::lround(longest)));
+  fmt::format_to(std::back_inserter(out), "#EXT-X-MEDIA-SEQUENCE:{}\n",
+                 count > 0 ? recording.segments.front().sequence : 0);
+  for (std::size_t i = 0; i < count; ++i) {
+    const RecordedSegment& s = recording.segments[i];
+    if (s.discontinuity && i > 0) out += "#EXT-X-DISCONTINUITY\n";
+    fmt::format_to(std::back_inserter(out), "#EXTINF:{:.3f},\n{}/{}.ts\n", s.duration_s,
+                   recording.rendition, s.sequence);
+  }
+  if (recording.finished && count == recording.segments.size()) out += "#EXT-X-ENDLIST\n";
+  return out;
+}
+
+namespace {
+
+std::string_view next_line(std::string_view& text) {
+  const auto end = text.find('\n');
+  std::string_view line = text.substr(0, end);
+  text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+}  // namespace
+
+Result<Recording> parse_playlist(std::string_view text, std::string playback_id, std::string id) {
+  Recording r;
+  r.playback_id = std::move(playback_id);
+  r.id = std::move(id);
+  RecordedSegment pending;
+  bool have_extinf = false;
+  const auto bad = [&](std::string_view line) {
+    return make_error(Errc::kMalformed, fmt::format("recording {}/vod-{}: bad line '{}'",
+                                                    r.playback_id, r.id, line.substr(0, 80)));
+  };
+  while (!text.empty()) {
+    const std::string_view line = next_line(text);
+    if (line == "#EXT-X-ENDLIST") {
+      r.finished = true;
+    } else if (line == "#EXT-X-DISCONTINUITY") {
+      pending.discontinuity = true;
+    } else if (line.starts_with("#EXTINF:")) {
+      const std::string value(line.substr(8));
+      char* end = nullptr;
+      pending.duration_s = std::strtod(value.c_str(), &end);
+      if (end == value.c_str() || !(pending.duration_s >= 0)) return bad(line);
+      have_extinf = true;
+    } else if (!line.empty() && line.front() != '#') {
+      const auto slash = line.find('/');
+      if (!have_extinf || slash == std::string_view::npos || !line.ends_with(".ts")) {
+        return bad(line);
+      }
+      const std::string_view rendition = line.substr(0, slash);
+      if (r.rendition.empty()) r.rendition = rendition;
+      const std::string_view digits = line.substr(slash + 1, line.size() - slash - 4);
+      auto [p, ec] =
+          std::from_chars(digits.data(), digits.data() + digits.size(), pending.sequence);
+      if (rendition != r.rendition || ec != std::errc{} || p != digits.data() + digits.size()) {
+        return bad(line);
+      }
+      r.segments.push_back(pending);
+      pending = {};
+      have_extinf = false;
+    }
+  }
+  return r;
+}
+
+std::string new_recording_id() {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  unsigned char raw[8];
+  if (RAND_bytes(raw, sizeof raw) != 1) {
+    std::random_device device;
+    for (auto& b : raw)
+      b = static_cast<unsigned char>(device());
+  }
+  std::string id;
+  for (unsigned char b : raw)
+    id += kAlphabet[b % 36];
+  return id;
+}
+
+}  // namespace sluice::store

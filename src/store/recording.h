@@ -1,0 +1,49 @@
+// One recording (the VOD of one publish session) as a plain model, its playlist text and the
+// object names it is stored under. Pure, so the format and the re-reading of a spool after a
+// restart are unit-tested without disk or network.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "media/result.h"
+
+namespace sluice::store {
+
+struct RecordedSegment {
+  std::uint64_t sequence = 0;
+  double duration_s = 0;
+  bool discontinuity = false;  // after a gap (a segment not recorded) or a codec change
+};
+
+struct Recording {
+  std::string playback_id;
+  std::string id;  // the session's recording ID: vod-<id>.m3u8
+  std::string rendition;
+  std::vector<RecordedSegment> segments;  // in order
+  bool finished = false;                  // the publish session ended
+};
+
+// Object names relative to the store's root, as the reference lays them out.
+std::string segment_name(std::string_view playback_id, std::string_view rendition,
+                         std::uint64_t sequence);  // <id>/<r>/<N>.ts
+std::string playlist_name(std::string_view playback_id, std::string_view recording_id);  // vod
+
+// The playlist listing the first `count` segments. It is an EVENT playlist that only grows;
+// EXT-X-ENDLIST is added once the recording is finished and all its segments are listed.
+// URIs are relative to the playlist: <rendition>/<N>.ts.
+std::string render_playlist(const Recording& recording, std::size_t count);
+inline std::string render_playlist(const Recording& recording) {
+  return render_playlist(recording, recording.segments.size());
+}
+
+// Reads back a playlist written by render_playlist (after a restart). Lines it does not know
+// are skipped; a segment URI of another rendition or a malformed number is an error.
+Result<Recording> parse_playlist(std::string_view text, std::string playback_id, std::string id);
+
+// A new recording ID: 8 characters of [A-Z0-9], as the reference's session IDs.
+std::string new_recording_id();
+
+}  // namespace sluice::store

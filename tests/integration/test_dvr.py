@@ -1,0 +1,142 @@
+"""Recording (DVR): the top rendition of each publish session becomes a VOD, on local disk or
+in S3 (a real S3-protocol server, s3rver), and no segment is lost to an S3 outage or a
+restart. Every test compares the recording with the live playlist segment by segment."""
+
+import unittest
+
+from harness import (S3Server, Sluice, SluiceTestCase, ffmpeg_publish, ffprobe_json,
+                     free_port, parse_media_playlist, wait_until)
+
+
+def live_segments(sluice, playback_id, rendition):
+    """Sequence numbers of the finished live playlist (waits for its EXT-X-ENDLIST)."""
+    def ended():
+        status, _, body = sluice.get(f"/{playback_id}/{rendition}/index.m3u8")
+        return status == 200 and "#EXT-X-ENDLIST" in body.decode() and body.decode()
+    text = wait_until(ended, 40, what=f"live {rendition} playlist to end")
+    return [int(uri[:-3]) for _, uri, _ in parse_media_playlist(text)[1]]
+
+
+def recorded_uris(playlist_text):
+    return [uri for _, uri, _ in parse_media_playlist(playlist_text)[1]]
+
+
+class LocalRecording(SluiceTestCase):
+    def test_top_rendition_is_recorded_and_played_back_over_http(self):
+        # Two small rungs under a 640x360 source: the top one, 240p, is recorded.
+        sluice = self.start_sluice("--hls-endlist-delay", "1",
+                                   ladder="180p:320x180:300k:600k:64k,240p:426x240:500k:1000k:64k")
+        key = "dvr-local"
+        playback_id = sluice.playback_id(key)
+        publisher = self.track(ffmpeg_publish(sluice.rtmp_url(key), self.path("ffmpeg.log"),
+                                              seconds=10))
+        self.assertEqual(publisher.wait(60), 0, publisher.output()[-2000:])
+        live = live_segments(sluice, playback_id, "240p")
+        self.assertGreaterEqual(len(live), 4)
+
+        def finished():
+            done = [r for r in sluice.recordings()
+                    if r["playback_id"] == playback_id and r["finished"]
+                    and r["segments"] == len(live)]
+            return done
+        recordings = wait_until(finished, 30, what="the recording to hold every segment")
+        self.assertEqual(len(recordings), 1, sluice.recordings())
+        recording = recordings[0]
+        self.assertEqual(recording["rendition"], "240p")
+        self.assertEqual(len(recording["id"]), 8)
+
+        status, headers, body = sluice.get(recording["playlist"])
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "application/vnd.apple.mpegurl")
+        text = body.decode()
+        self.assertTrue(text.rstrip().endswith("#EXT-X-ENDLIST"), text)
+        self.assertEqual(recorded_uris(text), [f"240p/{n}.ts" for n in live])
+        tags, _ = parse_media_playlist(text)
+        self.assertEqual(int(tags["#EXT-X-MEDIA-SEQUENCE"]), live[0])
+        for uri in recorded_uris(text):
+            status, headers, _ = sluice.get(f"/recordings/{playback_id}/{uri}")
+            self.assertEqual(status, 200, uri)
+            self.assertEqual(headers["Content-Type"], "video/mp2t")
+            self.assertEqual(headers["Cache-Control"], "max-age=31536000")
+        self.assertEqual(sluice.get(f"/recordings/{playback_id}/240p/{live[-1] + 1}.ts")[0], 404)
+        self.assertEqual(sluice.get(f"/recordings/{playback_id}/180p/{live[0]}.ts")[0], 404)
+
+        probe = ffprobe_json(sluice.http_url(recording["playlist"]))
+        video = [s for s in probe["streams"] if s["codec_type"] == "video"][0]
+        self.assertEqual((video["width"], video["height"]), (426, 240))
+        self.assertGreater(float(probe["format"]["duration"]), 8)
+        self.assertEqual(sluice.metric("sluice_dvr_segments_dropped_total"), 0)
+
+
+class S3Recording(SluiceTestCase):
+    def check_bucket(self, s3, prefix, playback_id, live):
+        """Every live segment is in the bucket once, with the reference's metadata, and one
+        finished recording playlist lists them all in order."""
+        keys = s3.keys(f"{prefix}/{playback_id}/")
+        segments = sorted(int(k.rsplit("/", 1)[1][:-3]) for k in keys if k.endswith(".ts"))
+        self.assertEqual(segments, live)
+        playlists = [k for k in keys if k.endswith(".m3u8")]
+        self.assertEqual(len(playlists), 1, keys)
+        status, headers, body = s3.get(playlists[0])
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "application/x-mpegURL")
+        self.assertEqual(headers["Cache-Control"], "max-age=3600")
+        text = body.decode()
+        self.assertTrue(text.rstrip().endswith("#EXT-X-ENDLIST"), text)
+        self.assertEqual(recorded_uris(text), [f"source/{n}.ts" for n in live])
+        status, headers, body = s3.get(f"{prefix}/{playback_id}/source/{live[0]}.ts")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "video/MP2T")
+        self.assertEqual(headers["Cache-Control"], "max-age=31536000")
+        self.assertEqual(body[0], 0x47)  # MPEG-TS sync byte
+
+    def wait_uploaded(self, sluice):
+        wait_until(lambda: sluice.metric("sluice_dvr_pending_uploads") == 0
+                   and sluice.metric("sluice_dvr_recordings") == 0, 60,
+                   what="every upload to finish")
+
+    def test_s3_outage_mid_stream_loses_nothing(self):
+        s3 = self.track(S3Server(self.workdir, "rec"))
+        sluice = self.start_sluice(*s3.sluice_args("vod"), "--hls-endlist-delay", "1")
+        key = "dvr-outage"
+        playback_id = sluice.playback_id(key)
+        publisher = self.track(ffmpeg_publish(sluice.rtmp_url(key), self.path("ffmpeg.log"),
+                                              seconds=16))
+        wait_until(lambda: sluice.metric("sluice_dvr_uploads_total") >= 2, 30,
+                   what="first uploads")
+        s3.stop()  # S3 goes away while the stream is live
+        wait_until(lambda: sluice.metric("sluice_dvr_upload_failures_total") >= 1
+                   and sluice.metric("sluice_dvr_pending_uploads") >= 1, 30,
+                   what="uploads to fail and segments to spool")
+        s3 = self.track(S3Server(self.workdir, "rec", port=s3.port, name="s3rver-back"))
+        self.assertEqual(publisher.wait(60), 0)
+        live = live_segments(sluice, playback_id, "source")
+        self.wait_uploaded(sluice)
+        self.check_bucket(s3, "vod", playback_id, live)
+        self.assertEqual(sluice.metric("sluice_dvr_segments_dropped_total"), 0)
+
+    def test_pending_uploads_resume_after_a_restart(self):
+        s3_port = free_port()
+        args = ["--dvr", "s3://rec/vod", "--dvr-s3-endpoint", f"http://127.0.0.1:{s3_port}",
+                "--dvr-s3-access-key", S3Server.ACCESS_KEY,
+                "--dvr-s3-secret-key", S3Server.SECRET_KEY, "--hls-endlist-delay", "1"]
+        sluice = self.start_sluice(*args)  # S3 is not there at all yet
+        key = "dvr-restart"
+        playback_id = sluice.playback_id(key)
+        publisher = self.track(ffmpeg_publish(sluice.rtmp_url(key), self.path("ffmpeg.log"),
+                                              seconds=8))
+        self.assertEqual(publisher.wait(60), 0)
+        live = live_segments(sluice, playback_id, "source")
+        wait_until(lambda: sluice.metric("sluice_dvr_pending_uploads") == len(live), 20,
+                   what="every segment in the spool")
+        self.assertEqual(sluice.metric("sluice_dvr_uploads_total"), 0)
+        sluice.stop()
+
+        s3 = self.track(S3Server(self.workdir, "rec", port=s3_port))
+        again = self.track(Sluice(self.workdir, *args))
+        self.wait_uploaded(again)
+        self.check_bucket(s3, "vod", playback_id, live)
+
+
+if __name__ == "__main__":
+    unittest.main()
