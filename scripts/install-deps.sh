@@ -12,7 +12,7 @@ packages=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libtoml11-dev libssl-dev
   libhiredis-dev libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   # real clients used by the integration tests
-  ffmpeg rtmpdump curl python3 redis-server
+  ffmpeg rtmpdump curl python3 redis-server libnginx-mod-rtmp socat openssl
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
 )

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <functional>
+#include <set>
 #include <sstream>
 #include <toml.hpp>
 
@@ -78,6 +79,20 @@ Setter boolean(Get get) {
     } else {
       return make_error(Errc::kMalformed, "true or false");
     }
+    return Ok{};
+  };
+}
+
+// An RTMP(S) URL template for a relay destination: "{key}" marks where the key goes.
+template <typename Get>
+Setter url_template(Get get) {
+  return [=](ServeConfig& c, const std::string& v) -> Status {
+    std::string probe = v;
+    if (auto at = probe.find("{key}"); at != std::string::npos) probe.replace(at, 5, "k");
+    if (v.find("{key}") == std::string::npos || !relay::parse_rtmp_url(probe)) {
+      return make_error(Errc::kMalformed, "an rtmp:// or rtmps:// URL with {key}");
+    }
+    get(c) = v;
     return Ok{};
   };
 }
@@ -276,6 +291,45 @@ const std::vector<OptionDef>& definitions() {
       {{"dvr_upload_threads", "concurrent S3 uploads", "4"},
        integer(
            [](ServeConfig & c) -> auto& { return c.dvr_upload_threads; }, 1, 64)},
+      {{"relay.youtube_url", "YouTube ingest URL template ({key} is the publisher's key)",
+        relay::Destinations{}.youtube},
+       url_template([](ServeConfig & c) -> auto& { return c.relay.destinations.youtube; })},
+      {{"relay.facebook_url", "Facebook ingest URL template", relay::Destinations{}.facebook},
+       url_template([](ServeConfig & c) -> auto& { return c.relay.destinations.facebook; })},
+      {{"relay.twitch_url", "Twitch ingest URL template", relay::Destinations{}.twitch},
+       url_template([](ServeConfig & c) -> auto& { return c.relay.destinations.twitch; })},
+      {{"relay.allow",
+        "publish options that start relays (drop push to forbid arbitrary URLs; empty: none)",
+        "youtube,facebook,twitch,push"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         std::set<std::string> allowed;
+         std::stringstream in(v);
+         for (std::string item; std::getline(in, item, ',');) {
+           if (item.empty()) continue;
+           if (item != "youtube" && item != "facebook" && item != "twitch" && item != "push") {
+             return make_error(Errc::kMalformed, "a list of youtube, facebook, twitch, push");
+           }
+           allowed.insert(item);
+         }
+         c.relay.policy.allowed = std::move(allowed);
+         return Ok{};
+       }},
+      {{"relay.max_per_stream", "relays one stream may start", "8"},
+       integer(
+           [](ServeConfig & c) -> auto& { return c.relay.policy.max_targets; }, 0, 64)},
+      {{"relay.connect_timeout", "seconds for a destination to accept the publish", "10"},
+       seconds(
+           [](ServeConfig & c) -> auto& { return c.relay.connect_timeout; }, 0.1, 600)},
+      {{"relay.retry_max", "longest wait, in seconds, between reconnects to a destination", "30"},
+       seconds(
+           [](ServeConfig & c) -> auto& { return c.relay.retry_max; }, 0.1, 3600)},
+      {{"relay.tls_verify", "check RTMPS destinations' certificates and host names", "true"},
+       boolean([](ServeConfig & c) -> auto& { return c.relay.tls_verify; })},
+      {{"relay.tls_ca_file", "extra CA certificates (PEM) for RTMPS destinations", ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         c.relay.tls_ca_file = v;
+         return Ok{};
+       }},
       {{"transcode.ladder",
         "renditions: NAME:WxH:MAXRATEk:BUFSIZEk:AUDIOk,... and/or source (passthrough only)",
         transcode::format_rungs(transcode::default_rungs())},

@@ -13,6 +13,7 @@
 #include "media/result.h"
 #include "package/hls_store.h"
 #include "registry/registry.h"
+#include "relay/relay.h"
 #include "route/origin.h"
 #include "route/rtmp_proxy.h"
 #include "serve/http_server.h"
@@ -54,6 +55,7 @@ struct ServeConfig {
   serve::HttpConfig http;
   transcode::TranscodeConfig transcode;
   registry::RegistryConfig registry;
+  relay::RelayConfig relay;
   route::OriginConfig origin;
   std::string proxy_listen = "0.0.0.0:1935";
   std::string proxy_http_listen = "0.0.0.0:8000";

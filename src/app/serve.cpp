@@ -19,6 +19,7 @@
 #include "ingest/stream_hub.h"
 #include "package/hls_store.h"
 #include "registry/registry.h"
+#include "relay/relay.h"
 #include "serve/hls_http.h"
 #include "store/hls_mirror.h"
 #include "store/recorder.h"
@@ -160,20 +161,25 @@ int run_serve(const ServeConfig& config_in) {
   // Declared after everything sessions refer to, so it is destroyed first: destroying the
   // io_context destroys the suspended session coroutines while the hub and store still exist.
   asio::io_context io(threads);
+  relay::RelayService relays(io, config.relay);
 
   std::unique_ptr<ingest::RtmpServer> rtmp;
   std::unique_ptr<serve::HttpServer> http;
   try {
     rtmp = std::make_unique<ingest::RtmpServer>(
         io, *rtmp_ep,
-        ingest::IngestContext{config.rtmp, hub, **auth,
-                              [&transcoder](const std::string& id) { return transcoder.open(id); },
-                              rtmp_counters, &draining});
-    http =
-        std::make_unique<serve::HttpServer>(io, *http_ep, config.http, http_counters,
-                                            serve::make_hls_handler(serve::ServeContext{
-                                                hls, hub, transcoder, **registry, rtmp_counters,
-                                                http_counters, recorder ? &*recorder : nullptr}));
+        ingest::IngestContext{
+            config.rtmp, hub, **auth,
+            [&transcoder](const std::string& id) { return transcoder.open(id); }, rtmp_counters,
+            &draining,
+            [&relays](const std::shared_ptr<ingest::Stream>& stream, const std::string& options) {
+              relays.start(stream, options);
+            }});
+    http = std::make_unique<serve::HttpServer>(
+        io, *http_ep, config.http, http_counters,
+        serve::make_hls_handler(serve::ServeContext{hls, hub, transcoder, **registry, rtmp_counters,
+                                                    http_counters, recorder ? &*recorder : nullptr,
+                                                    &relays}));
   } catch (const boost::system::system_error& e) {
     spdlog::critical("cannot listen: {}", e.what());
     return 1;
@@ -225,6 +231,7 @@ int run_serve(const ServeConfig& config_in) {
   schedule_sweep();
 
   const auto shut_down = [&] {
+    relays.stop();
     rtmp->stop();
     http->stop();
     sweeper.cancel();

@@ -2,6 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -87,7 +88,8 @@ void Outbox::close() {
   wake_locked();
 }
 
-asio::awaitable<void> Outbox::run_writer(asio::ip::tcp::socket& socket,
+template <typename AsyncWriteStream>
+asio::awaitable<void> Outbox::run_writer(AsyncWriteStream& socket,
                                          std::chrono::steady_clock::time_point& write_started) {
   std::vector<media::SharedBytes> batch;
   std::vector<asio::const_buffer> buffers;
@@ -145,5 +147,10 @@ asio::awaitable<void> Outbox::run_writer(asio::ip::tcp::socket& socket,
     bytes_sent_ += n;
   }
 }
+
+template asio::awaitable<void> Outbox::run_writer(asio::ip::tcp::socket&,
+                                                  std::chrono::steady_clock::time_point&);
+template asio::awaitable<void> Outbox::run_writer(asio::ssl::stream<asio::ip::tcp::socket>&,
+                                                  std::chrono::steady_clock::time_point&);
 
 }  // namespace sluice::ingest

@@ -39,7 +39,9 @@ class Outbox final : public Subscriber, public std::enable_shared_from_this<Outb
 
   // Writes queued bytes until close() or a write error. `write_started` is set while a
   // write is in progress so the session's watchdog can time out a stuck peer.
-  boost::asio::awaitable<void> run_writer(boost::asio::ip::tcp::socket& socket,
+  // Instantiated for a TCP socket (players) and a TLS stream over one (RTMPS relays).
+  template <typename AsyncWriteStream>
+  boost::asio::awaitable<void> run_writer(AsyncWriteStream& stream,
                                           std::chrono::steady_clock::time_point& write_started);
   // Stops the writer once everything queued so far has been written.
   void close();

@@ -290,6 +290,7 @@ class Session {
         on_status("status", "NetStream.Publish.Start", playback_id + " is now published."));
     spdlog::info("{}: publishing key {} as playback ID {} ({})", tag_, mask_key(key), playback_id,
                  decision.reason);
+    if (ctx_.on_publish) ctx_.on_publish(stream_, query_);
     co_return true;
   }
 

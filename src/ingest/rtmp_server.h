@@ -60,6 +60,8 @@ struct IngestContext {
   RtmpCounters& counters;
   // While true, new publishes are refused (the node is draining before it exits).
   const std::atomic<bool>* draining = nullptr;
+  // Told about each publish that starts, with its publish options (relays start here).
+  std::function<void(const std::shared_ptr<Stream>&, const std::string& options)> on_publish;
 };
 
 class RtmpServer {

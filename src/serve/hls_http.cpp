@@ -44,6 +44,8 @@ void append_registry_metrics(std::string& out, const registry::Registry& registr
 
 namespace {
 
+void append_relay_metrics(std::string& out, const std::vector<relay::RelayStats>& relays);
+
 std::string metrics_text(const ServeContext& ctx) {
   const auto& r = ctx.rtmp_counters;
   const auto& h = ctx.counters;
@@ -101,7 +103,30 @@ std::string metrics_text(const ServeContext& ctx) {
     add("sluice_dvr_recordings", "gauge", "Recordings kept here (S3: not yet fully uploaded).",
         d.recordings);
   }
+  if (ctx.relays) append_relay_metrics(out, ctx.relays->stats());
   return out;
+}
+
+// Per relay, labelled by playback ID and destination name (never the URL: it holds a key).
+void append_relay_metrics(std::string& out, const std::vector<relay::RelayStats>& relays) {
+  const auto family = [&](const char* name, const char* type, const char* help, auto value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    for (const auto& r : relays) {
+      out += fmt::format("{}{{playback_id=\"{}\",destination=\"{}\"}} {}\n", name, r.playback_id,
+                         r.name, value(r));
+    }
+  };
+  family("sluice_relay_up", "gauge", "1 while the relay publishes to its destination.",
+         [](const relay::RelayStats& r) { return r.state == "live" ? 1 : 0; });
+  family("sluice_relay_connects_total", "counter", "Publishes started at the destination.",
+         [](const relay::RelayStats& r) { return r.connects; });
+  family("sluice_relay_failures_total", "counter", "Connections lost or refused (retried).",
+         [](const relay::RelayStats& r) { return r.failures; });
+  family("sluice_relay_bytes_sent_total", "counter", "Bytes sent to the destination.",
+         [](const relay::RelayStats& r) { return r.bytes_sent; });
+  family("sluice_relay_media_dropped_total", "counter",
+         "Media messages dropped because the destination was too slow.",
+         [](const relay::RelayStats& r) { return r.media_dropped; });
 }
 
 std::string recordings_json(const ServeContext& ctx) {
@@ -169,6 +194,19 @@ std::string streams_json(const ServeContext& ctx) {
         {"rungs_shed", t.rungs_shed},
         {"speed", t.wall_seconds > 0 ? t.media_seconds / t.wall_seconds : 0.0}};
   }
+  std::map<std::string, nlohmann::json> relays;
+  for (const auto& r : ctx.relays ? ctx.relays->stats() : std::vector<relay::RelayStats>{}) {
+    auto& list_of = relays[r.playback_id];
+    if (list_of.is_null()) list_of = nlohmann::json::array();
+    list_of.push_back({{"destination", r.name},
+                       {"url", r.url},
+                       {"state", r.state},
+                       {"connects", r.connects},
+                       {"failures", r.failures},
+                       {"bytes_sent", r.bytes_sent},
+                       {"media_dropped", r.media_dropped},
+                       {"last_error", r.last_error}});
+  }
   for (const auto& s : ctx.hub.list()) {
     const double uptime = std::chrono::duration<double>(now - s.started).count();
     list.push_back({{"playback_id", s.playback_id},
@@ -183,6 +221,7 @@ std::string streams_json(const ServeContext& ctx) {
     if (auto t = transcodes.find(s.playback_id); t != transcodes.end()) {
       list.back()["transcode"] = t->second;
     }
+    if (auto r = relays.find(s.playback_id); r != relays.end()) list.back()["relays"] = r->second;
   }
   return nlohmann::json{{"streams", list}}.dump(2);
 }

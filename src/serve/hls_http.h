@@ -6,6 +6,7 @@
 #include "ingest/stream_hub.h"
 #include "package/hls_store.h"
 #include "registry/registry.h"
+#include "relay/relay.h"
 #include "serve/http_server.h"
 #include "store/recorder.h"
 #include "transcode/transcoder.h"
@@ -20,6 +21,7 @@ struct ServeContext {
   const ingest::RtmpCounters& rtmp_counters;
   const HttpCounters& counters;
   const store::Recorder* recorder;  // null when recording is off
+  const relay::RelayService* relays;
 };
 
 HttpHandler make_hls_handler(ServeContext context);

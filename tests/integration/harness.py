@@ -139,17 +139,10 @@ class S3Server(Process):
         super().__init__([S3RVER, "-d", self.directory, "-a", "127.0.0.1", "-p", str(self.port),
                           "--configure-bucket", bucket],
                          os.path.join(workdir, f"{name}.log"))
-        wait_until(lambda: self._listening() or (not self.alive() and "exited"), 20,
+        wait_until(lambda: _listening(self.port) or (not self.alive() and "exited"), 20,
                    what="s3rver")
         if not self.alive():
             raise AssertionError("s3rver exited:\n" + self.output())
-
-    def _listening(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return True
-        except OSError:
-            return False
 
     @property
     def endpoint(self):
@@ -184,6 +177,66 @@ class S3Server(Process):
             token = root.findtext("s3:NextContinuationToken", None, ns)
             if not token:
                 return keys
+
+
+class NginxRtmp(Process):
+    """nginx with Debian's nginx-rtmp module: a live RTMP server to relay to."""
+
+    def __init__(self, workdir, app="live"):
+        self.port = free_port()
+        self.app = app
+        self.dir = os.path.join(workdir, "nginx-rtmp")
+        os.makedirs(self.dir, exist_ok=True)
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
+worker_processes 1;
+daemon off;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/error.log info;
+events {{ worker_connections 64; }}
+rtmp {{
+  server {{
+    listen 127.0.0.1:{self.port};
+    application {app} {{ live on; }}
+  }}
+}}
+""")
+        super().__init__(["nginx", "-p", self.dir, "-c", conf], os.path.join(workdir, "nginx.log"))
+        wait_until(lambda: _listening(self.port) or (not self.alive() and "exited"), 10,
+                   what="nginx-rtmp")
+        if not self.alive():
+            raise AssertionError("nginx exited:\n" + self.output())
+
+    def url(self, name):
+        return f"rtmp://127.0.0.1:{self.port}/{self.app}/{name}"
+
+
+class TlsTerminator(Process):
+    """socat answering TLS on a free port and forwarding the plain bytes to `target_port`:
+    an RTMPS endpoint in front of any RTMP server. Makes its own self-signed certificate."""
+
+    def __init__(self, workdir, target_port):
+        self.port = free_port()
+        self.cert = os.path.join(workdir, "tls-cert.pem")
+        key = os.path.join(workdir, "tls-key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", self.cert], check=True, capture_output=True,
+                       timeout=60)
+        super().__init__(["socat", f"openssl-listen:{self.port},bind=127.0.0.1,reuseaddr,fork,"
+                          f"cert={self.cert},key={key},verify=0",
+                          f"tcp:127.0.0.1:{target_port}"], os.path.join(workdir, "socat.log"))
+        wait_until(lambda: _listening(self.port) or (not self.alive() and "exited"), 10,
+                   what="socat")
+
+
+def _listening(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 class Role(Process, HttpClient):
@@ -223,13 +276,14 @@ class Proxy(Role):
 
 
 class Sluice(Role):
-    def __init__(self, workdir, *extra, env=None, ladder="source"):
+    def __init__(self, workdir, *extra, env=None, ladder="source", rtmp_port=0):
         """Tests that are not about transcoding pass the source through (ladder "source"),
         which is faster and keeps their assertions about the input's own codecs."""
         os.makedirs(workdir, exist_ok=True)
         self.data_dir = os.path.join(workdir, "data")
         self.secret = "test-secret"
-        args = [SLUICE, "serve", "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+        args = [SLUICE, "serve", "--rtmp-listen", f"127.0.0.1:{rtmp_port}",
+                "--http-listen", "127.0.0.1:0",
                 "--data-dir", self.data_dir, "--playback-secret", self.secret,
                 "--hls-segment-duration", "2", "--log-level", "debug",
                 "--transcode-ladder", ladder, *extra]

@@ -1,0 +1,53 @@
+// The client side of an RTMP publish (what OBS or ffmpeg does to a server), sans-I/O: bytes
+// from the server in, bytes to send out. Handshake, connect, releaseStream, FCPublish,
+// createStream and publish, then it keeps answering pings and acknowledging bytes while the
+// caller sends media. A refusal (connect _error, a publish onStatus error) is an Error whose
+// message carries the server's code and description.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "media/packet.h"
+#include "media/result.h"
+#include "proto/rtmp/chunk.h"
+#include "proto/rtmp/handshake.h"
+
+namespace sluice::relay {
+
+struct PublishTarget {
+  std::string app;
+  std::string tc_url;
+  std::string stream;  // publish name, with its query if any
+};
+
+class PublishClient {
+ public:
+  explicit PublishClient(PublishTarget target);
+
+  media::Bytes start();  // C0+C1
+  // Consumes all of `in`; returns what to send. After an error it must not be fed again.
+  Result<media::Bytes> feed(std::span<const std::uint8_t> in);
+  // NetStream.Publish.Start received: media may flow, on stream_id(), at kMediaChunkSize.
+  bool publishing() const { return state_ == State::kPublishing; }
+  std::uint32_t stream_id() const { return stream_id_; }
+  // FCUnpublish and deleteStream, for a clean end.
+  media::Bytes unpublish() const;
+
+  static constexpr std::uint32_t kMediaChunkSize = 4096;
+
+ private:
+  enum class State { kHandshake, kConnecting, kCreatingStream, kStartingPublish, kPublishing };
+  Status on_message(const rtmp::Message& message, media::Bytes& out);
+  Status on_command(const rtmp::Message& message, media::Bytes& out);
+
+  PublishTarget target_;
+  State state_ = State::kHandshake;
+  rtmp::ClientHandshake handshake_;
+  rtmp::ChunkDecoder decoder_;
+  rtmp::AckCounter acks_;
+  std::uint32_t stream_id_ = 0;
+};
+
+}  // namespace sluice::relay

@@ -1,0 +1,367 @@
+#include "relay/relay.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <mutex>
+#include <optional>
+
+#include "ingest/outbox.h"
+#include "relay/publish_client.h"
+
+namespace sluice::relay {
+
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+constexpr auto kKeepStopped = std::chrono::seconds(60);  // stopped relays stay in the stats
+
+// The live items, encoded for players on message stream 1, on the stream ID this server's
+// createStream gave: only the first chunk's header names the stream, so one patch suffices.
+class Feed final : public ingest::Subscriber {
+ public:
+  Feed(std::shared_ptr<ingest::Outbox> out, std::uint32_t stream_id)
+      : out_(std::move(out)), stream_id_(stream_id) {}
+
+  void on_item(const ingest::LiveItem& item) override {
+    if (stream_id_ == ingest::kPlayStreamId || !item.rtmp_chunks) {
+      out_->on_item(item);
+      return;
+    }
+    media::Bytes bytes = *item.rtmp_chunks;
+    const std::size_t basic = (bytes[0] & 0x3f) == 0 ? 2 : (bytes[0] & 0x3f) == 1 ? 3 : 1;
+    if (bytes.size() < basic + 11) return;
+    for (int i = 0; i < 4; ++i)  // little-endian, unlike every other RTMP field
+      bytes[basic + 7 + i] = static_cast<std::uint8_t>(stream_id_ >> (8 * i));
+    out_->on_item({item.packet, std::make_shared<const media::Bytes>(std::move(bytes))});
+  }
+  void on_stream_end() override { out_->on_stream_end(); }
+
+ private:
+  std::shared_ptr<ingest::Outbox> out_;
+  std::uint32_t stream_id_;
+};
+
+}  // namespace
+
+// What every relay shares; outlives the service if a relay's coroutine is the last owner.
+struct Shared {
+  RelayConfig config;
+  ssl::context tls{ssl::context::tls_client};
+};
+
+class Relay : public std::enable_shared_from_this<Relay> {
+ public:
+  Relay(asio::io_context& io, std::shared_ptr<const Shared> shared,
+        std::shared_ptr<ingest::Stream> stream, RelayTarget target, RtmpUrl url)
+      : shared_(std::move(shared)),
+        config_(shared_->config),
+        strand_(asio::make_strand(io)),
+        retry_timer_(strand_),
+        stream_(std::move(stream)),
+        target_(std::move(target)),
+        url_(std::move(url)) {
+    stats_.playback_id = stream_->playback_id();
+    stats_.name = target_.name;
+    stats_.url = redact(target_.url);
+    stats_.state = "connecting";
+  }
+
+  void start() { asio::co_spawn(strand_, run(shared_from_this()), asio::detached); }
+
+  void stop() {
+    asio::post(strand_, [self = shared_from_this()] {
+      self->stopping_ = true;
+      self->retry_timer_.cancel();
+      self->close();
+    });
+  }
+
+  RelayStats stats() const {
+    std::lock_guard lock(mutex_);
+    RelayStats s = stats_;
+    s.media_dropped = drops_.load();
+    if (auto out = outbox_.lock()) s.bytes_sent += out->bytes_sent();
+    return s;
+  }
+
+  bool expired(Clock::time_point now) const {
+    std::lock_guard lock(mutex_);
+    return stats_.state == "stopped" && now - stopped_at_ > kKeepStopped;
+  }
+
+ private:
+  void set_state(const char* state) {
+    std::lock_guard lock(mutex_);
+    stats_.state = state;
+  }
+
+  void close() {
+    boost::system::error_code ignored;
+    if (tcp_) tcp_->close(ignored);
+    if (tls_) tls_->lowest_layer().close(ignored);
+  }
+
+  std::string tag() const {
+    return fmt::format("relay {} of {} to {}", target_.name, stream_->playback_id(), stats_.url);
+  }
+
+  asio::awaitable<void> run(std::shared_ptr<Relay> self) {
+    auto delay = config_.retry_min;
+    while (!stopping_ && !stream_->ended()) {
+      set_state("connecting");
+      const auto began = Clock::now();
+      const std::string why = co_await session();
+      close();
+      if (stopping_ || stream_->ended()) break;
+      {
+        std::lock_guard lock(mutex_);
+        ++stats_.failures;
+        stats_.last_error = why;
+        stats_.state = "retrying";
+      }
+      if (Clock::now() - began > std::chrono::minutes(1)) delay = config_.retry_min;
+      spdlog::warn("{}: {}; retrying in {} ms", tag(), why, delay.count());
+      retry_timer_.expires_after(delay);
+      co_await retry_timer_.async_wait(kUseTuple);
+      delay = std::min(delay * 2, config_.retry_max);
+    }
+    {
+      std::lock_guard lock(mutex_);
+      stats_.state = "stopped";
+      stopped_at_ = Clock::now();
+    }
+    spdlog::info("{}: stopped", tag());
+    tcp_.reset();
+    tls_.reset();
+    (void)self;
+  }
+
+  // One connection, from resolving to the end of publishing. Returns why it ended ("" when
+  // the stream ended).
+  asio::awaitable<std::string> session() {
+    tcp_.reset();
+    tls_.reset();
+    asio::steady_timer timeout(strand_);
+    timeout.expires_after(config_.connect_timeout);
+    auto connected = co_await (connect() || timeout.async_wait(asio::use_awaitable));
+    if (connected.index() == 1) {
+      co_return fmt::format("no publish within {} ms", config_.connect_timeout.count());
+    }
+    std::string error = std::get<0>(std::move(connected));
+    if (!error.empty()) co_return error;
+    if (tls_) co_return co_await publish(*tls_);
+    co_return co_await publish(*tcp_);
+  }
+
+  asio::awaitable<std::string> connect() {
+    tcp::resolver resolver(strand_);
+    auto [rec, endpoints] =
+        co_await resolver.async_resolve(url_.host, std::to_string(url_.port), kUseTuple);
+    if (rec) co_return "resolve " + url_.host + ": " + rec.message();
+    tcp::socket socket(strand_);
+    auto [cec, endpoint] = co_await asio::async_connect(socket, endpoints, kUseTuple);
+    if (cec) co_return "connect: " + cec.message();
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    if (!url_.tls) {
+      tcp_.emplace(std::move(socket));
+      co_return co_await rtmp_handshake(*tcp_);
+    }
+    tls_.emplace(std::move(socket), const_cast<ssl::context&>(shared_->tls));
+    // SNI, and the name the certificate must carry.
+    SSL_set_tlsext_host_name(tls_->native_handle(), url_.host.c_str());
+    if (config_.tls_verify) tls_->set_verify_callback(ssl::host_name_verification(url_.host));
+    auto [hec] = co_await tls_->async_handshake(ssl::stream_base::client, kUseTuple);
+    if (hec) co_return "tls: " + hec.message();
+    co_return co_await rtmp_handshake(*tls_);
+  }
+
+  template <typename Stream>
+  asio::awaitable<std::string> rtmp_handshake(Stream& s) {
+    client_.emplace(PublishTarget{url_.app, url_.tc_url, url_.stream});
+    const media::Bytes hello = client_->start();
+    if (auto [ec, n] = co_await asio::async_write(s, asio::buffer(hello), kUseTuple); ec) {
+      co_return "write: " + ec.message();
+    }
+    while (!client_->publishing()) {
+      auto [ec, n] = co_await s.async_read_some(asio::buffer(buf_), kUseTuple);
+      if (ec) co_return "read: " + ec.message();
+      auto out = client_->feed(std::span(buf_.data(), n));
+      if (!out) co_return out.error().message;
+      if (out->empty()) continue;
+      if (auto [wec, wn] = co_await asio::async_write(s, asio::buffer(*out), kUseTuple); wec) {
+        co_return "write: " + wec.message();
+      }
+    }
+    co_return std::string();
+  }
+
+  template <typename Stream>
+  asio::awaitable<std::string> publish(Stream& s) {
+    auto outbox = std::make_shared<ingest::Outbox>(strand_, config_.queue_bytes, drops_);
+    outbox->set_farewell(client_->unpublish());
+    auto feed = std::make_shared<Feed>(outbox, client_->stream_id());
+    {
+      std::lock_guard lock(mutex_);
+      outbox_ = outbox;
+      ++stats_.connects;
+      stats_.state = "live";
+    }
+    spdlog::info("{}: publishing", tag());
+    if (!stream_->subscribe(feed)) co_return std::string();
+    reason_.clear();
+    Clock::time_point write_started{};
+    co_await (outbox->run_writer(s, write_started) || read_loop(s, *outbox) ||
+              watchdog(write_started));
+    stream_->unsubscribe(feed.get());
+    {
+      std::lock_guard lock(mutex_);
+      stats_.bytes_sent += outbox->bytes_sent();
+      outbox_.reset();
+    }
+    if (stream_->ended()) co_return std::string();
+    co_return reason_.empty() ? std::string("connection lost") : reason_;
+  }
+
+  // Server messages while publishing: acks, pings, and a late refusal.
+  template <typename Stream>
+  asio::awaitable<void> read_loop(Stream& s, ingest::Outbox& outbox) {
+    for (;;) {
+      auto [ec, n] = co_await s.async_read_some(asio::buffer(buf_), kUseTuple);
+      if (ec) {
+        reason_ = "read: " + ec.message();
+        co_return;
+      }
+      auto out = client_->feed(std::span(buf_.data(), n));
+      if (!out) {
+        reason_ = out.error().message;
+        co_return;
+      }
+      if (!out->empty()) outbox.send(std::move(*out));
+    }
+  }
+
+  asio::awaitable<void> watchdog(const Clock::time_point& write_started) {
+    asio::steady_timer tick(strand_);
+    for (;;) {
+      tick.expires_after(std::chrono::seconds(1));
+      auto [ec] = co_await tick.async_wait(kUseTuple);
+      if (ec) co_return;
+      if (write_started != Clock::time_point{} &&
+          Clock::now() - write_started > config_.write_timeout) {
+        reason_ = fmt::format("a write took over {} ms", config_.write_timeout.count());
+        co_return;
+      }
+    }
+  }
+
+  const std::shared_ptr<const Shared> shared_;
+  const RelayConfig& config_;
+  asio::strand<asio::any_io_executor> strand_;
+  asio::steady_timer retry_timer_;
+  const std::shared_ptr<ingest::Stream> stream_;
+  const RelayTarget target_;
+  const RtmpUrl url_;
+
+  // Strand only.
+  bool stopping_ = false;
+  std::optional<tcp::socket> tcp_;
+  std::optional<ssl::stream<tcp::socket>> tls_;
+  std::optional<PublishClient> client_;
+  std::array<std::uint8_t, 16 * 1024> buf_{};
+  std::string reason_;
+
+  std::atomic<std::uint64_t> drops_{0};
+  mutable std::mutex mutex_;  // guards stats_, stopped_at_, outbox_
+  RelayStats stats_;
+  Clock::time_point stopped_at_;
+  std::weak_ptr<ingest::Outbox> outbox_;
+};
+
+struct RelayService::Impl {
+  explicit Impl(asio::io_context& context) : io(context) {}
+  asio::io_context& io;
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
+  mutable std::mutex mutex;
+  std::vector<std::shared_ptr<Relay>> relays;
+
+  void prune() {
+    const auto now = Clock::now();
+    std::erase_if(relays, [now](const auto& r) { return r->expired(now); });
+  }
+};
+
+RelayService::RelayService(asio::io_context& io, RelayConfig config)
+    : impl_(std::make_shared<Impl>(io)) {
+  impl_->shared->config = std::move(config);
+  auto& tls = impl_->shared->tls;
+  tls.set_default_verify_paths();
+  if (!impl_->shared->config.tls_ca_file.empty()) {
+    boost::system::error_code ec;
+    tls.load_verify_file(impl_->shared->config.tls_ca_file, ec);
+    if (ec) {
+      spdlog::error("relay: cannot load CA file {}: {}", impl_->shared->config.tls_ca_file,
+                    ec.message());
+    }
+  }
+  tls.set_verify_mode(impl_->shared->config.tls_verify ? ssl::verify_peer : ssl::verify_none);
+}
+
+RelayService::~RelayService() {
+  stop();
+}
+
+void RelayService::start(const std::shared_ptr<ingest::Stream>& stream,
+                         const std::string& publish_options) {
+  if (publish_options.empty()) return;
+  const auto& config = impl_->shared->config;
+  const TargetList list = relay_targets(publish_options, config.destinations, config.policy);
+  for (const auto& why : list.refused)
+    spdlog::warn("relay of {}: ignored {}", stream->playback_id(), why);
+  std::lock_guard lock(impl_->mutex);
+  impl_->prune();
+  for (const auto& target : list.targets) {
+    auto url = parse_rtmp_url(target.url);
+    if (!url) {
+      spdlog::warn("relay {} of {}: {}", target.name, stream->playback_id(), url.error().message);
+      continue;
+    }
+    auto relay = std::make_shared<Relay>(impl_->io, impl_->shared, stream, target, std::move(*url));
+    relay->start();
+    impl_->relays.push_back(std::move(relay));
+  }
+}
+
+std::vector<RelayStats> RelayService::stats() const {
+  std::lock_guard lock(impl_->mutex);
+  impl_->prune();
+  std::vector<RelayStats> out;
+  for (const auto& r : impl_->relays)
+    out.push_back(r->stats());
+  return out;
+}
+
+void RelayService::stop() {
+  std::lock_guard lock(impl_->mutex);
+  for (const auto& r : impl_->relays)
+    r->stop();
+}
+
+}  // namespace sluice::relay
