@@ -17,7 +17,7 @@
 #include <optional>
 
 #include "ingest/outbox.h"
-#include "relay/publish_client.h"
+#include "proto/rtmp/publish_client.h"
 
 namespace sluice::relay {
 
@@ -30,6 +30,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+static_assert(rtmp::PublishClient::kMediaChunkSize == ingest::kPlayChunkSize,
+              "relays send the players' chunk encoding as is");
 constexpr auto kKeepStopped = std::chrono::seconds(60);  // stopped relays stay in the stats
 
 // The live items, encoded for players on message stream 1, on the stream ID this server's
@@ -195,7 +197,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
 
   template <typename Stream>
   asio::awaitable<std::string> rtmp_handshake(Stream& s) {
-    client_.emplace(PublishTarget{url_.app, url_.tc_url, url_.stream});
+    client_.emplace(rtmp::PublishTarget{url_.app, url_.tc_url, url_.stream});
     const media::Bytes hello = client_->start();
     if (auto [ec, n] = co_await asio::async_write(s, asio::buffer(hello), kUseTuple); ec) {
       co_return "write: " + ec.message();
@@ -284,7 +286,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
   bool stopping_ = false;
   std::optional<tcp::socket> tcp_;
   std::optional<ssl::stream<tcp::socket>> tls_;
-  std::optional<PublishClient> client_;
+  std::optional<rtmp::PublishClient> client_;
   std::array<std::uint8_t, 16 * 1024> buf_{};
   std::string reason_;
 

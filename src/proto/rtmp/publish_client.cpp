@@ -1,18 +1,26 @@
-#include "relay/publish_client.h"
-
-#include <fmt/format.h>
+#include "proto/rtmp/publish_client.h"
 
 #include <cmath>
 
-#include "ingest/rtmp_messages.h"
 #include "proto/amf0/amf0.h"
 
-namespace sluice::relay {
+namespace sluice::rtmp {
 
 namespace {
 
 constexpr double kConnectTxid = 1, kCreateStreamTxid = 4, kPublishTxid = 5;
+constexpr std::uint32_t kCommandCsid = 3;
 constexpr std::uint32_t kPublishCsid = 8;
+
+media::Bytes command(std::uint32_t csid, std::uint32_t stream_id,
+                     std::initializer_list<amf0::Value> values) {
+  media::Bytes body;
+  for (const auto& v : values)
+    amf0::encode(v, body);
+  media::Bytes out;
+  encode_message(csid, kCommandAmf0, stream_id, 0, body, PublishClient::kMediaChunkSize, out);
+  return out;
+}
 
 }  // namespace
 
@@ -32,19 +40,18 @@ Result<media::Bytes> PublishClient::feed(std::span<const std::uint8_t> in) {
     if (!step->done) return out;
     in = in.subspan(step->consumed);
     // Set Chunk Size first: every message after it, commands included, uses it.
-    rtmp::write_set_chunk_size(kMediaChunkSize, out);
-    auto connect =
-        ingest::command_message(ingest::kCommandCsid, 0,
-                                {"connect", kConnectTxid,
-                                 amf0::Object{{{"app", target_.app},
-                                               {"type", "nonprivate"},
-                                               {"flashVer", "FMLE/3.0 (compatible; Sluice)"},
-                                               {"tcUrl", target_.tc_url}}}});
+    write_set_chunk_size(kMediaChunkSize, out);
+    auto connect = command(kCommandCsid, 0,
+                           {"connect", kConnectTxid,
+                            amf0::Object{{{"app", target_.app},
+                                          {"type", "nonprivate"},
+                                          {"flashVer", "FMLE/3.0 (compatible; Sluice)"},
+                                          {"tcUrl", target_.tc_url}}}});
     out.insert(out.end(), connect.begin(), connect.end());
     state_ = State::kConnecting;
   }
-  if (auto ack = acks_.on_received(in.size())) rtmp::write_acknowledgement(*ack, out);
-  std::vector<rtmp::Message> messages;
+  if (auto ack = acks_.on_received(in.size())) write_acknowledgement(*ack, out);
+  std::vector<Message> messages;
   if (auto st = decoder_.feed(in, messages); !st) return st.error();
   for (const auto& m : messages) {
     if (auto st = on_message(m, out); !st) return st.error();
@@ -52,31 +59,31 @@ Result<media::Bytes> PublishClient::feed(std::span<const std::uint8_t> in) {
   return out;
 }
 
-Status PublishClient::on_message(const rtmp::Message& m, media::Bytes& out) {
+Status PublishClient::on_message(const Message& m, media::Bytes& out) {
   const auto body = std::span<const std::uint8_t>(*m.payload);
   switch (m.type) {
-    case rtmp::kWindowAckSize: {
-      auto size = rtmp::parse_u32_body(body);
+    case kWindowAckSize: {
+      auto size = parse_u32_body(body);
       if (!size) return size.error();
       acks_.set_window(*size);
       return Ok{};
     }
-    case rtmp::kUserControl: {
-      auto uc = rtmp::parse_user_control(body);
+    case kUserControl: {
+      auto uc = parse_user_control(body);
       if (!uc) return uc.error();
-      if (uc->event == rtmp::kPingRequest) {
-        rtmp::write_user_control(rtmp::kPingResponse, uc->value, out);
+      if (uc->event == kPingRequest) {
+        write_user_control(kPingResponse, uc->value, out);
       }
       return Ok{};
     }
-    case rtmp::kCommandAmf0:
+    case kCommandAmf0:
       return on_command(m, out);
     default:
       return Ok{};  // chunk size (applied by the decoder), bandwidth, data: nothing to do
   }
 }
 
-Status PublishClient::on_command(const rtmp::Message& m, media::Bytes& out) {
+Status PublishClient::on_command(const Message& m, media::Bytes& out) {
   auto values = amf0::decode_all(*m.payload);
   if (!values) return values.error();
   const auto& v = *values;
@@ -87,19 +94,15 @@ Status PublishClient::on_command(const rtmp::Message& m, media::Bytes& out) {
     return v.size() >= 4 ? v[3].get_string(key) : std::string();
   };
   if (name == "_error" && (txid == kConnectTxid || txid == kCreateStreamTxid)) {
-    return make_error(
-        Errc::kRejected,
-        fmt::format("server refused {}: {} {}", txid == kConnectTxid ? "connect" : "createStream",
-                    info("code"), info("description")));
+    return make_error(Errc::kRejected, std::string("server refused ") +
+                                           (txid == kConnectTxid ? "connect" : "createStream") +
+                                           ": " + info("code") + " " + info("description"));
   }
   if (name == "_result" && txid == kConnectTxid && state_ == State::kConnecting) {
     for (const auto& cmd :
-         {ingest::command_message(ingest::kCommandCsid, 0,
-                                  {"releaseStream", 2.0, amf0::Null{}, target_.stream}),
-          ingest::command_message(ingest::kCommandCsid, 0,
-                                  {"FCPublish", 3.0, amf0::Null{}, target_.stream}),
-          ingest::command_message(ingest::kCommandCsid, 0,
-                                  {"createStream", kCreateStreamTxid, amf0::Null{}})}) {
+         {command(kCommandCsid, 0, {"releaseStream", 2.0, amf0::Null{}, target_.stream}),
+          command(kCommandCsid, 0, {"FCPublish", 3.0, amf0::Null{}, target_.stream}),
+          command(kCommandCsid, 0, {"createStream", kCreateStreamTxid, amf0::Null{}})}) {
       out.insert(out.end(), cmd.begin(), cmd.end());
     }
     state_ = State::kCreatingStream;
@@ -111,8 +114,8 @@ Status PublishClient::on_command(const rtmp::Message& m, media::Bytes& out) {
       return make_error(Errc::kMalformed, "createStream _result without a stream id");
     }
     stream_id_ = static_cast<std::uint32_t>(id);
-    auto publish = ingest::command_message(
-        kPublishCsid, stream_id_, {"publish", kPublishTxid, amf0::Null{}, target_.stream, "live"});
+    auto publish = command(kPublishCsid, stream_id_,
+                           {"publish", kPublishTxid, amf0::Null{}, target_.stream, "live"});
     out.insert(out.end(), publish.begin(), publish.end());
     state_ = State::kStartingPublish;
     return Ok{};
@@ -121,7 +124,7 @@ Status PublishClient::on_command(const rtmp::Message& m, media::Bytes& out) {
     const std::string code = info("code");
     if (info("level") == "error" || code.ends_with(".Failed") || code.ends_with(".BadName")) {
       return make_error(Errc::kRejected,
-                        fmt::format("server refused publish: {} {}", code, info("description")));
+                        "server refused publish: " + code + " " + info("description"));
     }
     if (code == "NetStream.Publish.Start") state_ = State::kPublishing;
   }
@@ -129,13 +132,11 @@ Status PublishClient::on_command(const rtmp::Message& m, media::Bytes& out) {
 }
 
 media::Bytes PublishClient::unpublish() const {
-  media::Bytes out = ingest::command_message(ingest::kCommandCsid, 0,
-                                             {"FCUnpublish", 6.0, amf0::Null{}, target_.stream});
-  auto del =
-      ingest::command_message(ingest::kCommandCsid, 0,
-                              {"deleteStream", 7.0, amf0::Null{}, static_cast<double>(stream_id_)});
+  media::Bytes out = command(kCommandCsid, 0, {"FCUnpublish", 6.0, amf0::Null{}, target_.stream});
+  auto del = command(kCommandCsid, 0,
+                     {"deleteStream", 7.0, amf0::Null{}, static_cast<double>(stream_id_)});
   out.insert(out.end(), del.begin(), del.end());
   return out;
 }
 
-}  // namespace sluice::relay
+}  // namespace sluice::rtmp

@@ -1,19 +1,44 @@
-#include "relay/publish_client.h"
+#include "proto/rtmp/publish_client.h"
 
 #include <gtest/gtest.h>
 
-#include "ingest/rtmp_messages.h"
 #include "proto/amf0/amf0.h"
 
-namespace sluice::relay {
+namespace sluice::rtmp {
 namespace {
+
+// What a server says, at the default chunk size.
+media::Bytes say(std::initializer_list<amf0::Value> values, std::uint32_t stream_id = 0) {
+  media::Bytes body, out;
+  for (const auto& v : values)
+    amf0::encode(v, body);
+  encode_message(3, kCommandAmf0, stream_id, 0, body, 128, out);
+  return out;
+}
+
+amf0::Object info(const char* level, const char* code, const char* description) {
+  return amf0::Object{{{"level", level}, {"code", code}, {"description", description}}};
+}
+
+media::Bytes connect_accepted() {
+  media::Bytes out;
+  write_window_ack_size(2'500'000, out);
+  auto result = say({"_result", 1.0, amf0::Object{{{"fmsVer", "FMS/3,0,1,123"}}},
+                     info("status", "NetConnection.Connect.Success", "ok")});
+  out.insert(out.end(), result.begin(), result.end());
+  return out;
+}
+
+media::Bytes on_status(const char* level, const char* code, const char* description) {
+  return say({"onStatus", 0.0, amf0::Null{}, info(level, code, description)}, 1);
+}
 
 // A scripted server: handshake, then decodes what the client sends.
 struct Server {
-  rtmp::ServerHandshake handshake;
+  ServerHandshake handshake;
   bool shaken = false;
-  rtmp::ChunkDecoder decoder;
-  std::vector<rtmp::Message> received;
+  ChunkDecoder decoder;
+  std::vector<Message> received;
 
   media::Bytes take(const media::Bytes& from_client) {
     std::span<const std::uint8_t> in(from_client);
@@ -42,28 +67,27 @@ TEST(PublishClient, WalksThePublishSequence) {
   ASSERT_TRUE(out);
   server.take(*out);  // C2, Set Chunk Size, connect
   ASSERT_GE(server.received.size(), 2u);
-  EXPECT_EQ(server.received[0].type, rtmp::kSetChunkSize);
+  EXPECT_EQ(server.received[0].type, kSetChunkSize);
   EXPECT_EQ(server.command(1), "connect");
 
-  media::Bytes answer = ingest::connect_accepted(1, 0);
-  rtmp::write_user_control(rtmp::kPingRequest, 77, answer);
+  media::Bytes answer = connect_accepted();
+  write_user_control(kPingRequest, 77, answer);
   out = client.feed(answer);
   ASSERT_TRUE(out);
   server.take(*out);
   std::vector<std::string> names;
   for (std::size_t i = 2; i < server.received.size(); ++i)
-    names.push_back(server.received[i].type == rtmp::kUserControl ? "pong" : server.command(i));
+    names.push_back(server.received[i].type == kUserControl ? "pong" : server.command(i));
   EXPECT_EQ(names,
             (std::vector<std::string>{"releaseStream", "FCPublish", "createStream", "pong"}));
 
-  out = client.feed(
-      ingest::command_message(ingest::kCommandCsid, 0, {"_result", 4.0, amf0::Null{}, 3.0}));
+  out = client.feed(say({"_result", 4.0, amf0::Null{}, 3.0}));
   ASSERT_TRUE(out);
   server.take(*out);
   EXPECT_EQ(server.command(server.received.size() - 1), "publish");
   EXPECT_EQ(server.received.back().stream_id, 3u);
   EXPECT_FALSE(client.publishing());
-  out = client.feed(ingest::on_status("status", "NetStream.Publish.Start", "go"));
+  out = client.feed(on_status("status", "NetStream.Publish.Start", "go"));
   ASSERT_TRUE(out);
   EXPECT_TRUE(client.publishing());
   EXPECT_EQ(client.stream_id(), 3u);
@@ -73,17 +97,17 @@ TEST(PublishClient, ARefusalIsAnErrorWithTheServersWords) {
   PublishClient client({"live", "rtmp://h/live", "abc"});
   Server server;
   ASSERT_TRUE(client.feed(server.take(client.start())));
-  auto out = client.feed(ingest::connect_rejected(1, "go away"));
+  auto out = client.feed(say(
+      {"_error", 1.0, amf0::Null{}, info("error", "NetConnection.Connect.Rejected", "go away")}));
   ASSERT_FALSE(out);
   EXPECT_NE(out.error().message.find("go away"), std::string::npos);
 
   PublishClient second({"live", "rtmp://h/live", "abc"});
   Server server2;
   ASSERT_TRUE(second.feed(server2.take(second.start())));
-  ASSERT_TRUE(second.feed(ingest::connect_accepted(1, 0)));
-  ASSERT_TRUE(second.feed(
-      ingest::command_message(ingest::kCommandCsid, 0, {"_result", 4.0, amf0::Null{}, 1.0})));
-  out = second.feed(ingest::on_status("error", "NetStream.Publish.BadName", "taken"));
+  ASSERT_TRUE(second.feed(connect_accepted()));
+  ASSERT_TRUE(second.feed(say({"_result", 4.0, amf0::Null{}, 1.0})));
+  out = second.feed(on_status("error", "NetStream.Publish.BadName", "taken"));
   ASSERT_FALSE(out);
   EXPECT_NE(out.error().message.find("NetStream.Publish.BadName"), std::string::npos);
 }
@@ -96,4 +120,4 @@ TEST(PublishClient, GarbageFromTheServerIsAnError) {
 }
 
 }  // namespace
-}  // namespace sluice::relay
+}  // namespace sluice::rtmp

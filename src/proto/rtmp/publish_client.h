@@ -1,8 +1,8 @@
 // The client side of an RTMP publish (what OBS or ffmpeg does to a server), sans-I/O: bytes
 // from the server in, bytes to send out. Handshake, connect, releaseStream, FCPublish,
 // createStream and publish, then it keeps answering pings and acknowledging bytes while the
-// caller sends media. A refusal (connect _error, a publish onStatus error) is an Error whose
-// message carries the server's code and description.
+// caller sends media. Fuzzed (fuzz/publish_client_fuzz.cpp). A refusal (connect _error, a publish
+// onStatus error) is an Error whose message carries the server's code and description.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +14,7 @@
 #include "proto/rtmp/chunk.h"
 #include "proto/rtmp/handshake.h"
 
-namespace sluice::relay {
+namespace sluice::rtmp {
 
 struct PublishTarget {
   std::string app;
@@ -39,15 +39,15 @@ class PublishClient {
 
  private:
   enum class State { kHandshake, kConnecting, kCreatingStream, kStartingPublish, kPublishing };
-  Status on_message(const rtmp::Message& message, media::Bytes& out);
-  Status on_command(const rtmp::Message& message, media::Bytes& out);
+  Status on_message(const Message& message, media::Bytes& out);
+  Status on_command(const Message& message, media::Bytes& out);
 
   PublishTarget target_;
   State state_ = State::kHandshake;
-  rtmp::ClientHandshake handshake_;
-  rtmp::ChunkDecoder decoder_;
-  rtmp::AckCounter acks_;
+  ClientHandshake handshake_;
+  ChunkDecoder decoder_;
+  AckCounter acks_;
   std::uint32_t stream_id_ = 0;
 };
 
-}  // namespace sluice::relay
+}  // namespace sluice::rtmp
