@@ -31,8 +31,10 @@ reference system's way of doing each, on the same input, at the same time, in on
   Checked (the run fails loudly otherwise): every process stayed up; every sluice relay is
   "live" with one connect, no failure and no dropped media from start to end of the window
   and sent at least 80 % of the input's bitrate; every sink stream (sluice's and ffmpeg's)
-  received at least 80 % of it (nginx-rtmp's rtmp_stat bytes_in); recording wrote a segment
-  per ~6 s with none dropped (sluice_dvr_segments_*) and ffmpeg's HLS grew alike.
+  received at least 80 % of it (nginx-rtmp's rtmp_stat bytes_in); sluice recorded every
+  segment it packaged (sluice_dvr_segments_* and the files, against the live playlist) with
+  none dropped, and ffmpeg's HLS grew by a segment per ~6 s. A way whose cost is within the
+  noise (a part measured it at or below zero) gets a lower bound for its ratio.
 
 Usage: bench/relay_bench.py [--build build] [--seconds 180] [--parts 6] [--warmup 10]
                             [--bitrate-kbps 3000] [--json results.json]
@@ -169,6 +171,11 @@ def snapshot(scn, stat_port, work):
         out["ffhls_segments"] = count_files(os.path.join(work, scn.name + "-hls", "*.ts"))
     if scn.dvr is None:
         out["dvr_files"] = count_files(os.path.join(scn.data_dir, "recordings", "**", "*.ts"))
+        # The number of the newest live HLS segment: recording must keep up with packaging.
+        with urllib.request.urlopen(f"http://127.0.0.1:{scn.http_port}/{KEY}/source/index.m3u8",
+                                    timeout=5) as r:
+            names = [x for x in r.read().decode().splitlines() if x.endswith(".ts")]
+        out["hls_last_segment"] = int(os.path.basename(names[-1])[:-3])
     return out
 
 
@@ -199,21 +206,24 @@ def check(scn, s0, s1, window, min_bytes_s, problems):
             got = (s1["sink"].get(sink, 0) - s0["sink"].get(sink, 0)) / window
             if got < min_bytes_s:
                 problems.append(f"{tag}: sink stream {sink} received {got * 8 / 1e6:.2f} Mbit/s")
-    expected = int(window // 6) - 1  # 6 s segments
+    # Segments: 6 s target, cut on keyframes; sluice cuts at the first keyframe at or past
+    # 6 s (7.9 s with this input's 1.97 s GOP), ffmpeg's hls muxer keeps a 6 s average.
+    expected = int(window // 10)
     if scn.dvr is None:
         rec = s1["dvr_recorded"] - s0["dvr_recorded"]
-        if rec < expected or s1["dvr_dropped"] != s0["dvr_dropped"]:
-            problems.append(f"{tag}: {rec:.0f} segments recorded (expected >= {expected}), "
+        hls = s1["hls_last_segment"] - s0["hls_last_segment"]
+        files = s1["dvr_files"] - s0["dvr_files"]
+        if hls < expected or abs(rec - hls) > 1 or abs(files - hls) > 1 or \
+                s1["dvr_dropped"] != s0["dvr_dropped"]:
+            problems.append(f"{tag}: {hls} HLS segments packaged, {rec:.0f} recorded, {files} "
+                            f"new .ts files in recordings/, "
                             f"{s1['dvr_dropped'] - s0['dvr_dropped']:.0f} dropped")
-        if s1["dvr_files"] - s0["dvr_files"] < expected:
-            problems.append(f"{tag}: {s1['dvr_files'] - s0['dvr_files']} new .ts files in "
-                            f"recordings/")
     elif s1["dvr_recorded"] is not None and s1["dvr_recorded"] > 0:
         problems.append(f"{tag}: recorded although --dvr off")
     if scn.ff_hls:
         n = s1["ffhls_segments"] - s0["ffhls_segments"]
-        if n < expected:
-            problems.append(f"{tag}: ffmpeg wrote {n} HLS segments (expected >= {expected})")
+        if n < int(window // 6) - 1:
+            problems.append(f"{tag}: ffmpeg wrote {n} HLS segments in {window:.0f} s")
     for p in scn.procs():
         if p.poll() is not None:
             problems.append(f"{tag}: {os.path.basename(p.args[0])} exited ({p.returncode})")
@@ -257,6 +267,9 @@ def main():
     nginx = None
     results = {"machine": machine, "args": vars(args)}
     try:
+        # Every sluice runs this copy, the binary described above, even if build/ is rebuilt
+        # meanwhile.
+        sluice = shutil.copy2(sluice, os.path.join(work, "sluice"))
         source = os.path.join(work, "input.flv")
         mbit = make_input(types.SimpleNamespace(bitrate_kbps=args.bitrate_kbps,
                                                 input_seconds=args.input_seconds), source)
@@ -331,6 +344,10 @@ def main():
         wait_for("every sink stream receiving",
                  lambda: all(sink_bytes(stat_port).get(s, 0) > 0 for s in every_sink), 20,
                  every_proc)
+        for scn in scns:  # a first segment packaged (and recorded) everywhere
+            wait_for(f"{scn.name}: first HLS segment", lambda: urllib.request.urlopen(
+                f"http://127.0.0.1:{scn.http_port}/{KEY}/source/index.m3u8", timeout=5).status
+                == 200, 20, every_proc)
         print(f"# up: {len(scns)} sluice serve, {len(scns)} publishers, "
               f"{sum(len(s.ffmpegs) for s in scns)} reference ffmpegs, nginx-rtmp sink with "
               f"{len(every_sink)} streams; warming up", flush=True)
@@ -413,22 +430,27 @@ def main():
             ref = ref_name
             row["reference_ffmpeg"] = ff_total[ref] / n
             row["reference_sluice_extra"] = (total[ref] - ff_total[ref] - total["base"]) / n
-            row["ratio"] = row["reference"] / row["sluice"] if row["sluice"] > 0 else None
+            # Below the noise when a part measured it at or under zero: then only a lower
+            # bound, against the highest part (or one 10 ms tick per part, if higher).
+            tick = 0.01 / (args.seconds / args.parts) * 60 / n
+            row["sluice_within_noise"] = min(row["sluice_parts"]) <= 0
+            den = (max(max(row["sluice_parts"]), tick) if row["sluice_within_noise"]
+                   else row["sluice"])
+            row["ratio"] = row["reference"] / den
             # The reference's server is not sluice: its ffmpeg alone, against sluice's way.
-            row["ratio_ffmpeg_only"] = (row["reference_ffmpeg"] / row["sluice"]
-                                        if row["sluice"] > 0 else None)
+            row["ratio_ffmpeg_only"] = row["reference_ffmpeg"] / den
             comparisons.append(row)
-            ratio = f"{row['ratio']:10.2f}" if row["ratio"] else f"{'n/a':>10s}"
+            ratio = (f"{'>= ' if row['sluice_within_noise'] else ''}{row['ratio']:.2f}")
             print(f"  {label:40s} {row['sluice']:8.3f} {fmt_range(row['sluice_parts']):>11s} "
-                  f"{row['reference']:10.3f} {fmt_range(row['reference_parts']):>11s} {ratio}")
-            only = (f"{row['ratio_ffmpeg_only']:.2f}" if row["ratio_ffmpeg_only"] else "n/a")
+                  f"{row['reference']:10.3f} {fmt_range(row['reference_parts']):>11s} {ratio:>10s}")
+            only = f"{'>= ' if row['sluice_within_noise'] else ''}{row['ratio_ffmpeg_only']:.2f}"
             print(f"  {'':40s}   reference = ffmpeg {row['reference_ffmpeg']:.3f} + sluice "
                   f"serving the RTMP reader {row['reference_sluice_extra']:.3f} (ffmpeg alone / "
-                  f"sluice {only}); RSS +{row['sluice_rss_mib']:.0f} / "
-                  f"+{row['reference_rss_mib']:.0f} MiB")
-            if row["sluice"] <= 0:
-                problems.append(f"{label}: sluice's marginal CPU {row['sluice']:.3f} is not above "
-                                f"zero (noise larger than the cost: use a longer --seconds)")
+                  f"sluice {only}); RSS {row['sluice_rss_mib']:+.0f} / "
+                  f"{row['reference_rss_mib']:+.0f} MiB")
+            if row["sluice_within_noise"]:
+                print(f"  {'':40s}   sluice's cost is within the noise here (a part measured "
+                      f"it at or below zero): the ratio is a lower bound")
         results["comparisons"] = comparisons
         print(f"\nnot counted: publishers {pub_cpu:.1f} CPU s over their life, nginx sink "
               f"{nginx_cpu:.1f}; other processes on the machine during the window: "

@@ -314,6 +314,28 @@ const std::vector<OptionDef>& definitions() {
          c.relay.policy.allowed = std::move(allowed);
          return Ok{};
        }},
+      {{"relay.encode",
+        "encoding profiles per destination kind, as ladder rungs named youtube, facebook, "
+        "twitch or push (e.g. the reference's Twitch encode: twitch:1280x720:3750k:4200k:128k); "
+        "others relay a copy",
+        ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (v.empty()) {
+           c.relay.encode.clear();
+           return Ok{};
+         }
+         auto rungs = transcode::parse_rungs(v);
+         if (!rungs) return rungs.error();
+         for (const auto& r : *rungs) {
+           if (r.source || (r.name != "youtube" && r.name != "facebook" && r.name != "twitch" &&
+                            r.name != "push")) {
+             return make_error(Errc::kMalformed,
+                               "rungs named youtube, facebook, twitch or push (no source)");
+           }
+         }
+         c.relay.encode = std::move(*rungs);
+         return Ok{};
+       }},
       {{"relay.max_per_stream", "relays one stream may start", "8"},
        integer(
            [](ServeConfig & c) -> auto& { return c.relay.policy.max_targets; }, 0, 64)},

@@ -161,7 +161,7 @@ int run_serve(const ServeConfig& config_in) {
   // Declared after everything sessions refer to, so it is destroyed first: destroying the
   // io_context destroys the suspended session coroutines while the hub and store still exist.
   asio::io_context io(threads);
-  relay::RelayService relays(io, config.relay);
+  relay::RelayService relays(io, config.relay, &transcoder);
 
   std::unique_ptr<ingest::RtmpServer> rtmp;
   std::unique_ptr<serve::HttpServer> http;

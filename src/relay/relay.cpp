@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -60,6 +61,55 @@ class Feed final : public ingest::Subscriber {
   std::uint32_t stream_id_;
 };
 
+// An HLS session stand-in for an encoding profile's pipeline: its one rendition's packets
+// become a Stream of their own, which a relay sends like any other.
+class ForwardSession final : public package::HlsSession {
+ public:
+  explicit ForwardSession(std::shared_ptr<ingest::Stream> out) : writer_(std::move(out)) {}
+  package::HlsWriter& rendition(const std::string&, std::uint64_t) override { return writer_; }
+  void close_rendition(const std::string&) override { end(); }
+  void end() override { writer_.out->end(); }
+
+ private:
+  struct Writer final : package::HlsWriter {
+    explicit Writer(std::shared_ptr<ingest::Stream> s) : out(std::move(s)) {}
+    Status on_packet(const media::Packet& packet) override {
+      out->publish(std::make_shared<const media::Packet>(packet));
+      return Ok{};
+    }
+    void end() override {}
+    std::shared_ptr<ingest::Stream> out;
+  } writer_;
+};
+
+// Feeds a stream's packets to an encoding pipeline whose output is `output()`.
+class Encoded final : public ingest::Subscriber {
+ public:
+  static std::shared_ptr<Encoded> open(transcode::TranscodeService& transcoder,
+                                       const std::shared_ptr<ingest::Stream>& source,
+                                       const transcode::RungSpec& profile,
+                                       const std::string& name) {
+    auto out = std::make_shared<ingest::Stream>(source->playback_id(), source->session_id());
+    auto sink = transcoder.open_encoder(source->playback_id() + "#" + name, {profile},
+                                        std::make_unique<ForwardSession>(out));
+    if (!sink) return nullptr;
+    auto encoded = std::shared_ptr<Encoded>(new Encoded(std::move(out), std::move(sink)));
+    if (!source->subscribe(encoded)) encoded->on_stream_end();
+    return encoded;
+  }
+
+  const std::shared_ptr<ingest::Stream>& output() const { return out_; }
+  // Called under the source's lock: the pipeline's push never blocks (it drops when behind).
+  void on_item(const ingest::LiveItem& item) override { sink_->on_packet(item.packet); }
+  void on_stream_end() override { sink_->end(); }
+
+ private:
+  Encoded(std::shared_ptr<ingest::Stream> out, std::unique_ptr<media::PacketSink> sink)
+      : out_(std::move(out)), sink_(std::move(sink)) {}
+  std::shared_ptr<ingest::Stream> out_;
+  std::unique_ptr<media::PacketSink> sink_;
+};
+
 }  // namespace
 
 // What every relay shares; outlives the service if a relay's coroutine is the last owner.
@@ -70,19 +120,23 @@ struct Shared {
 
 class Relay : public std::enable_shared_from_this<Relay> {
  public:
+  // `encoded`, when set, is the stream's encode for this relay, sent instead of `stream`.
   Relay(asio::io_context& io, std::shared_ptr<const Shared> shared,
-        std::shared_ptr<ingest::Stream> stream, RelayTarget target, RtmpUrl url)
+        std::shared_ptr<ingest::Stream> stream, std::shared_ptr<Encoded> encoded,
+        std::string profile, RelayTarget target, RtmpUrl url)
       : shared_(std::move(shared)),
         config_(shared_->config),
         strand_(asio::make_strand(io)),
         retry_timer_(strand_),
-        stream_(std::move(stream)),
+        encoded_(std::move(encoded)),
+        stream_(encoded_ ? encoded_->output() : std::move(stream)),
         target_(std::move(target)),
         url_(std::move(url)) {
     stats_.playback_id = stream_->playback_id();
     stats_.name = target_.name;
     stats_.url = redact(target_.url);
     stats_.state = "connecting";
+    stats_.profile = std::move(profile);
   }
 
   void start() { asio::co_spawn(strand_, run(shared_from_this()), asio::detached); }
@@ -278,6 +332,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
   const RelayConfig& config_;
   asio::strand<asio::any_io_executor> strand_;
   asio::steady_timer retry_timer_;
+  const std::shared_ptr<Encoded> encoded_;
   const std::shared_ptr<ingest::Stream> stream_;
   const RelayTarget target_;
   const RtmpUrl url_;
@@ -298,8 +353,9 @@ class Relay : public std::enable_shared_from_this<Relay> {
 };
 
 struct RelayService::Impl {
-  explicit Impl(asio::io_context& context) : io(context) {}
+  Impl(asio::io_context& context, transcode::TranscodeService* t) : io(context), transcoder(t) {}
   asio::io_context& io;
+  transcode::TranscodeService* transcoder;
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   mutable std::mutex mutex;
   std::vector<std::shared_ptr<Relay>> relays;
@@ -310,8 +366,9 @@ struct RelayService::Impl {
   }
 };
 
-RelayService::RelayService(asio::io_context& io, RelayConfig config)
-    : impl_(std::make_shared<Impl>(io)) {
+RelayService::RelayService(asio::io_context& io, RelayConfig config,
+                           transcode::TranscodeService* transcoder)
+    : impl_(std::make_shared<Impl>(io, transcoder)) {
   impl_->shared->config = std::move(config);
   auto& tls = impl_->shared->tls;
   tls.set_default_verify_paths();
@@ -345,7 +402,25 @@ void RelayService::start(const std::shared_ptr<ingest::Stream>& stream,
       spdlog::warn("relay {} of {}: {}", target.name, stream->playback_id(), url.error().message);
       continue;
     }
-    auto relay = std::make_shared<Relay>(impl_->io, impl_->shared, stream, target, std::move(*url));
+    // An encoding profile for this kind of destination (push1, push2, ... are "push").
+    const std::string kind = target.name.starts_with("push") ? "push" : target.name;
+    const auto profile = std::find_if(config.encode.begin(), config.encode.end(),
+                                      [&](const transcode::RungSpec& r) { return r.name == kind; });
+    std::shared_ptr<Encoded> encoded;
+    std::string profile_name = "copy";
+    if (profile != config.encode.end()) {
+      if (impl_->transcoder) {
+        encoded = Encoded::open(*impl_->transcoder, stream, *profile, target.name);
+      }
+      if (encoded) {
+        profile_name = fmt::format("{}x{}", profile->box_width, profile->box_height);
+      } else {
+        spdlog::warn("relay {} of {}: no transcoding capacity left; relaying a copy", target.name,
+                     stream->playback_id());
+      }
+    }
+    auto relay = std::make_shared<Relay>(impl_->io, impl_->shared, stream, std::move(encoded),
+                                         profile_name, target, std::move(*url));
     relay->start();
     impl_->relays.push_back(std::move(relay));
   }

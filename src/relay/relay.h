@@ -13,6 +13,7 @@
 
 #include "ingest/stream_hub.h"
 #include "relay/targets.h"
+#include "transcode/transcoder.h"
 
 namespace sluice::relay {
 
@@ -26,13 +27,17 @@ struct RelayConfig {
   std::size_t queue_bytes = 8u << 20;  // per relay, before media is dropped to a keyframe
   bool tls_verify = true;              // RTMPS: check the certificate and host name
   std::string tls_ca_file;             // extra CA bundle (PEM); system CAs otherwise
+  // Encoding profiles by destination kind (youtube, facebook, twitch, push): those relays
+  // send their own encode of the stream (one rung, as a ladder rung) instead of a copy.
+  std::vector<transcode::RungSpec> encode;
 };
 
 struct RelayStats {
   std::string playback_id;
   std::string name;
-  std::string url;    // redacted
-  std::string state;  // connecting | live | retrying | stopped
+  std::string url;      // redacted
+  std::string state;    // connecting | live | retrying | stopped
+  std::string profile;  // "copy" or the encoding profile's size
   std::uint64_t connects = 0;
   std::uint64_t failures = 0;
   std::uint64_t bytes_sent = 0;
@@ -42,7 +47,10 @@ struct RelayStats {
 
 class RelayService {
  public:
-  RelayService(boost::asio::io_context& io, RelayConfig config);
+  // `transcoder` runs encoding profiles (within its capacity; a relay whose encode does not
+  // fit sends a copy and says so).
+  RelayService(boost::asio::io_context& io, RelayConfig config,
+               transcode::TranscodeService* transcoder = nullptr);
   ~RelayService();
 
   // Starts the relays that `publish_options` ask for (refused options are logged).

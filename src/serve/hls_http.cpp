@@ -201,6 +201,7 @@ std::string streams_json(const ServeContext& ctx) {
     list_of.push_back({{"destination", r.name},
                        {"url", r.url},
                        {"state", r.state},
+                       {"profile", r.profile},
                        {"connects", r.connects},
                        {"failures", r.failures},
                        {"bytes_sent", r.bytes_sent},

@@ -182,10 +182,10 @@ class Rung {
 
 class Pipeline {
  public:
-  Pipeline(std::string id, const TranscodeConfig& config, package::HlsStore& store)
+  Pipeline(std::string id, TranscodeConfig config, std::unique_ptr<package::HlsSession> session)
       : id_(std::move(id)),
-        config_(config),
-        session_(store.begin_session(id_)),
+        config_(std::move(config)),
+        session_(std::move(session)),
         warn_("transcode " + id_),
         started_(Clock::now()) {
     thread_ = std::thread([this] { run(); });
@@ -617,7 +617,7 @@ class Pipeline {
   }
 
   const std::string id_;
-  const TranscodeConfig& config_;
+  const TranscodeConfig config_;
   std::unique_ptr<package::HlsSession> session_;
   Warner warn_;
   const Clock::time_point started_;
@@ -721,7 +721,8 @@ std::unique_ptr<media::PacketSink> TranscodeService::open(const std::string& pla
     const auto running = static_cast<std::size_t>(std::count_if(
         pipelines_.begin(), pipelines_.end(), [](const auto& p) { return !p->done(); }));
     if (running < config_.capacity) {
-      auto pipeline = std::make_shared<Pipeline>(playback_id, config_, store_);
+      auto pipeline =
+          std::make_shared<Pipeline>(playback_id, config_, store_.begin_session(playback_id));
       pipelines_.push_back(pipeline);
       return std::make_unique<PipelineSink>(std::move(pipeline));
     }
@@ -731,6 +732,24 @@ std::unique_ptr<media::PacketSink> TranscodeService::open(const std::string& pla
                  playback_id, config_.capacity);
   }
   return std::make_unique<SourceSink>(store_, playback_id);
+}
+
+std::unique_ptr<media::PacketSink> TranscodeService::open_encoder(
+    const std::string& id, std::vector<RungSpec> rungs,
+    std::unique_ptr<package::HlsSession> session) {
+  TranscodeConfig config = config_;
+  config.ladder.rungs = std::move(rungs);
+  config.ladder.smart_passthrough = false;
+  std::lock_guard lock(mutex_);
+  const auto running = static_cast<std::size_t>(std::count_if(
+      pipelines_.begin(), pipelines_.end(), [](const auto& p) { return !p->done(); }));
+  if (running >= config_.capacity) {
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
+  auto pipeline = std::make_shared<Pipeline>(id, std::move(config), std::move(session));
+  pipelines_.push_back(pipeline);
+  return std::make_unique<PipelineSink>(std::move(pipeline));
 }
 
 void TranscodeService::reap() {

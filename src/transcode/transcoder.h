@@ -66,6 +66,12 @@ class TranscodeService {
   // of the source otherwise (or when the ladder has only source rungs).
   std::unique_ptr<media::PacketSink> open(const std::string& playback_id);
 
+  // A pipeline for `rungs` alone (a relay's encoding profile) whose renditions go to
+  // `session` instead of the HLS store. It counts against the capacity like a stream's
+  // ladder; nullptr when the capacity is used up.
+  std::unique_ptr<media::PacketSink> open_encoder(const std::string& id,
+                                                  std::vector<RungSpec> rungs,
+                                                  std::unique_ptr<package::HlsSession> session);
   // Joins pipelines that finished. Call periodically.
   void reap();
 

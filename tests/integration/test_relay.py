@@ -61,6 +61,26 @@ class Relay(SluiceTestCase):
         self.assertGreaterEqual(len(segments), 4)
         self.assertGreater(a.metric('sluice_publishes_total'), 0)
 
+    def test_encoding_profile_for_twitch(self):
+        nginx = self.track(NginxRtmp(self.workdir, app="app"))
+        a = self.start_sluice("--relay-twitch-url", f"rtmp://127.0.0.1:{nginx.port}/app/{{key}}",
+                              "--relay-youtube-url", "rtmp://127.0.0.1:1/live2/{key}",
+                              "--relay-encode", "twitch:320x180:400k:800k:64k")
+        publisher = self.track(ffmpeg_publish(a.rtmp_url("enc") + "?twitch=tw-key&youtube=yt",
+                                              self.path("ffmpeg.log"), seconds=14))
+        playback_id = a.playback_id("enc")
+        relay = wait_until(lambda: relays_of(a, playback_id).get("twitch", {}).get("state")
+                           == "live" and relays_of(a, playback_id)["twitch"], 20,
+                           what="the twitch relay to go live")
+        self.assertEqual(relay["profile"], "320x180")
+        self.assertEqual(relays_of(a, playback_id)["youtube"]["profile"], "copy")  # unreachable
+        probe = ffprobe_json(nginx.url("tw-key"), extra=("-rw_timeout", "5000000"))
+        video = video_of(probe)
+        self.assertEqual((video["codec_name"], video["width"], video["height"]),
+                         ("h264", 320, 180))
+        self.assertIn("aac", [s["codec_name"] for s in probe["streams"]])
+        self.assertEqual(publisher.wait(60), 0)
+
     def test_a_destination_that_drops_is_reconnected(self):
         b_port = free_port()
         b = self.second_server(rtmp_port=b_port)
