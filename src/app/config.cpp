@@ -441,6 +441,22 @@ const std::vector<OptionDef>& definitions() {
         "0"},
        seconds(
            [](ServeConfig & c) -> auto& { return c.drain_timeout; }, 0, 86400)},
+      {{"admin.listen",
+        "admin API listen address HOST:PORT (empty: no admin API; keep it off public networks)",
+        ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (!v.empty()) {
+           if (auto st = valid_listen(v); !st) return st;
+         }
+         c.admin_listen = v;
+         return Ok{};
+       }},
+      {{"admin.token", "bearer token every admin request must carry (required with admin.listen)",
+        ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         c.admin_token = v;
+         return Ok{};
+       }},
       {{"proxy.listen", "`sluice proxy` RTMP listen address HOST:PORT", "0.0.0.0:1935"},
        [](ServeConfig& c, const std::string& v) -> Status {
          if (auto st = valid_listen(v); !st) return st;
@@ -609,6 +625,10 @@ Status load_env(ServeConfig& config) {
 Status validate(const ServeConfig& config) {
   if (config.rtmp_listen == config.http_listen && !config.rtmp_listen.ends_with(":0")) {
     return make_error(Errc::kMalformed, "config: rtmp.listen and http.listen are the same address");
+  }
+  if (!config.admin_listen.empty() && config.admin_token.size() < 16) {
+    return make_error(Errc::kMalformed,
+                      "config: admin.listen needs an admin.token of at least 16 characters");
   }
   if (config.hls.endlist_delay > config.hls.grace) {
     return make_error(Errc::kMalformed,

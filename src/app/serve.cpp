@@ -20,6 +20,7 @@
 #include "package/hls_store.h"
 #include "registry/registry.h"
 #include "relay/relay.h"
+#include "serve/admin_http.h"
 #include "serve/hls_http.h"
 #include "store/hls_mirror.h"
 #include "store/recorder.h"
@@ -203,6 +204,38 @@ int run_serve(const ServeConfig& config_in) {
                             capacity, static_cast<int>(hub.size()), draining.load()});
   };
   publish_node();
+
+  // The admin API, on its own listener (off unless admin.listen is set).
+  serve::HttpConfig admin_http_config = config.http;
+  admin_http_config.writes = true;
+  serve::HttpCounters admin_counters;
+  std::unique_ptr<serve::HttpServer> admin;
+  if (!config.admin_listen.empty()) {
+    auto admin_ep = parse_endpoint(config.admin_listen);
+    if (!admin_ep) {
+      spdlog::critical("{}", admin_ep.error().message);
+      return 1;
+    }
+    serve::AdminActions actions{[&] {
+                                  draining = true;
+                                  publish_node();
+                                  return hub.size();
+                                },
+                                [&] { (*auth)->reload(); }};
+    try {
+      admin = std::make_unique<serve::HttpServer>(
+          io, *admin_ep, admin_http_config, admin_counters,
+          serve::make_admin_handler(
+              serve::ServeContext{hls, hub, transcoder, **registry, rtmp_counters, http_counters,
+                                  recorder ? &*recorder : nullptr, &relays},
+              config.admin_token, std::move(actions)));
+    } catch (const boost::system::system_error& e) {
+      spdlog::critical("cannot listen on admin.listen: {}", e.what());
+      return 1;
+    }
+    admin->start();
+    spdlog::info("admin API listening on {}", endpoint_text(admin->local_endpoint()));
+  }
   rtmp->start();
   http->start();
   spdlog::info("sluice serve: rtmp listening on {} (app '{}'), http listening on {}, auth {}",
@@ -231,6 +264,7 @@ int run_serve(const ServeConfig& config_in) {
   schedule_sweep();
 
   const auto shut_down = [&] {
+    if (admin) admin->stop();
     relays.stop();
     rtmp->stop();
     http->stop();
@@ -254,14 +288,16 @@ int run_serve(const ServeConfig& config_in) {
       io.stop();
     });
   };
+  bool drain_signalled = false;  // a second signal stops at once
   run_until_signal(
       io, threads,
       [&] {
-        if (draining || config.drain_timeout.count() == 0 || hub.size() == 0) {
+        if (drain_signalled || config.drain_timeout.count() == 0 || hub.size() == 0) {
           drain_timer.cancel();
           shut_down();
           return true;
         }
+        drain_signalled = true;
         draining = true;
         publish_node();
         drain_deadline = std::chrono::steady_clock::now() + config.drain_timeout;

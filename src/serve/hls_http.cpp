@@ -129,6 +129,8 @@ void append_relay_metrics(std::string& out, const std::vector<relay::RelayStats>
          [](const relay::RelayStats& r) { return r.media_dropped; });
 }
 
+}  // namespace
+
 std::string recordings_json(const ServeContext& ctx) {
   auto list = nlohmann::json::array();
   if (ctx.recorder) {
@@ -153,6 +155,8 @@ std::string recordings_json(const ServeContext& ctx) {
       .dump(2);
 }
 
+namespace {
+
 // A file of a recording kept on this server's disk.
 HttpReply recording_file(const ServeContext& ctx, const Route& route) {
   if (!ctx.recorder) return not_streaming("");
@@ -171,6 +175,8 @@ HttpReply recording_file(const ServeContext& ctx, const Route& route) {
   r.accept_ranges = true;
   return r;
 }
+
+}  // namespace
 
 std::string streams_json(const ServeContext& ctx) {
   auto list = nlohmann::json::array();
@@ -226,6 +232,8 @@ std::string streams_json(const ServeContext& ctx) {
   }
   return nlohmann::json{{"streams", list}}.dump(2);
 }
+
+namespace {
 
 HttpReply typed(RouteKind kind, std::string text) {
   HttpReply r;

@@ -26,6 +26,10 @@ struct ServeContext {
 
 HttpHandler make_hls_handler(ServeContext context);
 
+// The JSON bodies of /api/streams and /api/recordings (the admin API serves them too).
+std::string streams_json(const ServeContext& ctx);
+std::string recordings_json(const ServeContext& ctx);
+
 // One Prometheus text-format metric with its HELP and TYPE lines.
 void append_metric(std::string& out, const char* name, const char* type, const char* help,
                    double value);

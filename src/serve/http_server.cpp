@@ -97,14 +97,21 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
       res.set(http::field::access_control_allow_headers,
               "Range, Origin, Accept, Content-Type, Cache-Control");
       res.set(http::field::access_control_max_age, "86400");
-    } else if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    } else if (req.method() != http::verb::get && req.method() != http::verb::head &&
+               !(config_.writes &&
+                 (req.method() == http::verb::post || req.method() == http::verb::delete_))) {
       res.result(http::status::method_not_allowed);
       res.set(http::field::allow, "GET, HEAD, OPTIONS");
       res.content_length(0);
     } else {
       const auto range_it = req.find(http::field::range);
       const std::string_view range = range_it == req.end() ? "" : range_it->value();
-      reply = co_await handler_(HttpRequest{req.target(), range});
+      const auto auth_it = req.find(http::field::authorization);
+      const std::string_view authorization = auth_it == req.end() ? "" : auth_it->value();
+      const std::string_view method = req.method() == http::verb::post      ? "POST"
+                                      : req.method() == http::verb::delete_ ? "DELETE"
+                                                                            : "GET";
+      reply = co_await handler_(HttpRequest{req.target(), range, method, authorization});
       res.result(static_cast<http::status>(reply.status));
       if (reply.status == 404) counters_.not_found.fetch_add(1, std::memory_order_relaxed);
       res.set(http::field::cache_control, reply.cache_control);

@@ -1,5 +1,6 @@
 // An HTTP/1.1 server (Boost.Beast, one coroutine and one strand per connection, keep-alive,
-// bounded headers, timed reads) that hands each GET/HEAD to a handler. It answers OPTIONS
+// bounded headers, timed reads) that hands each GET/HEAD (and, for the admin API, POST and
+// DELETE) to a handler. It answers OPTIONS
 // (CORS preflight), other methods, malformed requests, HEAD and Range itself, and puts CORS
 // on every answer; `sluice serve` and `sluice origin` differ only in their handlers.
 #pragma once
@@ -22,6 +23,8 @@ struct HttpConfig {
   std::chrono::milliseconds read_timeout{30'000};  // per request, headers included
   std::size_t header_limit = 8 * 1024;
   std::size_t max_connections = 10'000;
+  // POST and DELETE reach the handler too (the admin listener); otherwise they get 405.
+  bool writes = false;
 };
 
 struct HttpCounters {
@@ -32,8 +35,10 @@ struct HttpCounters {
 };
 
 struct HttpRequest {
-  std::string_view target;  // as sent, query included
-  std::string_view range;   // the Range header, empty if none
+  std::string_view target;          // as sent, query included
+  std::string_view range;           // the Range header, empty if none
+  std::string_view method = "GET";  // GET (also for HEAD), or POST/DELETE with `writes`
+  std::string_view authorization;   // the Authorization header, empty if none
 };
 
 struct HttpReply {
