@@ -12,7 +12,7 @@ packages=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libtoml11-dev libssl-dev
   libhiredis-dev libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   # real clients used by the integration tests
-  ffmpeg rtmpdump curl python3 redis-server libnginx-mod-rtmp socat openssl
+  ffmpeg rtmpdump curl python3 redis-server libnginx-mod-rtmp socat openssl chromium
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
 )
@@ -36,8 +36,12 @@ else
   $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-# Test tools from npm, pinned by tests/tools/package-lock.json, into tests/tools/node_modules.
-tools="$(cd "$(dirname "$0")/../tests/tools" && pwd)"
-if [ ! -x "$tools/node_modules/.bin/s3rver" ]; then
-  (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# From npm, pinned by each folder's package-lock.json: hls.js, built into the player page
+# (web/), and the test tools (tests/tools: s3rver, playwright-core).
+root="$(cd "$(dirname "$0")/.." && pwd)"
+for dir in "$root/web" "$root/tests/tools"; do
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done

@@ -158,6 +158,7 @@ int run_serve(const ServeConfig& config_in) {
   transcode::TranscodeService transcoder(config.transcode, hls);
   ingest::RtmpCounters rtmp_counters;
   serve::HttpCounters http_counters;
+  serve::ViewerCounter viewers;
   std::atomic<bool> draining{false};
   // Declared after everything sessions refer to, so it is destroyed first: destroying the
   // io_context destroys the suspended session coroutines while the hub and store still exist.
@@ -180,7 +181,7 @@ int run_serve(const ServeConfig& config_in) {
         io, *http_ep, config.http, http_counters,
         serve::make_hls_handler(serve::ServeContext{hls, hub, transcoder, **registry, rtmp_counters,
                                                     http_counters, recorder ? &*recorder : nullptr,
-                                                    &relays}));
+                                                    &relays, &viewers}));
   } catch (const boost::system::system_error& e) {
     spdlog::critical("cannot listen: {}", e.what());
     return 1;
@@ -227,7 +228,7 @@ int run_serve(const ServeConfig& config_in) {
           io, *admin_ep, admin_http_config, admin_counters,
           serve::make_admin_handler(
               serve::ServeContext{hls, hub, transcoder, **registry, rtmp_counters, http_counters,
-                                  recorder ? &*recorder : nullptr, &relays},
+                                  recorder ? &*recorder : nullptr, &relays, &viewers},
               config.admin_token, std::move(actions)));
     } catch (const boost::system::system_error& e) {
       spdlog::critical("cannot listen on admin.listen: {}", e.what());

@@ -7,9 +7,26 @@
 
 #include "package/media_playlist.h"
 #include "serve/routes.h"
+#include "serve/web_assets.h"
 #include "store/files.h"
 
 namespace sluice::serve {
+
+void ViewerCounter::seen(const std::string& playback_id, std::string_view address) {
+  std::lock_guard lock(mutex_);
+  seen_[playback_id][std::string(address)] = std::chrono::steady_clock::now();
+}
+
+std::size_t ViewerCounter::count(const std::string& playback_id) {
+  const auto cutoff = std::chrono::steady_clock::now() - std::chrono::seconds(30);
+  std::lock_guard lock(mutex_);
+  auto it = seen_.find(playback_id);
+  if (it == seen_.end()) return 0;
+  std::erase_if(it->second, [&](const auto& entry) { return entry.second < cutoff; });
+  const std::size_t n = it->second.size();
+  if (n == 0) seen_.erase(it);
+  return n;
+}
 
 void append_metric(std::string& out, const char* name, const char* type, const char* help,
                    double value) {
@@ -224,6 +241,7 @@ std::string streams_json(const ServeContext& ctx) {
                     {"audio_frames", s.audio_frames},
                     {"fps", uptime > 0 ? s.video_frames / uptime : 0.0},
                     {"rtmp_players", s.subscribers},
+                    {"viewers", ctx.viewers ? ctx.viewers->count(s.playback_id) : 0},
                     {"master", "/" + s.playback_id + "/live.m3u8"}});
     if (auto t = transcodes.find(s.playback_id); t != transcodes.end()) {
       list.back()["transcode"] = t->second;
@@ -258,16 +276,31 @@ HttpReply handle(const ServeContext& ctx, const HttpRequest& req) {
     case RouteKind::kRecordingSegment:
       return recording_file(ctx, route);
     case RouteKind::kIndex:
-      return typed(route.kind,
-                   "<!doctype html><title>Sluice</title><h1>Sluice</h1>"
-                   "<p>Live streams: <a href=\"/api/streams\">/api/streams</a>. "
-                   "Recordings: <a href=\"/api/recordings\">/api/recordings</a>. "
-                   "Play <code>/&lt;playbackId&gt;/live.m3u8</code>.</p>\n");
+    case RouteKind::kWebAsset: {
+      const std::string name = route.kind == RouteKind::kIndex ? "index.html" : route.rendition;
+      const auto asset = web_asset(name);
+      if (!asset) return not_streaming("");
+      // Shared copies made once, so hls.js (400 KiB) leaves without a copy per request.
+      static const auto bodies = [] {
+        std::map<std::string, media::SharedBytes, std::less<>> m;
+        for (const char* n : {"index.html", "app.js", "hls.min.js"}) {
+          const auto a = web_asset(n);
+          m[n] = std::make_shared<const media::Bytes>(a->body.begin(), a->body.end());
+        }
+        return m;
+      }();
+      HttpReply r;
+      r.content_type = asset->content_type;
+      r.cache_control = asset->cache_control;
+      r.bytes = bodies.at(name);
+      return r;
+    }
     case RouteKind::kMaster:
       if (auto text = ctx.hls.master_playlist(route.playback_id))
         return typed(route.kind, std::move(*text));
       return not_streaming(route.playback_id);
     case RouteKind::kMediaPlaylist:
+      if (ctx.viewers) ctx.viewers->seen(route.playback_id, req.remote);
       if (auto text = ctx.hls.media_playlist(route.playback_id, route.rendition))
         return typed(route.kind, std::move(*text));
       return not_streaming(route.playback_id);

@@ -2,6 +2,11 @@
 // Prometheus metrics and the JSON stream list.
 #pragma once
 
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string_view>
+
 #include "ingest/rtmp_server.h"
 #include "ingest/stream_hub.h"
 #include "package/hls_store.h"
@@ -13,6 +18,19 @@
 
 namespace sluice::serve {
 
+// HLS viewers per stream: distinct client addresses that fetched a playlist in the last 30 s
+// (behind an origin or CDN, each of those counts once). Thread-safe.
+class ViewerCounter {
+ public:
+  void seen(const std::string& playback_id, std::string_view address);
+  std::size_t count(const std::string& playback_id);
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, std::map<std::string, std::chrono::steady_clock::time_point>, std::less<>>
+      seen_;
+};
+
 struct ServeContext {
   const package::HlsStore& hls;
   const ingest::StreamHub& hub;
@@ -22,6 +40,7 @@ struct ServeContext {
   const HttpCounters& counters;
   const store::Recorder* recorder;  // null when recording is off
   const relay::RelayService* relays;
+  ViewerCounter* viewers;
 };
 
 HttpHandler make_hls_handler(ServeContext context);

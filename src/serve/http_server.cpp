@@ -56,6 +56,8 @@ void HttpServer::stop() {
 }
 
 asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
+  boost::system::error_code peer_ec;
+  const std::string remote = socket.remote_endpoint(peer_ec).address().to_string();
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
@@ -111,7 +113,7 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
       const std::string_view method = req.method() == http::verb::post      ? "POST"
                                       : req.method() == http::verb::delete_ ? "DELETE"
                                                                             : "GET";
-      reply = co_await handler_(HttpRequest{req.target(), range, method, authorization});
+      reply = co_await handler_(HttpRequest{req.target(), range, method, authorization, remote});
       res.result(static_cast<http::status>(reply.status));
       if (reply.status == 404) counters_.not_found.fetch_add(1, std::memory_order_relaxed);
       res.set(http::field::cache_control, reply.cache_control);

@@ -39,6 +39,7 @@ struct HttpRequest {
   std::string_view range;           // the Range header, empty if none
   std::string_view method = "GET";  // GET (also for HEAD), or POST/DELETE with `writes`
   std::string_view authorization;   // the Authorization header, empty if none
+  std::string_view remote;          // the client's IP address
 };
 
 struct HttpReply {

@@ -44,6 +44,10 @@ Route parse_route(std::string_view target) {
   if (target == "/api/streams") return route(RouteKind::kStreams);
   if (target == "/api/recordings") return route(RouteKind::kRecordings);
 
+  if (target == "/web/app.js" || target == "/web/hls.min.js") {
+    return route(RouteKind::kWebAsset, {}, target.substr(5));
+  }
+
   auto parts = split_path(target.substr(1));
   // /recordings/<id>/vod-<rec>.m3u8 and /recordings/<id>/<r>/<N>.ts; other paths under
   // /recordings/ stay a live stream's, should its playback ID be "recordings".

@@ -19,7 +19,8 @@ enum class RouteKind {
   kRecordings,         // /api/recordings
   kRecordingPlaylist,  // /recordings/<playbackId>/vod-<recordingId>.m3u8 (id in `rendition`)
   kRecordingSegment,   // /recordings/<playbackId>/<rendition>/<seq>.ts
-  kIndex,              // /
+  kIndex,              // / (the player page)
+  kWebAsset,           // /web/app.js, /web/hls.min.js (name in `rendition`)
   kNotFound,
 };
 

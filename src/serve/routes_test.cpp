@@ -35,6 +35,9 @@ TEST(Routes, FixedPaths) {
   EXPECT_EQ(parse_route("/metrics").kind, RouteKind::kMetrics);
   EXPECT_EQ(parse_route("/api/streams").kind, RouteKind::kStreams);
   EXPECT_EQ(parse_route("/").kind, RouteKind::kIndex);
+  EXPECT_EQ(parse_route("/web/app.js").rendition, "app.js");
+  EXPECT_EQ(parse_route("/web/hls.min.js").kind, RouteKind::kWebAsset);
+  EXPECT_EQ(parse_route("/web/other.js").kind, RouteKind::kNotFound);
 }
 
 TEST(Routes, Recordings) {

@@ -1,0 +1,108 @@
+// The player page: lists live streams and recordings (polling the server's JSON) and plays
+// one with hls.js, with a rendition picker. No framework, no build step beyond embedding.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const player = { hls: null, url: null };
+window.sluicePlayer = player;  // for tests and the curious
+
+function cell(row, text) {
+  const td = row.insertCell();
+  td.textContent = text;
+  return td;
+}
+
+function playButton(row, url, label) {
+  const button = document.createElement("button");
+  button.textContent = "Play";
+  button.dataset.url = url;
+  button.onclick = () => play(url, label);
+  row.insertCell().appendChild(button);
+}
+
+function duration(seconds) {
+  const s = Math.floor(seconds);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+  return (h ? h + "h " : "") + (h || m ? m + "m " : "") + (s % 60) + "s";
+}
+
+async function refreshStreams() {
+  const { streams } = await (await fetch("/api/streams")).json();
+  const body = $("streams").tBodies[0];
+  body.replaceChildren();
+  for (const s of streams) {
+    const row = body.insertRow();
+    row.dataset.playbackId = s.playback_id;
+    cell(row, s.playback_id);
+    const rungs = s.transcode ? s.transcode.rungs.filter((r) => !r.shed).map((r) => r.name)
+                              : ["source"];
+    cell(row, rungs.join(", "));
+    cell(row, Math.round(s.bitrate_kbps));
+    cell(row, s.fps.toFixed(1));
+    cell(row, s.viewers + s.rtmp_players);
+    cell(row, duration(s.uptime_s));
+    playButton(row, s.master, s.playback_id);
+  }
+  $("no-streams").hidden = streams.length > 0;
+}
+
+async function refreshRecordings() {
+  const { recordings } = await (await fetch("/api/recordings")).json();
+  const body = $("recordings").tBodies[0];
+  body.replaceChildren();
+  const playable = recordings.filter((r) => r.playlist);
+  for (const r of playable) {
+    const row = body.insertRow();
+    cell(row, r.playback_id);
+    cell(row, r.id);
+    cell(row, duration(r.duration_s));
+    cell(row, r.finished ? "finished" : "recording");
+    playButton(row, r.playlist, r.playback_id + " (recording " + r.id + ")");
+  }
+  $("no-recordings").hidden = playable.length > 0;
+}
+
+function showLevels() {
+  const select = $("rendition");
+  select.replaceChildren(new Option("auto", "-1"));
+  player.hls.levels.forEach((level, i) => {
+    const name = level.height ? level.height + "p" : "level " + i;
+    select.add(new Option(name + " (" + Math.round(level.bitrate / 1000) + " kbit/s)", i));
+  });
+}
+
+function play(url, label) {
+  if (player.hls) player.hls.destroy();
+  player.url = url;
+  $("url").textContent = new URL(url, location.href).href;
+  $("now-playing").textContent = label;
+  const video = $("video");
+  if (window.Hls && Hls.isSupported()) {
+    const hls = new Hls({ liveDurationInfinity: true });
+    player.hls = hls;
+    hls.on(Hls.Events.MANIFEST_PARSED, () => { showLevels(); video.play().catch(() => {}); });
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_, data) => {
+      const level = hls.levels[data.level];
+      $("level").textContent = "playing " + (level.height ? level.height + "p" : data.level);
+    });
+    hls.loadSource(url);
+    hls.attachMedia(video);
+  } else {
+    video.src = url;  // Safari plays HLS natively
+    video.play().catch(() => {});
+  }
+}
+
+$("rendition").onchange = (e) => {
+  if (player.hls) player.hls.currentLevel = Number(e.target.value);
+};
+
+async function refresh() {
+  try {
+    await Promise.all([refreshStreams(), refreshRecordings()]);
+  } catch (err) {
+    console.warn("refresh failed", err);
+  }
+}
+refresh();
+setInterval(refresh, 2000);
