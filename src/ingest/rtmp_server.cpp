@@ -129,8 +129,9 @@ class Session {
       if (!co_await on_message(m) || stop_) co_return false;
     }
     if (role_ == Role::kPublisher && stream_->ended()) {
-      spdlog::warn("{}: publish of {} ended by a new publisher or an admin; closing", tag_,
-                   stream_->playback_id());
+      spdlog::warn(
+          "{}: publish of {} taken over by a new publisher (or ended by an admin); closing", tag_,
+          stream_->playback_id());
       co_return false;
     }
     co_return true;
