@@ -29,10 +29,13 @@ int main(int argc, char** argv) {
   std::string config_file;
   std::map<std::string, std::string> flag_values;
   std::map<std::string, std::vector<CLI::Option*>> flags;
+  bool check_config = false;
   const auto add_options = [&](CLI::App* role) {
     role->add_option("--config", config_file,
                      "TOML config file (also SLUICE_CONFIG); environment variables SLUICE_<NAME> "
                      "and then flags override it");
+    role->add_flag("--check-config", check_config,
+                   "load and check the configuration (file, environment, flags), then exit");
     for (const auto& opt : sluice::app::serve_options()) {
       const std::string flag = sluice::app::flag_name(opt.name);
       std::string help = opt.help + " [" + opt.name + ", " + sluice::app::env_name(opt.name) +
@@ -73,6 +76,10 @@ int main(int argc, char** argv) {
     }
   }
   if (auto st = sluice::app::validate(config); !st) return fail(st.error().message);
+  if (check_config) {
+    std::printf("configuration ok\n");
+    return 0;
+  }
   if (proxy->parsed()) return sluice::app::run_proxy(config);
   return serve->parsed() ? sluice::app::run_serve(config) : sluice::app::run_origin(config);
 }

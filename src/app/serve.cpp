@@ -192,13 +192,7 @@ int run_serve(const ServeConfig& config_in) {
   hls.set_continuation_source(
       [&registration](const std::string& id) { return registration->continuation(id); });
   const auto rtmp_port = std::to_string(rtmp->local_endpoint().port());
-  // Capacity is streams this node takes: transcoded ones when the ladder encodes, else any.
-  const bool encodes =
-      std::any_of(config.transcode.ladder.rungs.begin(), config.transcode.ladder.rungs.end(),
-                  [](const transcode::RungSpec& r) { return !r.source; });
-  const int capacity =
-      static_cast<int>(encodes ? std::min<std::size_t>(config.max_streams, transcoder.capacity())
-                               : config.max_streams);
+  const int capacity = static_cast<int>(serve::node_capacity(hub, transcoder));
   const auto publish_node = [&] {
     (*registry)->publish_node(
         registry::NodeEntry{advertise, advertise.substr(0, advertise.rfind(':') + 1) + rtmp_port,

@@ -99,6 +99,7 @@ class StreamHub {
   std::shared_ptr<Stream> find(const std::string& playback_id) const;
   std::vector<StreamStats> list() const;
   std::size_t size() const;
+  std::size_t max_streams() const { return max_streams_; }
 
  private:
   const std::size_t max_streams_;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -86,6 +87,12 @@ std::string metrics_text(const ServeContext& ctx) {
   add("sluice_rtmp_bytes_out_total", "counter", "RTMP bytes sent (closed sessions).",
       r.bytes_out.load());
   add("sluice_streams_live", "gauge", "Live streams on this node.", ctx.hub.size());
+  const std::size_t capacity = node_capacity(ctx.hub, ctx.transcoder);
+  add("sluice_streams_capacity", "gauge", "Streams this node takes (its registry capacity).",
+      capacity);
+  add("sluice_capacity_utilization", "gauge",
+      "Live streams / capacity: what an autoscaler keeps under a target.",
+      capacity > 0 ? static_cast<double>(ctx.hub.size()) / static_cast<double>(capacity) : 1.0);
   add("sluice_transcode_capacity", "gauge", "Streams this node can transcode at once.",
       ctx.transcoder.capacity());
   add("sluice_transcode_active", "gauge", "Streams being transcoded.", ctx.transcoder.active());
@@ -194,6 +201,13 @@ HttpReply recording_file(const ServeContext& ctx, const Route& route) {
 }
 
 }  // namespace
+
+std::size_t node_capacity(const ingest::StreamHub& hub, const transcode::TranscodeService& t) {
+  const auto& rungs = t.config().ladder.rungs;
+  const bool encodes = std::any_of(rungs.begin(), rungs.end(),
+                                   [](const transcode::RungSpec& r) { return !r.source; });
+  return encodes ? std::min(hub.max_streams(), t.capacity()) : hub.max_streams();
+}
 
 std::string streams_json(const ServeContext& ctx) {
   auto list = nlohmann::json::array();

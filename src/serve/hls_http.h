@@ -45,6 +45,9 @@ struct ServeContext {
 
 HttpHandler make_hls_handler(ServeContext context);
 
+// Streams this node takes: its transcoding capacity when the ladder encodes, else max_streams.
+std::size_t node_capacity(const ingest::StreamHub& hub, const transcode::TranscodeService& t);
+
 // The JSON bodies of /api/streams and /api/recordings (the admin API serves them too).
 std::string streams_json(const ServeContext& ctx);
 std::string recordings_json(const ServeContext& ctx);
