@@ -43,7 +43,7 @@ struct ServeConfig {
   bool hls_mirror = false;  // also write segments and playlists under data_dir/hls
   std::string advertise;    // HTTP HOST:PORT others reach this server at (registry)
   std::chrono::milliseconds drain_timeout{0};  // SIGTERM: wait this long for publishers to end
-  std::string admin_listen;  // "" = no admin API
+  std::string admin_listen;                    // "" = no admin API
   std::string admin_token;
   std::string dvr;                       // "" = data_dir/recordings | a directory | s3://… | off
   std::string dvr_rendition;             // "" = each stream's top rendition

@@ -2,27 +2,17 @@
 
 #include "ingest/stream_hub.h"
 #include "proto/rtmp/chunk.h"
+#include "proto/rtmp/message.h"
 
 namespace sluice::ingest {
 
 media::Bytes command_message(std::uint32_t csid, std::uint32_t stream_id,
                              std::initializer_list<amf0::Value> values) {
-  media::Bytes body;
-  for (const auto& v : values)
-    amf0::encode(v, body);
-  media::Bytes out;
-  rtmp::encode_message(csid, rtmp::kCommandAmf0, stream_id, 0, body, kPlayChunkSize, out);
-  return out;
+  return rtmp::amf0_message(csid, rtmp::kCommandAmf0, stream_id, values, kPlayChunkSize);
 }
 
 media::Bytes data_message(std::uint32_t stream_id, std::initializer_list<amf0::Value> values) {
-  media::Bytes body;
-  for (const auto& v : values)
-    amf0::encode(v, body);
-  media::Bytes out;
-  rtmp::encode_message(kStreamCommandCsid, rtmp::kDataAmf0, stream_id, 0, body, kPlayChunkSize,
-                       out);
-  return out;
+  return rtmp::amf0_message(kStreamCommandCsid, rtmp::kDataAmf0, stream_id, values, kPlayChunkSize);
 }
 
 amf0::Object status_object(const std::string& level, const std::string& code,

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "proto/amf0/amf0.h"
+#include "proto/rtmp/message.h"
 
 namespace sluice::rtmp {
 
@@ -14,12 +15,7 @@ constexpr std::uint32_t kPublishCsid = 8;
 
 media::Bytes command(std::uint32_t csid, std::uint32_t stream_id,
                      std::initializer_list<amf0::Value> values) {
-  media::Bytes body;
-  for (const auto& v : values)
-    amf0::encode(v, body);
-  media::Bytes out;
-  encode_message(csid, kCommandAmf0, stream_id, 0, body, PublishClient::kMediaChunkSize, out);
-  return out;
+  return amf0_message(csid, kCommandAmf0, stream_id, values, PublishClient::kMediaChunkSize);
 }
 
 }  // namespace
