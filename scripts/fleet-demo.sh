@@ -98,8 +98,10 @@ echo "fleet-demo: publish: rtmp://127.0.0.1:$proxy/stream/<key> (this one: $key)
 echo "fleet-demo: play:    $url"
 if [ $check = 1 ]; then
   # The origin's URL plays: a video stream comes out of the fleet, end to end.
-  ffprobe -v error -rw_timeout 10000000 -show_entries stream=codec_type -of csv=p=0 "$url" \
-    | grep -qx video
+  # (Read whole, then searched: grep -q on a pipe would end ffprobe with SIGPIPE.)
+  streams=$(ffprobe -v error -rw_timeout 10000000 -show_entries stream=codec_type -of csv=p=0 \
+    "$url")
+  grep -qx video <<<"$streams" || { echo "fleet-demo: no video at $url" >&2; exit 1; }
   holder=$(basename "$(grep -l "publishing key" "$work"/serve-*.log | head -1)" .log)
   echo "fleet-demo: check passed (the stream is on ${holder#serve-})"
   status=0
