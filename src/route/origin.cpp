@@ -359,7 +359,7 @@ struct Origin::Impl {
 
   std::string metrics_text() const {
     std::string out;
-    const auto add = [&](auto... args) { serve::append_metric(out, args...); };
+    const auto add = [&](auto... args) { observe::append_metric(out, args...); };
     const auto c = cache.stats();
     add("sluice_origin_cache_hits_total", "counter", "Requests answered fresh from the cache.",
         counters.hits.load());

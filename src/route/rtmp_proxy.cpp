@@ -617,7 +617,7 @@ void RtmpProxy::stop() {
 std::string RtmpProxy::metrics_text() const {
   const auto& c = impl_->counters;
   std::string out;
-  const auto add = [&](auto... args) { serve::append_metric(out, args...); };
+  const auto add = [&](auto... args) { observe::append_metric(out, args...); };
   add("sluice_proxy_connections_total", "counter", "RTMP connections accepted.",
       c.connections_total.load());
   add("sluice_proxy_connections_active", "gauge", "Open RTMP connections.",

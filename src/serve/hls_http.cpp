@@ -13,6 +13,8 @@
 
 namespace sluice::serve {
 
+using observe::append_metric;
+
 void ViewerCounter::seen(const std::string& playback_id, std::string_view address) {
   std::lock_guard lock(mutex_);
   seen_[playback_id][std::string(address)] = std::chrono::steady_clock::now();
@@ -27,11 +29,6 @@ std::size_t ViewerCounter::count(const std::string& playback_id) {
   const std::size_t n = it->second.size();
   if (n == 0) seen_.erase(it);
   return n;
-}
-
-void append_metric(std::string& out, const char* name, const char* type, const char* help,
-                   double value) {
-  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
 }
 
 void append_http_metrics(std::string& out, const HttpCounters& h) {
@@ -290,25 +287,10 @@ HttpReply handle(const ServeContext& ctx, const HttpRequest& req) {
     case RouteKind::kRecordingSegment:
       return recording_file(ctx, route);
     case RouteKind::kIndex:
-    case RouteKind::kWebAsset: {
-      const std::string name = route.kind == RouteKind::kIndex ? "index.html" : route.rendition;
-      const auto asset = web_asset(name);
-      if (!asset) return not_streaming("");
-      // Shared copies made once, so hls.js (400 KiB) leaves without a copy per request.
-      static const auto bodies = [] {
-        std::map<std::string, media::SharedBytes, std::less<>> m;
-        for (const char* n : {"index.html", "app.js", "hls.min.js"}) {
-          const auto a = web_asset(n);
-          m[n] = std::make_shared<const media::Bytes>(a->body.begin(), a->body.end());
-        }
-        return m;
-      }();
-      HttpReply r;
-      r.content_type = asset->content_type;
-      r.cache_control = asset->cache_control;
-      r.bytes = bodies.at(name);
-      return r;
-    }
+    case RouteKind::kWebAsset:
+      if (auto reply = web_reply(route.kind == RouteKind::kIndex ? "index.html" : route.rendition))
+        return std::move(*reply);
+      return not_streaming("");
     case RouteKind::kMaster:
       if (auto text = ctx.hls.master_playlist(route.playback_id))
         return typed(route.kind, std::move(*text));

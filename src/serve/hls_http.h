@@ -9,6 +9,7 @@
 
 #include "ingest/rtmp_server.h"
 #include "ingest/stream_hub.h"
+#include "observe/metrics.h"
 #include "package/hls_store.h"
 #include "registry/registry.h"
 #include "relay/relay.h"
@@ -52,14 +53,6 @@ std::size_t node_capacity(const ingest::StreamHub& hub, const transcode::Transco
 std::string streams_json(const ServeContext& ctx);
 std::string recordings_json(const ServeContext& ctx);
 
-// One Prometheus text-format metric with its HELP and TYPE lines.
-void append_metric(std::string& out, const char* name, const char* type, const char* help,
-                   double value);
-template <typename Number>
-void append_metric(std::string& out, const char* name, const char* type, const char* help,
-                   Number value) {
-  append_metric(out, name, type, help, static_cast<double>(value));
-}
 // The HTTP server's counters (sluice_http_*), for every role that serves HTTP.
 void append_http_metrics(std::string& out, const HttpCounters& counters);
 // The registry's health as metrics (sluice_registry_*), for every role.

@@ -5,15 +5,12 @@
 #include <optional>
 #include <string_view>
 
+#include "serve/http_server.h"
+
 namespace sluice::serve {
 
-struct WebAsset {
-  std::string_view body;
-  const char* content_type;
-  const char* cache_control;
-};
-
-// "index.html", "app.js" or "hls.min.js"; nullopt for anything else.
-std::optional<WebAsset> web_asset(std::string_view name);
+// The answer for one of the page's files: "index.html" (served at /), "app.js" or
+// "hls.min.js" (served under /web/); nullopt for anything else. Bodies are shared, made once.
+std::optional<HttpReply> web_reply(std::string_view name);
 
 }  // namespace sluice::serve

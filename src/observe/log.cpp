@@ -1,0 +1,98 @@
+#include "observe/log.h"
+
+#include <spdlog/pattern_formatter.h>
+
+#include <atomic>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+namespace sluice::observe {
+
+namespace {
+
+// The fields of the Logger whose line is being formatted. spdlog's default logger formats on
+// the calling thread, so a thread-local hands them to the formatter without changing
+// spdlog's API for the plain spdlog::info() calls, which simply have none.
+thread_local const LogFields* current_fields = nullptr;
+
+std::string utc_time(std::chrono::system_clock::time_point t) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch());
+  const std::time_t seconds = static_cast<std::time_t>(ms.count() / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms.count() % 1000);
+}
+
+class JsonFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const auto level = spdlog::level::to_string_view(msg.level);
+    const std::string line =
+        json_log_line(utc_time(msg.time), std::string_view(level.data(), level.size()),
+                      current_fields ? *current_fields : LogFields{},
+                      std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(line.data(), line.data() + line.size());
+    dest.push_back('\n');
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonFormatter>();
+  }
+};
+
+std::atomic<bool> json_format{false};
+
+}  // namespace
+
+void setup_logging(const std::string& level, LogFormat format) {
+  spdlog::set_level(spdlog::level::from_str(level));
+  json_format = format == LogFormat::kJson;
+  if (json_format) {
+    spdlog::set_formatter(std::make_unique<JsonFormatter>());
+  } else {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  }
+}
+
+std::string json_log_line(std::string_view time, std::string_view level, const LogFields& fields,
+                          std::string_view message) {
+  // Built by hand to keep the key order readable; values go through nlohmann for escaping.
+  // Invalid UTF-8 (from a peer's bytes) is replaced rather than thrown about.
+  const auto quoted = [](std::string_view text) {
+    return nlohmann::json(std::string(text))
+        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  std::string out = "{\"time\":" + quoted(time) + ",\"level\":" + quoted(level);
+  for (const auto& [key, value] : fields)
+    out += "," + quoted(key) + ":" + quoted(value);
+  out += ",\"msg\":" + quoted(message) + "}";
+  return out;
+}
+
+Logger& Logger::with(const std::string& key, std::string value) {
+  for (auto& field : fields_) {
+    if (field.first == key) {
+      field.second = std::move(value);
+      return *this;
+    }
+  }
+  fields_.emplace_back(key, std::move(value));
+  return *this;
+}
+
+void Logger::log(spdlog::level::level_enum level, std::string_view message) const {
+  if (!spdlog::should_log(level)) return;
+  if (!json_format) {
+    if (tag_.empty()) {
+      spdlog::log(level, "{}", message);
+    } else {
+      spdlog::log(level, "{}: {}", tag_, message);
+    }
+    return;
+  }
+  current_fields = &fields_;
+  spdlog::log(level, "{}", message);
+  current_fields = nullptr;
+}
+
+}  // namespace sluice::observe
