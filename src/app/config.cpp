@@ -160,6 +160,12 @@ const std::vector<OptionDef>& definitions() {
          c.log_level = v;
          return Ok{};
        }},
+      {{"log_format", "text | json (one object per line, with session and stream fields)", "text"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (v != "text" && v != "json") return make_error(Errc::kMalformed, "text or json");
+         c.log_format = v;
+         return Ok{};
+       }},
       {{"io_threads", "network I/O threads (0 = one per core)", "0"},
        integer(
            [](ServeConfig & c) -> auto& { return c.io_threads; }, 0, 256)},

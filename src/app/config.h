@@ -38,7 +38,8 @@ struct ServeConfig {
   std::string playback_id = "hash";  // hash | key
   std::string playback_secret;       // generated into data_dir on first run if empty
   std::string log_level = "info";
-  int io_threads = 0;  // 0 = one per core
+  std::string log_format = "text";  // text | json
+  int io_threads = 0;               // 0 = one per core
   std::size_t max_streams = 100;
   bool hls_mirror = false;  // also write segments and playlists under data_dir/hls
   std::string advertise;    // HTTP HOST:PORT others reach this server at (registry)

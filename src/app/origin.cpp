@@ -12,7 +12,7 @@
 namespace sluice::app {
 
 int run_origin(const ServeConfig& config) {
-  setup_logging(config.log_level);
+  setup_logging(config);
   auto registry = registry::make_registry(config.registry);
   if (!registry) {
     spdlog::critical("{}", registry.error().message);

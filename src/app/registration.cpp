@@ -1,12 +1,22 @@
 #include "app/registration.h"
 
-#include <spdlog/spdlog.h>
+#include "observe/log.h"
 
 namespace sluice::app {
 
 Registration::Registration(registry::Registry& registry, std::string advertise,
                            std::string node_tag)
     : registry_(registry), advertise_(std::move(advertise)), node_tag_(std::move(node_tag)) {}
+
+namespace {
+
+observe::Logger registry_log(const std::string& playback_id) {
+  observe::Logger log("registry");
+  log.with("component", "registry").with("stream", playback_id);
+  return log;
+}
+
+}  // namespace
 
 void Registration::on_segment(const std::string& playback_id, const std::string&,
                               const package::SegmentPtr& segment) {
@@ -16,7 +26,7 @@ void Registration::on_segment(const std::string& playback_id, const std::string&
     std::lock_guard lock(mutex_);
     Held& held = held_[playback_id];
     if (held.session != session) {
-      if (held.session.empty()) spdlog::info("registry: {} is playable here", playback_id);
+      if (held.session.empty()) registry_log(playback_id).info("{} is playable here", playback_id);
       held = Held{session};
     }
     held.next_sequence = std::max(held.next_sequence, segment->sequence + 1);
@@ -42,8 +52,9 @@ std::optional<package::Continuation> Registration::continuation(
     const std::string& playback_id) const {
   auto entry = registry_.find_stream(playback_id);
   if (!entry || entry->address == advertise_) return std::nullopt;
-  spdlog::info("registry: {} moves here from {}; continuing its playlists at {}", playback_id,
-               entry->address, entry->next_sequence);
+  registry_log(playback_id)
+      .info("{} moves here from {}; continuing its playlists at {}", playback_id, entry->address,
+            entry->next_sequence);
   return package::Continuation{entry->next_sequence, entry->discontinuities};
 }
 

@@ -9,14 +9,16 @@
 #include <thread>
 #include <vector>
 
+#include "observe/log.h"
+
 namespace sluice::app {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-void setup_logging(const std::string& level) {
-  spdlog::set_level(spdlog::level::from_str(level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+void setup_logging(const ServeConfig& config) {
+  observe::setup_logging(config.log_level, config.log_format == "json" ? observe::LogFormat::kJson
+                                                                       : observe::LogFormat::kText);
 }
 
 Result<tcp::endpoint> parse_endpoint(const std::string& listen) {

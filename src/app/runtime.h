@@ -12,7 +12,7 @@
 
 namespace sluice::app {
 
-void setup_logging(const std::string& level);
+void setup_logging(const ServeConfig& config);
 Result<boost::asio::ip::tcp::endpoint> parse_endpoint(const std::string& listen);
 std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep);
 int io_thread_count(int configured);

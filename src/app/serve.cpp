@@ -102,7 +102,7 @@ store::Recorder::RenditionPicker rendition_picker(const ServeConfig& config,
 
 int run_serve(const ServeConfig& config_in) {
   ServeConfig config = config_in;
-  setup_logging(config.log_level);
+  setup_logging(config);
 
   std::error_code fs_ec;
   std::filesystem::create_directories(config.data_dir, fs_ec);

@@ -15,6 +15,7 @@
 #include "ingest/outbox.h"
 #include "ingest/rtmp_messages.h"
 #include "media/timestamps.h"
+#include "observe/log.h"
 #include "proto/flv/flv.h"
 #include "proto/rtmp/handshake.h"
 
@@ -44,7 +45,9 @@ class Session {
     boost::system::error_code ec;
     auto remote = socket_.remote_endpoint(ec);
     addr_ = ec ? "?" : remote.address().to_string();
-    tag_ = "rtmp#" + std::to_string(id_) + " " + addr_;
+    const std::string session = "rtmp#" + std::to_string(id_);
+    log_.set_tag(session + " " + addr_);
+    log_.with("session", session).with("remote", addr_);
   }
 
   asio::awaitable<void> run() {
@@ -64,8 +67,7 @@ class Session {
       auto [ec, n] =
           co_await socket_.async_read_some(asio::buffer(buf_), asio::as_tuple(asio::use_awaitable));
       if (ec) {
-        if (ec != asio::error::eof)
-          spdlog::info("{}: closed during handshake: {}", tag_, ec.message());
+        if (ec != asio::error::eof) log_.info("closed during handshake: {}", ec.message());
         co_return;
       }
       auto step = handshake.feed(std::span<const std::uint8_t>(buf_.data(), n));
@@ -85,7 +87,7 @@ class Session {
         break;
       }
     }
-    spdlog::debug("{}: handshake done ({})", tag_, handshake.used_digest() ? "digest" : "simple");
+    log_.debug("handshake done ({})", handshake.used_digest() ? "digest" : "simple");
     read_deadline_ = Clock::now() + ctx_.config.idle_timeout;
     if (leftover_len > 0 && !co_await on_bytes(std::span<const std::uint8_t>(
                                 buf_.data() + leftover_at, leftover_len))) {
@@ -96,7 +98,7 @@ class Session {
           co_await socket_.async_read_some(asio::buffer(buf_), asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
-          spdlog::info("{}: read: {}", tag_, ec.message());
+          log_.info("read: {}", ec.message());
         }
         co_return;
       }
@@ -129,9 +131,8 @@ class Session {
       if (!co_await on_message(m) || stop_) co_return false;
     }
     if (role_ == Role::kPublisher && stream_->ended()) {
-      spdlog::warn(
-          "{}: publish of {} taken over by a new publisher (or ended by an admin); closing", tag_,
-          stream_->playback_id());
+      log_.warn("publish of {} taken over by a new publisher (or ended by an admin); closing",
+                stream_->playback_id());
       co_return false;
     }
     co_return true;
@@ -169,7 +170,7 @@ class Session {
         co_return true;
       default:
         if (!warned_type_) {
-          spdlog::info("{}: ignoring message type {}", tag_, m.type);
+          log_.info("ignoring message type {}", m.type);
           warned_type_ = true;
         }
         co_return true;
@@ -217,10 +218,10 @@ class Session {
     if (name == "publish") co_return co_await on_publish(arg(3));
     if (name == "play") co_return on_play(arg(3));
     if (name == "deleteStream" || name == "closeStream") {
-      spdlog::info("{}: {}", tag_, name);
+      log_.info("{}", name);
       co_return false;
     }
-    spdlog::debug("{}: ignoring command '{}'", tag_, name);
+    log_.debug("ignoring command '{}'", name);
     co_return true;
   }
 
@@ -229,7 +230,7 @@ class Session {
     tc_url_ = cmd.get_string("tcUrl");
     flash_ver_ = cmd.get_string("flashVer");
     if (app_ != ctx_.config.app) {
-      spdlog::warn("{}: connect to unknown app '{}' (expected '{}')", tag_, app_, ctx_.config.app);
+      log_.warn("connect to unknown app '{}' (expected '{}')", app_, ctx_.config.app);
       outbox_->send(connect_rejected(txid, "unknown application"));
       drain_ = true;
       return false;
@@ -241,7 +242,7 @@ class Session {
 
   void reject_publish(const std::string& code, const std::string& why) {
     ctx_.counters.publishes_rejected.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("{}: publish of key {} rejected: {}", tag_, mask_key(key_), why);
+    log_.warn("publish of key {} rejected: {}", mask_key(key_), why);
     outbox_->send(on_status("error", code, why));
     drain_ = true;
   }
@@ -289,8 +290,9 @@ class Session {
     outbox_->send(user_control(rtmp::kStreamBegin, kPlayStreamId));
     outbox_->send(
         on_status("status", "NetStream.Publish.Start", playback_id + " is now published."));
-    spdlog::info("{}: publishing key {} as playback ID {} ({})", tag_, mask_key(key), playback_id,
-                 decision.reason);
+    log_.with("stream", playback_id);
+    log_.info("publishing key {} as playback ID {} ({})", mask_key(key), playback_id,
+              decision.reason);
     if (ctx_.on_publish) ctx_.on_publish(stream_, query_);
     co_return true;
   }
@@ -303,7 +305,7 @@ class Session {
     auto name = split_publish_name(play_name).key;
     auto stream = valid_stream_name(name) ? ctx_.hub.find(name) : nullptr;
     if (!stream) {
-      spdlog::info("{}: play of unknown stream '{}'", tag_, valid_stream_name(name) ? name : "?");
+      log_.info("play of unknown stream '{}'", valid_stream_name(name) ? name : "?");
       outbox_->send(on_status("error", "NetStream.Play.StreamNotFound", "no such live stream"));
       drain_ = true;
       return false;
@@ -324,8 +326,9 @@ class Session {
       return false;
     }
     play_stream_ = stream;
+    log_.with("stream", name);
     ctx_.counters.players_active.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("{}: playing {}", tag_, name);
+    log_.info("playing {}", name);
     return true;
   }
 
@@ -333,7 +336,7 @@ class Session {
     if (role_ != Role::kPublisher) return;
     auto values = amf0::decode_all(*m.payload, ctx_.config.amf0_limits);
     if (!values || values->empty() || !(*values)[0].as_string()) {
-      spdlog::info("{}: ignoring malformed data message", tag_);
+      log_.info("ignoring malformed data message");
       return;
     }
     auto& v = *values;
@@ -396,12 +399,12 @@ class Session {
     // One line per distinct problem: a broken encoder must not flood the log.
     if (what == last_media_warning_) return;
     last_media_warning_ = what;
-    spdlog::warn("{}: {}", tag_, what);
+    log_.warn("{}", what);
   }
 
   void fail(const std::string& why) {
     ctx_.counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("{}: closing: {}", tag_, why);
+    log_.warn("closing: {}", why);
     stop_ = true;
   }
 
@@ -414,15 +417,14 @@ class Session {
       if (ec) co_return;
       const auto now = Clock::now();
       if (now > read_deadline_) {
-        spdlog::warn(
-            "{}: closing: {}", tag_,
-            role_ == Role::kNone && !connected_ ? "handshake/connect timed out" : "idle timeout");
+        log_.warn("closing: {}", role_ == Role::kNone && !connected_ ? "handshake/connect timed out"
+                                                                     : "idle timeout");
         co_return;
       }
       if (write_started_ != Clock::time_point{} &&
           now - write_started_ > ctx_.config.play_write_timeout) {
-        spdlog::warn("{}: closing: peer stopped reading for {} ms", tag_,
-                     ctx_.config.play_write_timeout.count());
+        log_.warn("closing: peer stopped reading for {} ms",
+                  ctx_.config.play_write_timeout.count());
         co_return;
       }
     }
@@ -440,13 +442,13 @@ class Session {
     if (role_ == Role::kPublisher && stream_) {
       if (outputs_) outputs_->end();
       ctx_.hub.end_publish(stream_);
-      spdlog::info("{}: publish of {} ended", tag_, stream_->playback_id());
+      log_.info("publish of {} ended", stream_->playback_id());
     }
     if (role_ == Role::kPlayer && play_stream_) {
       play_stream_->unsubscribe(outbox_.get());
       ctx_.counters.players_active.fetch_sub(1, std::memory_order_relaxed);
-      spdlog::info("{}: player left {} ({} bytes sent)", tag_, play_stream_->playback_id(),
-                   outbox_->bytes_sent());
+      log_.info("player left {} ({} bytes sent)", play_stream_->playback_id(),
+                outbox_->bytes_sent());
     }
     ctx_.counters.bytes_out.fetch_add(outbox_->bytes_sent(), std::memory_order_relaxed);
     outbox_->close();
@@ -458,7 +460,8 @@ class Session {
   tcp::socket socket_;
   IngestContext& ctx_;
   const std::uint64_t id_;
-  std::string addr_, tag_;
+  std::string addr_;
+  observe::Logger log_;
   std::array<std::uint8_t, 64 * 1024> buf_{};
   rtmp::ChunkDecoder decoder_;
   rtmp::AckCounter acks_;

@@ -31,6 +31,13 @@ class Logger {
   // Sets (or replaces) a JSON field.
   Logger& with(const std::string& key, std::string value);
   void set_tag(std::string tag) { tag_ = std::move(tag); }
+  // A Logger for a part of this one: tag "<tag> <suffix>", one more field.
+  Logger part(const std::string& suffix, const std::string& key, std::string value) const {
+    Logger sub = *this;
+    sub.tag_ += " " + suffix;
+    sub.with(key, std::move(value));
+    return sub;
+  }
   const std::string& tag() const { return tag_; }
 
   void log(spdlog::level::level_enum level, std::string_view message) const;

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <utility>
 
+#include "observe/metrics.h"
 #include "package/master_playlist.h"
 #include "package/media_playlist.h"
 #include "package/segmenter.h"
@@ -30,6 +31,8 @@ namespace detail {
 
 // The store's state. Writers hold it weakly, so it is a named type rather than the private
 // HlsStore::Impl.
+const std::vector<double> kSegmentSecondsBuckets = {0.5, 1, 2, 3, 4, 6, 8, 10, 15, 20, 30, 60};
+
 struct StoreState {
   struct Rendition {
     MediaPlaylist playlist;
@@ -57,6 +60,8 @@ struct StoreState {
 
   HlsConfig config;
   HlsStore::Clock clock;
+  observe::Histogram segment_duration{kSegmentSecondsBuckets};
+  observe::Histogram segment_production{kSegmentSecondsBuckets};
 
   // Guards everything below. Held only to update the model and swap cached strings, never
   // while muxing or calling listeners.
@@ -250,6 +255,8 @@ class RenditionWriter final : public HlsWriter {
 
   Status on_packet(const media::Packet& packet) override {
     if (ended_ || stale_) return Ok{};
+    last_packet_at_ = std::chrono::steady_clock::now();
+    if (!segment_started_) segment_started_ = last_packet_at_;
     return segmenter_.on_packet(packet);
   }
 
@@ -274,6 +281,14 @@ class RenditionWriter final : public HlsWriter {
       stale_ = true;  // taken over: stop muxing for a session nobody reads
       return;
     }
+    store->segment_duration.observe(segment->duration_s);
+    if (segment_started_) {
+      store->segment_production.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - *segment_started_)
+              .count());
+    }
+    // The packet that cut this segment (a keyframe) is the first of the next one.
+    segment_started_ = last_packet_at_;
     for (auto* listener : notify)
       listener->on_segment(session_.id, name_, segment);
   }
@@ -283,6 +298,8 @@ class RenditionWriter final : public HlsWriter {
   Segmenter segmenter_;
   bool ended_ = false;
   bool stale_ = false;
+  std::chrono::steady_clock::time_point last_packet_at_;
+  std::optional<std::chrono::steady_clock::time_point> segment_started_;
 };
 
 class Session final : public HlsSession {
@@ -489,6 +506,13 @@ void HlsStore::sweep() {
 
 void HlsStore::set_continuation_source(ContinuationSource source) {
   impl_->continuation_source = std::move(source);
+}
+
+void HlsStore::append_metrics(std::string& out) const {
+  impl_->segment_duration.append(out, "sluice_hls_segment_duration_seconds",
+                                 "Media duration of finished HLS segments.");
+  impl_->segment_production.append(out, "sluice_hls_segment_production_seconds",
+                                   "Wall time from a segment's first packet to its publication.");
 }
 
 void HlsStore::add_listener(SegmentListener* listener) {

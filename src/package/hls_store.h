@@ -121,6 +121,11 @@ class HlsStore {
   // grace period has passed. Call periodically (every second).
   void sweep();
 
+  // sluice_hls_segment_duration_seconds (media time) and sluice_hls_segment_production_seconds
+  // (wall time from a segment's first packet to its publication): histograms over every
+  // rendition. Production well above duration means a rendition falls behind real time.
+  void append_metrics(std::string& out) const;
+
   void add_listener(SegmentListener* listener);  // must outlive the store
   // Asked when a playback ID that this store does not hold starts publishing. Set before use.
   void set_continuation_source(ContinuationSource source);

@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "ingest/outbox.h"
+#include "observe/log.h"
 #include "proto/rtmp/publish_client.h"
 
 namespace sluice::relay {
@@ -137,6 +138,9 @@ class Relay : public std::enable_shared_from_this<Relay> {
     stats_.url = redact(target_.url);
     stats_.state = "connecting";
     stats_.profile = std::move(profile);
+    log_.set_tag(fmt::format("relay {} of {} to {}", target_.name, stats_.playback_id, stats_.url));
+    log_.with("component", "relay").with("stream", stats_.playback_id);
+    log_.with("destination", target_.name).with("url", stats_.url);
   }
 
   void start() { asio::co_spawn(strand_, run(shared_from_this()), asio::detached); }
@@ -174,10 +178,6 @@ class Relay : public std::enable_shared_from_this<Relay> {
     if (tls_) tls_->lowest_layer().close(ignored);
   }
 
-  std::string tag() const {
-    return fmt::format("relay {} of {} to {}", target_.name, stream_->playback_id(), stats_.url);
-  }
-
   asio::awaitable<void> run(std::shared_ptr<Relay> self) {
     auto delay = config_.retry_min;
     while (!stopping_ && !stream_->ended()) {
@@ -193,7 +193,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
         stats_.state = "retrying";
       }
       if (Clock::now() - began > std::chrono::minutes(1)) delay = config_.retry_min;
-      spdlog::warn("{}: {}; retrying in {} ms", tag(), why, delay.count());
+      log_.warn("{}; retrying in {} ms", why, delay.count());
       retry_timer_.expires_after(delay);
       co_await retry_timer_.async_wait(kUseTuple);
       delay = std::min(delay * 2, config_.retry_max);
@@ -203,7 +203,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
       stats_.state = "stopped";
       stopped_at_ = Clock::now();
     }
-    spdlog::info("{}: stopped", tag());
+    log_.info("stopped");
     tcp_.reset();
     tls_.reset();
     (void)self;
@@ -280,7 +280,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
       ++stats_.connects;
       stats_.state = "live";
     }
-    spdlog::info("{}: publishing", tag());
+    log_.info("publishing");
     if (!stream_->subscribe(feed)) co_return std::string();
     reason_.clear();
     Clock::time_point write_started{};
@@ -336,6 +336,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
   const std::shared_ptr<ingest::Stream> stream_;
   const RelayTarget target_;
   const RtmpUrl url_;
+  observe::Logger log_;  // set in the constructor, then only read
 
   // Strand only.
   bool stopping_ = false;

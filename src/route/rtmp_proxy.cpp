@@ -18,6 +18,7 @@
 
 #include "ingest/rtmp_messages.h"
 #include "ingest/stream_hub.h"
+#include "observe/log.h"
 #include "proto/rtmp/handshake.h"
 #include "route/placement.h"
 #include "serve/hls_http.h"
@@ -178,7 +179,9 @@ class ProxySession {
     boost::system::error_code ec;
     auto ep = client_.socket().remote_endpoint(ec);
     addr_ = ec ? "?" : ep.address().to_string();
-    tag_ = "proxy#" + std::to_string(id) + " " + addr_;
+    const std::string session = "proxy#" + std::to_string(id);
+    log_.set_tag(session + " " + addr_);
+    log_.with("session", session).with("remote", addr_);
   }
 
   asio::awaitable<void> run() {
@@ -190,13 +193,14 @@ class ProxySession {
       std::lock_guard lock(proxy_.mutex);
       ++proxy_.own_sessions[route->node.address];
     }
-    spdlog::info("{}: {} {} via {}", tag_, route->role == Role::kPublish ? "publish" : "play",
-                 route->playback_id, route->node.address);
+    log_.with("stream", route->playback_id);
+    log_.info("{} {} via {}", route->role == Role::kPublish ? "publish" : "play",
+              route->playback_id, route->node.address);
     up_.last_read = down_.last_read = Clock::now();
     const auto reason = co_await (ended(relay_up(route->role)) || ended(relay_down(route->role)) ||
                                   ended(watchdog(route->role)));
-    spdlog::info("{}: session of {} ended: {}", tag_, route->playback_id,
-                 std::visit([](const std::string& why) { return why; }, reason));
+    log_.info("session of {} ended: {}", route->playback_id,
+              std::visit([](const std::string& why) { return why; }, reason));
     {
       std::lock_guard lock(proxy_.mutex);
       --proxy_.own_sessions[route->node.address];
@@ -209,7 +213,7 @@ class ProxySession {
  private:
   void fail(const std::string& why) {
     proxy_.counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("{}: closing: {}", tag_, why);
+    log_.warn("closing: {}", why);
   }
 
   asio::awaitable<void> send_client(const media::Bytes& bytes) {
@@ -219,7 +223,7 @@ class ProxySession {
 
   // Refuses with a status the encoder shows (not a silent close), then closes.
   asio::awaitable<void> refuse(const std::string& code, const std::string& why) {
-    spdlog::warn("{}: refused: {}", tag_, why);
+    log_.warn("refused: {}", why);
     co_await send_client(ingest::on_status("error", code, why));
   }
 
@@ -229,7 +233,7 @@ class ProxySession {
     for (;;) {
       auto [ec, n] = co_await client_.async_read_some(asio::buffer(buf_), kUseTuple);
       if (ec) {
-        if (ec != asio::error::eof) spdlog::info("{}: handshake: {}", tag_, ec.message());
+        if (ec != asio::error::eof) log_.info("handshake: {}", ec.message());
         co_return false;
       }
       auto step = hs.feed(std::span(buf_.data(), n));
@@ -317,7 +321,7 @@ class ProxySession {
       tc_url_ = cmd.get_string("tcUrl");
       flash_ver_ = cmd.get_string("flashVer");
       if (app_ != proxy_.config.app) {
-        spdlog::warn("{}: connect to unknown app '{}'", tag_, app_);
+        log_.warn("connect to unknown app '{}'", app_);
         out.reply = ingest::connect_rejected(txid, "unknown application");
         out.close = true;
         return out;
@@ -577,7 +581,8 @@ class ProxySession {
   RtmpProxy::Impl& proxy_;
   beast::tcp_stream client_;
   beast::tcp_stream backend_;
-  std::string addr_, tag_, app_, tc_url_, flash_ver_;
+  std::string addr_, app_, tc_url_, flash_ver_;
+  observe::Logger log_;
   std::array<std::uint8_t, 16 * 1024> buf_{};
   std::vector<std::uint8_t> preroute_;         // client bytes since its handshake
   std::vector<std::uint8_t> backend_pending_;  // server bytes right after its handshake
@@ -650,6 +655,7 @@ std::string RtmpProxy::metrics_text() const {
   add("sluice_proxy_servers", "gauge", "Servers in the registry.", nodes);
   add("sluice_proxy_servers_healthy", "gauge", "Servers passing the TCP check.", healthy);
   serve::append_registry_metrics(out, impl_->registry);
+  observe::append_process_metrics(out);
   return out;
 }
 

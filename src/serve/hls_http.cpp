@@ -61,6 +61,60 @@ namespace {
 
 void append_relay_metrics(std::string& out, const std::vector<relay::RelayStats>& relays);
 
+// Per live stream, labelled by playback ID: counters whose rate() is the bitrate and frame
+// rate, and the transcoder's lag and drops. A stream's series end with its session.
+void append_stream_metrics(std::string& out, const ServeContext& ctx) {
+  const auto streams = ctx.hub.list();
+  const auto now = std::chrono::steady_clock::now();
+  const auto family = [&](const char* name, const char* type, const char* help, auto value) {
+    observe::append_family(out, name, type, help);
+    for (const auto& s : streams)
+      observe::append_sample(out, name, {{"playback_id", s.playback_id}},
+                             static_cast<double>(value(s)));
+  };
+  using Stats = ingest::StreamStats;
+  family("sluice_stream_received_bytes_total", "counter",
+         "Bytes received from the publisher (8 * rate() is the bitrate).",
+         [](const Stats& s) { return s.bytes_in; });
+  family("sluice_stream_video_frames_total", "counter",
+         "Video frames received (rate() is the frame rate).",
+         [](const Stats& s) { return s.video_frames; });
+  family("sluice_stream_audio_frames_total", "counter", "Audio frames received.",
+         [](const Stats& s) { return s.audio_frames; });
+  family("sluice_stream_uptime_seconds", "gauge", "Time since the publish started.",
+         [&](const Stats& s) { return std::chrono::duration<double>(now - s.started).count(); });
+  family("sluice_stream_rtmp_players", "gauge", "RTMP players of the stream.",
+         [](const Stats& s) { return s.subscribers; });
+  if (ctx.viewers) {
+    family("sluice_stream_hls_viewers", "gauge",
+           "Distinct addresses that fetched a media playlist in the last 30 s.",
+           [&](const Stats& s) { return ctx.viewers->count(s.playback_id); });
+  }
+
+  const auto transcodes = ctx.transcoder.stats();
+  const auto transcode_family = [&](const char* name, const char* type, const char* help,
+                                    auto value) {
+    observe::append_family(out, name, type, help);
+    for (const auto& t : transcodes)
+      observe::append_sample(out, name, {{"playback_id", t.playback_id}},
+                             static_cast<double>(value(t)));
+  };
+  using Transcode = transcode::TranscodeStats;
+  transcode_family(
+      "sluice_transcode_lag_seconds", "gauge",
+      "Wall time since the first input packet minus media time transcoded: grows while the "
+      "transcoder (or its input) falls behind real time.",
+      [](const Transcode& t) { return std::max(0.0, t.wall_seconds - t.media_seconds); });
+  transcode_family("sluice_transcode_frames_dropped_total", "counter",
+                   "Decoded pictures not encoded because the encoders lagged.",
+                   [](const Transcode& t) { return t.frames_dropped; });
+  transcode_family("sluice_transcode_input_dropped_total", "counter",
+                   "Input packets dropped because transcoding lagged.",
+                   [](const Transcode& t) { return t.input_dropped; });
+  transcode_family("sluice_transcode_rungs_shed", "gauge", "Rungs shed under overload.",
+                   [](const Transcode& t) { return t.rungs_shed; });
+}
+
 std::string metrics_text(const ServeContext& ctx) {
   const auto& r = ctx.rtmp_counters;
   const auto& h = ctx.counters;
@@ -96,17 +150,7 @@ std::string metrics_text(const ServeContext& ctx) {
   add("sluice_transcode_refused_total", "counter",
       "Publishes served as source only because transcoding capacity was full.",
       ctx.transcoder.refused());
-  std::uint64_t shed = 0, dropped = 0, input_dropped = 0;
-  for (const auto& t : ctx.transcoder.stats()) {
-    shed += t.rungs_shed;
-    dropped += t.frames_dropped;
-    input_dropped += t.input_dropped;
-  }
-  add("sluice_transcode_rungs_shed", "gauge", "Rungs shed under overload (live streams).", shed);
-  add("sluice_transcode_frames_dropped", "gauge", "Pictures dropped under overload (live streams).",
-      dropped);
-  add("sluice_transcode_input_dropped", "gauge",
-      "Input packets dropped because transcoding lagged (live streams).", input_dropped);
+  append_stream_metrics(out, ctx);
   append_http_metrics(out, h);
   append_registry_metrics(out, ctx.registry);
   if (ctx.recorder) {
@@ -125,16 +169,18 @@ std::string metrics_text(const ServeContext& ctx) {
         d.recordings);
   }
   if (ctx.relays) append_relay_metrics(out, ctx.relays->stats());
+  ctx.hls.append_metrics(out);
+  observe::append_process_metrics(out);
   return out;
 }
 
 // Per relay, labelled by playback ID and destination name (never the URL: it holds a key).
 void append_relay_metrics(std::string& out, const std::vector<relay::RelayStats>& relays) {
   const auto family = [&](const char* name, const char* type, const char* help, auto value) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    observe::append_family(out, name, type, help);
     for (const auto& r : relays) {
-      out += fmt::format("{}{{playback_id=\"{}\",destination=\"{}\"}} {}\n", name, r.playback_id,
-                         r.name, value(r));
+      observe::append_sample(out, name, {{"playback_id", r.playback_id}, {"destination", r.name}},
+                             static_cast<double>(value(r)));
     }
   };
   family("sluice_relay_up", "gauge", "1 while the relay publishes to its destination.",

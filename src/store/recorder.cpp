@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "observe/log.h"
 #include "store/files.h"
 
 namespace sluice::store {
@@ -18,6 +19,12 @@ constexpr const char* kSegmentCache = "max-age=31536000";
 constexpr const char* kPlaylistType = "application/x-mpegURL";
 constexpr const char* kPlaylistCache = "max-age=3600";
 constexpr std::uint64_t kMaxObjectBytes = 1ull << 30;
+
+observe::Logger dvr_log(const std::string& playback_id) {
+  observe::Logger log("dvr " + playback_id);
+  log.with("component", "dvr").with("stream", playback_id);
+  return log;
+}
 
 std::uint64_t file_size_or_zero(const fs::path& path) {
   std::error_code ec;
@@ -193,8 +200,7 @@ void Recorder::on_segment(const std::string& playback_id, const std::string& ren
       if (full) ++counters_.segments_dropped;
     }
     if (full) {
-      spdlog::warn("dvr {}: disk too slow, segment {} not recorded", playback_id,
-                   segment->sequence);
+      dvr_log(playback_id).warn("disk too slow, segment {} not recorded", segment->sequence);
       post(
           [this, key] {
             std::lock_guard state(mutex_);
@@ -234,8 +240,7 @@ void Recorder::start_recording(const Key& key, const std::string& rendition) {
   entry.recording.rendition = rendition;
   entry.started = std::chrono::system_clock::now();
   counters_.recordings = entries_.size();
-  spdlog::info("dvr {}: recording {} as {}", key.first, rendition,
-               playlist_name(key.first, key.second));
+  dvr_log(key.first).info("recording {} as {}", rendition, playlist_name(key.first, key.second));
 }
 
 void Recorder::write_segment(const Key& key, const package::SegmentPtr& segment) {
@@ -248,10 +253,9 @@ void Recorder::write_segment(const Key& key, const package::SegmentPtr& segment)
     const std::uint64_t size = segment->data ? segment->data->size() : 0;
     if (config_.s3 && counters_.spool_bytes + size > config_.spool_max_bytes) {
       if (!it->second.gap) {
-        spdlog::error(
-            "dvr {}: spool full ({} bytes waiting for S3), not recording until it "
-            "drains",
-            key.first, counters_.spool_bytes);
+        dvr_log(key.first).error(
+            "spool full ({} bytes waiting for S3), not recording until it drains",
+            counters_.spool_bytes);
       }
       it->second.gap = true;
       ++counters_.segments_dropped;
@@ -263,7 +267,7 @@ void Recorder::write_segment(const Key& key, const package::SegmentPtr& segment)
   fs::create_directories(file.parent_path(), ec);
   const auto& data = *segment->data;
   if (ec || !write_file_atomic(file, data.data(), data.size())) {
-    spdlog::error("dvr {}: cannot write {}", key.first, file.string());
+    dvr_log(key.first).error("cannot write {}", file.string());
     std::lock_guard lock(mutex_);
     if (auto it = entries_.find(key); it != entries_.end()) it->second.gap = true;
     ++counters_.segments_dropped;
@@ -300,8 +304,8 @@ void Recorder::finish(const Key& key) {
     return;
   }
   write_playlist(entry);
-  spdlog::info("dvr {}: {} finished, {} segment(s)", key.first,
-               playlist_name(key.first, key.second), entry.recording.segments.size());
+  dvr_log(key.first).info("{} finished, {} segment(s)", playlist_name(key.first, key.second),
+                          entry.recording.segments.size());
   if (config_.s3) queue_playlist(key, entry);
 }
 
@@ -426,7 +430,7 @@ bool Recorder::upload(S3Client& client, const UploadJob& job) {
     // All in S3: the spool forgets the recording.
     std::error_code ec;
     fs::remove(config_.root / name, ec);  // empty folders go at the next start
-    spdlog::info("dvr {}: {} complete in S3 ({} segments)", job.key.first, name, listed);
+    dvr_log(job.key.first).info("{} complete in S3 ({} segments)", name, listed);
     entries_.erase(it);
     counters_.recordings = entries_.size();
   } else if (entry.uploaded_prefix > entry.playlist_listed ||

@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "media/h264.h"
+#include "observe/log.h"
 #include "transcode/av.h"
 #include "transcode/bounded_queue.h"
 #include "transcode/codecs.h"
@@ -46,18 +47,24 @@ std::uint64_t declared_peak_bps(const PlannedRung& plan) {
 // A log line per distinct problem, so a broken input does not flood the log.
 class Warner {
  public:
-  explicit Warner(std::string tag) : tag_(std::move(tag)) {}
+  explicit Warner(observe::Logger log) : log_(std::move(log)) {}
   void operator()(const std::string& what) {
     if (what == last_) return;
     last_ = what;
-    spdlog::warn("{}: {}", tag_, what);
+    log_.warn("{}", what);
   }
-  const std::string& tag() const { return tag_; }
+  const observe::Logger& log() const { return log_; }
 
  private:
-  std::string tag_;
+  observe::Logger log_;
   std::string last_;
 };
+
+observe::Logger stream_logger(const std::string& component, const std::string& playback_id) {
+  observe::Logger log(component + " " + playback_id);
+  log.with("component", component).with("stream", playback_id);
+  return log;
+}
 
 // ---- one rung ---------------------------------------------------------------------------
 
@@ -71,14 +78,14 @@ using RungItem = std::variant<FrameItem, media::PacketPtr, FinishItem>;
 class Rung {
  public:
   Rung(PlannedRung plan, package::HlsWriter& writer, VideoEncoderParams params,
-       std::size_t queue_frames, const std::string& tag)
+       std::size_t queue_frames, const observe::Logger& log)
       : plan_(std::move(plan)),
         queue_(queue_frames),
         writer_(writer),
         params_(std::move(params)),
         scaler_(plan_.width, plan_.height),
         interleaver_([this](const media::PacketPtr& p) { write(p); }, kMaxAudioHoldMs),
-        warn_(tag + " " + plan_.spec.name) {
+        warn_(log.part(plan_.spec.name, "rendition", plan_.spec.name)) {
     thread_ = std::thread([this] { run(); });
   }
   ~Rung() { finish(); }
@@ -138,7 +145,7 @@ class Rung {
       auto encoder = VideoEncoder::open(params_);
       if (!encoder) {
         broken_ = true;
-        spdlog::error("{}: {}", warn_.tag(), encoder.error().message);
+        warn_.log().error("{}", encoder.error().message);
         return;
       }
       encoder_ = std::move(*encoder);
@@ -186,7 +193,7 @@ class Pipeline {
       : id_(std::move(id)),
         config_(std::move(config)),
         session_(std::move(session)),
-        warn_("transcode " + id_),
+        warn_(stream_logger("transcode", id_)),
         started_(Clock::now()) {
     thread_ = std::thread([this] { run(); });
   }
@@ -218,8 +225,8 @@ class Pipeline {
     if (!packet->config && input_bytes_ + bytes > config_.input_queue_bytes) {
       dropping_ = true;
       input_dropped_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("{}: input queue over {} bytes; dropping to the next keyframe", warn_.tag(),
-                   config_.input_queue_bytes);
+      warn_.log().warn("input queue over {} bytes; dropping to the next keyframe",
+                       config_.input_queue_bytes);
       return;
     }
     input_bytes_ += bytes;
@@ -282,9 +289,8 @@ class Pipeline {
     }
     session_->end();
     done_.store(true, std::memory_order_release);
-    spdlog::info("{}: finished ({} frames decoded, {} dropped, {} input packets dropped)",
-                 warn_.tag(), frames_decoded_.load(), frames_dropped_.load(),
-                 input_dropped_.load());
+    warn_.log().info("finished ({} frames decoded, {} dropped, {} input packets dropped)",
+                     frames_decoded_.load(), frames_dropped_.load(), input_dropped_.load());
   }
 
   // ---- before the plan: learn the source from the first packets ----
@@ -414,7 +420,7 @@ class Pipeline {
       params.gop_frames = gop_frames;
       params.threads = config_.ladder.encoder_threads;
       auto& writer = session_->rendition(p.spec.name, declared_peak_bps(p));
-      auto rung = std::make_unique<Rung>(p, writer, params, config_.rung_queue_frames, warn_.tag());
+      auto rung = std::make_unique<Rung>(p, writer, params, config_.rung_queue_frames, warn_.log());
       // A rung joining mid-stream needs the current configs first.
       if (p.passthrough) {
         if (video_config_) rung->push(video_config_);
@@ -429,7 +435,7 @@ class Pipeline {
     });
     std::lock_guard lock(rungs_mutex_);
     rungs_ = std::move(keep);
-    spdlog::info("{}: ladder {}", warn_.tag(), summary.empty() ? "empty" : summary);
+    warn_.log().info("ladder {}", summary.empty() ? "empty" : summary);
   }
 
   static std::size_t index_in(const std::vector<PlannedRung>& plan, const std::string& name) {
@@ -510,7 +516,7 @@ class Pipeline {
     // A new picture size (new sequence header, or parameter sets changed in band), or the
     // first picture of a stream planned as audio-only: plan again.
     if (const std::pair size{frame->width, frame->height}; size != source_size_) {
-      spdlog::info("{}: source picture is now {}x{}", warn_.tag(), size.first, size.second);
+      warn_.log().info("source picture is now {}x{}", size.first, size.second);
       source_size_ = size;
       apply_plan(plan_ladder(config_.ladder, source_video()));
     }
@@ -563,8 +569,7 @@ class Pipeline {
       }
     }
     if (!top || encoded < 2) return;  // never shed the last rung
-    spdlog::warn("{}: cannot keep up in real time; shedding rung {}", warn_.tag(),
-                 top->plan().spec.name);
+    warn_.log().warn("cannot keep up in real time; shedding rung {}", top->plan().spec.name);
     top->finish();
     session_->close_rendition(top->plan().spec.name);
     std::lock_guard lock(rungs_mutex_);
@@ -686,7 +691,7 @@ class PipelineSink final : public media::PacketSink {
 class SourceSink final : public media::PacketSink {
  public:
   SourceSink(package::HlsStore& store, const std::string& id)
-      : writer_(store.begin(id)), warn_("hls " + id) {}
+      : writer_(store.begin(id)), warn_(stream_logger("hls", id)) {}
   void on_packet(const media::PacketPtr& packet) override {
     if (auto st = writer_->on_packet(*packet); !st) warn_(st.error().message);
   }
