@@ -36,6 +36,23 @@ void Registration::on_segment(const std::string& playback_id, const std::string&
   registry_.publish_stream(entry);
 }
 
+void Registration::on_publish(const std::string& playback_id,
+                              const package::HlsStore::SessionPosition& position) {
+  if (auto holder = registry_.find_stream(playback_id); holder && holder->address != advertise_)
+    return;  // moving here: switch viewers over at the first segment (on_segment)
+  const std::string session = node_tag_ + "-" + std::to_string(position.session);
+  registry::StreamEntry entry;
+  {
+    std::lock_guard lock(mutex_);
+    Held& held = held_[playback_id];
+    if (held.session == session) return;
+    held = Held{session, position.next_sequence, position.discontinuities};
+    entry = {playback_id, advertise_, session, held.next_sequence, held.discontinuities};
+  }
+  registry_log(playback_id).info("{} is published here", playback_id);
+  registry_.publish_stream(entry);
+}
+
 void Registration::on_stream_dropped(const std::string& playback_id) {
   std::string session;
   {

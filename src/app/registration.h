@@ -1,7 +1,8 @@
-// Keeps the registry told which streams this server holds: a stream is published once its
-// first segment exists (it is playable), updated with each segment (so a move to another
-// server can continue its numbering), and withdrawn, compare-and-delete on its session, when
-// the store drops it after the grace period.
+// Keeps the registry told which streams this server holds: a stream is published when its
+// publish starts (so RTMP players and the proxy find it at once), or, when it moves here from
+// another server, once its first segment exists (viewers stay on the old server until this one
+// can serve them); updated with each segment (so a move can continue its numbering); and
+// withdrawn, compare-and-delete on its session, when the store drops it after the grace period.
 #pragma once
 
 #include <map>
@@ -21,6 +22,9 @@ class Registration final : public package::SegmentListener {
   void on_segment(const std::string& playback_id, const std::string& rendition,
                   const package::SegmentPtr& segment) override;
   void on_stream_dropped(const std::string& playback_id) override;
+  // A publish of `playback_id` started here; `position` is its HLS session's.
+  void on_publish(const std::string& playback_id,
+                  const package::HlsStore::SessionPosition& position);
 
   // For HlsStore::set_continuation_source: where another server left this playback ID.
   std::optional<package::Continuation> continuation(const std::string& playback_id) const;

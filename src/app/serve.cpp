@@ -174,7 +174,9 @@ int run_serve(const ServeConfig& config_in) {
             config.rtmp, hub, **auth,
             [&transcoder](const std::string& id) { return transcoder.open(id); }, rtmp_counters,
             &draining,
-            [&relays](const std::shared_ptr<ingest::Stream>& stream, const std::string& options) {
+            [&](const std::shared_ptr<ingest::Stream>& stream, const std::string& options) {
+              if (auto position = hls.live_session(stream->playback_id()))
+                registration->on_publish(stream->playback_id(), *position);
               relays.start(stream, options);
             }});
     http = std::make_unique<serve::HttpServer>(

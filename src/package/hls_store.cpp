@@ -458,6 +458,19 @@ SegmentPtr HlsStore::segment(const std::string& playback_id, const std::string& 
   return *pos;
 }
 
+std::optional<HlsStore::SessionPosition> HlsStore::live_session(
+    const std::string& playback_id) const {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->streams.find(playback_id);
+  if (it == impl_->streams.end() || !it->second.live) return std::nullopt;
+  const auto& s = it->second;
+  SessionPosition position{s.generation, impl_->reached_sequence(s),
+                           s.continued ? s.continued->discontinuities : 0};
+  for (const auto& [name, r] : s.renditions)
+    position.discontinuities = std::max(position.discontinuities, r.discontinuities);
+  return position;
+}
+
 bool HlsStore::has_stream(const std::string& playback_id) const {
   std::lock_guard lock(impl_->mutex);
   return impl_->streams.contains(playback_id);

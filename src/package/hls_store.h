@@ -114,6 +114,14 @@ class HlsStore {
   SegmentPtr segment(const std::string& playback_id, const std::string& rendition,
                      std::uint64_t sequence) const;
   bool has_stream(const std::string& playback_id) const;
+  // Where the live session of `playback_id` stands: its number (Segment::session), the
+  // sequence its next segment gets and the discontinuities so far. nullopt unless live.
+  struct SessionPosition {
+    std::uint64_t session = 0;
+    std::uint64_t next_sequence = 0;
+    std::uint64_t discontinuities = 0;
+  };
+  std::optional<SessionPosition> live_session(const std::string& playback_id) const;
   // Renditions open in the current session, by ascending declared bandwidth.
   std::vector<std::string> renditions(const std::string& playback_id) const;
 

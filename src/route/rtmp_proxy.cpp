@@ -34,6 +34,7 @@ namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kRelayBuffer = 64 * 1024;
+constexpr std::chrono::milliseconds kUnpublishCloseWait{500};
 
 enum class Role { kPublish, kPlay };
 
@@ -201,6 +202,8 @@ class ProxySession {
                                   ended(watchdog(route->role)));
     log_.info("session of {} ended: {}", route->playback_id,
               std::visit([](const std::string& why) { return why; }, reason));
+    if (server_closed_ && route->role == Role::kPublish && !co_await publisher_left_too())
+      proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
     {
       std::lock_guard lock(proxy_.mutex);
       --proxy_.own_sessions[route->node.address];
@@ -452,8 +455,7 @@ class ProxySession {
     for (;;) {
       auto [ec, n] = co_await from.socket().async_read_some(asio::buffer(buf), kUseTuple);
       if (ec) {
-        if (!from_client && ec != asio::error::operation_aborted)
-          proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
+        if (!from_client) note_server_error(ec);
         co_return (from_client ? "client: " : "server: ") + ec.message();
       }
       watch.last_read = Clock::now();
@@ -467,6 +469,27 @@ class ProxySession {
         co_return (from_client ? "server: " : "client: ") + werr.message();
       }
       counter.fetch_add(n, std::memory_order_relaxed);
+    }
+  }
+
+  // A server that closes the connection (EOF) may be ending a session normally: it closes a
+  // publish on deleteStream, and a play when the stream ends. That is judged once the relay
+  // has stopped (server_closed_); anything else is a failure now. Cancellation is ours.
+  void note_server_error(const boost::system::error_code& ec) {
+    if (ec == asio::error::eof) {
+      server_closed_ = true;
+    } else if (ec != asio::error::operation_aborted) {
+      proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  // After the server closed a publish session: a publisher that unpublished closes its side
+  // too, at once; one that keeps sending lost its server (killed, or out of its mind).
+  asio::awaitable<bool> publisher_left_too() {
+    client_.expires_after(kUnpublishCloseWait);
+    for (;;) {
+      auto [ec, n] = co_await client_.async_read_some(asio::buffer(buf_), kUseTuple);
+      if (ec) co_return ec != beast::error::timeout;
     }
   }
 
@@ -539,8 +562,7 @@ class ProxySession {
       }
       auto [ec, n] = co_await backend_.async_read_some(asio::buffer(buf), kUseTuple);
       if (ec) {
-        // The server ending a session is a loss for the client (or a refusal it was told).
-        if (ec != asio::error::operation_aborted) proxy_.counters.server_failures.fetch_add(1);
+        note_server_error(ec);
         co_return "server: " + ec.message();
       }
       down_.last_read = Clock::now();
@@ -582,6 +604,7 @@ class ProxySession {
   beast::tcp_stream client_;
   beast::tcp_stream backend_;
   std::string addr_, app_, tc_url_, flash_ver_;
+  bool server_closed_ = false;  // the server ended the relay with EOF
   observe::Logger log_;
   std::array<std::uint8_t, 16 * 1024> buf_{};
   std::vector<std::uint8_t> preroute_;         // client bytes since its handshake

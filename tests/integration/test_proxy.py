@@ -77,7 +77,7 @@ class ProxyFleet(SluiceTestCase):
         # Playback through the proxy: routed to the server that holds the stream.
         pid = a.playback_id("third")
         wait_until(lambda: self.redis.cli("EXISTS", f"sluice:stream:{pid}") == "1", 15,
-                   what="the stream to be registered (once playable)")
+                   what="the stream to be registered")
         probe = ffprobe_json(proxy.rtmp_url(pid), ("-read_intervals", "%+2"))
         self.assertEqual({s["codec_type"] for s in probe["streams"]}, {"video", "audio"})
         self.assertEqual(proxy.metric("sluice_proxy_plays_routed_total"), 1)
@@ -115,6 +115,10 @@ class ProxyFleet(SluiceTestCase):
         proxy = self.proxy()
         self.wait_nodes(proxy, 1)
         self.publish(proxy, "sticky", seconds=6).wait(30)
+        # A normal unpublish (the server closes on deleteStream) is no server failure.
+        wait_until(lambda: proxy.metric("sluice_proxy_connections_active") == 0, 5,
+                   what="the session to end")
+        self.assertEqual(proxy.metric("sluice_proxy_server_failures_total"), 0)
         b = self.server(10)  # more free capacity than a
         self.wait_nodes(proxy, 2)
         self.publish(proxy, "sticky", seconds=8, name="sticky2.log")
@@ -124,6 +128,22 @@ class ProxyFleet(SluiceTestCase):
         self.publish(proxy, "other")
         wait_until(lambda: self.holder([a, b], "other"), 15, what="other placed")
         self.assertIs(self.holder([a, b], "other"), b)
+
+    def test_player_routed_before_the_first_segment(self):
+        a = self.server(2)
+        proxy = self.proxy()
+        self.wait_nodes(proxy, 1)
+        # Keyframes every 10 s: no HLS segment for 10 s, yet RTMP players can watch at once.
+        self.track(ffmpeg_publish(proxy.rtmp_url("early"), self.path("early.log"), seconds=30,
+                                  size="320x240", gop=300))
+        pid = a.playback_id("early")
+        wait_until(lambda: self.redis.cli("EXISTS", f"sluice:stream:{pid}") == "1", 5,
+                   what="the stream registered as its publish starts")
+        self.assertEqual(a.get(f"/{pid}/live.m3u8")[0], 404)
+        probe = ffprobe_json(proxy.rtmp_url(pid), ("-read_intervals", "%+1"))
+        self.assertEqual({s["codec_type"] for s in probe["streams"]}, {"video", "audio"})
+        self.assertEqual(a.get(f"/{pid}/live.m3u8")[0], 404)  # still before the first segment
+        self.assertEqual(proxy.metric("sluice_proxy_plays_routed_total"), 1)
 
     def test_server_killed_mid_stream_disconnects_the_encoder(self):
         a = self.server(1)
