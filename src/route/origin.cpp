@@ -18,6 +18,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "observe/metrics.h"
 #include "route/fleet_api.h"
 #include "serve/hls_http.h"
 #include "serve/routes.h"
@@ -105,6 +106,8 @@ struct Origin::Impl {
   const serve::HttpCounters& http_counters;
   ObjectCache cache;
   OriginCounters counters;
+  observe::Histogram upstream_latency{
+      std::vector<double>{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
   // The servers see one client, the origin; so the origin counts its own viewers for
   // /api/streams.
   serve::ViewerCounter viewers;
@@ -233,6 +236,7 @@ struct Origin::Impl {
     const auto micros =
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
     counters.upstream_micros.fetch_add(static_cast<std::uint64_t>(micros));
+    upstream_latency.observe(static_cast<double>(micros) / 1e6);
     co_return response;
   }
 
@@ -530,12 +534,15 @@ struct Origin::Impl {
         "Upstream requests that failed or answered an error.", counters.upstream_errors.load());
     add("sluice_origin_upstream_seconds_total", "counter", "Total upstream request time.",
         counters.upstream_micros.load() / 1e6);
+    upstream_latency.append(out, "sluice_origin_upstream_latency_seconds",
+                            "Time for a server to answer one upstream request.");
     add("sluice_origin_cache_bytes", "gauge", "Bytes held by the cache.", c.bytes);
     add("sluice_origin_cache_objects", "gauge", "Objects held by the cache.", c.objects);
     add("sluice_origin_cache_evictions_total", "counter", "Objects evicted for the budget.",
         c.evictions);
     serve::append_http_metrics(out, http_counters);
     serve::append_registry_metrics(out, registry);
+    observe::append_process_metrics(out);
     return out;
   }
 
