@@ -502,6 +502,10 @@ const std::vector<OptionDef>& definitions() {
       {{"origin.not_found_fresh", "seconds an upstream 404 is remembered", "1"},
        real(
            [](ServeConfig & c) -> auto& { return c.origin.not_found_fresh_s; }, 0, 3600)},
+      {{"origin.api_fresh",
+        "seconds the fleet-wide /api/streams and /api/recordings stay fresh in the origin", "1"},
+       real(
+           [](ServeConfig & c) -> auto& { return c.origin.api_fresh_s; }, 0, 3600)},
       {{"origin.stale_while_revalidate",
         "seconds past freshness a cached object is served while one request refreshes it", "10"},
        real(

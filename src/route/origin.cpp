@@ -5,7 +5,9 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -16,8 +18,11 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "observe/metrics.h"
+#include "route/fleet_api.h"
 #include "serve/hls_http.h"
 #include "serve/routes.h"
+#include "serve/web_assets.h"
 
 namespace sluice::route {
 
@@ -101,6 +106,11 @@ struct Origin::Impl {
   const serve::HttpCounters& http_counters;
   ObjectCache cache;
   OriginCounters counters;
+  observe::Histogram upstream_latency{
+      std::vector<double>{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
+  // The servers see one client, the origin; so the origin counts its own viewers for
+  // /api/streams.
+  serve::ViewerCounter viewers;
 
   std::mutex flights_mutex;  // guards flights
   std::map<std::string, std::shared_ptr<Flight>> flights;
@@ -118,6 +128,7 @@ struct Origin::Impl {
       case RouteKind::kMaster:
         return seconds(config.master_fresh_s);
       case RouteKind::kMediaPlaylist:
+      case RouteKind::kRecordingPlaylist:  // grows while the stream is live
         return seconds(config.playlist_fresh_s);
       default:
         return seconds(config.segment_fresh_s);
@@ -215,16 +226,26 @@ struct Origin::Impl {
     co_return std::nullopt;
   }
 
+  // get(), counted and timed for the metrics.
+  asio::awaitable<std::optional<UpstreamResponse>> timed_get(const std::string& address,
+                                                             const std::string& target,
+                                                             std::string& error) {
+    counters.upstream_requests.fetch_add(1, std::memory_order_relaxed);
+    const auto start = Clock::now();
+    auto response = co_await get(address, target, error);
+    const auto micros =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
+    counters.upstream_micros.fetch_add(static_cast<std::uint64_t>(micros));
+    upstream_latency.observe(static_cast<double>(micros) / 1e6);
+    co_return response;
+  }
+
   // Fetches `key` from `address` and completes its flight; runs detached so a client that
   // leaves does not cancel the fetch for the others.
   asio::awaitable<void> fetch(std::string key, std::string address, std::string path,
                               RouteKind kind, std::shared_ptr<Flight> flight) {
-    counters.upstream_requests.fetch_add(1, std::memory_order_relaxed);
-    const auto start = Clock::now();
     std::string error;
-    auto response = co_await get(address, path, error);
-    counters.upstream_micros.fetch_add(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count()));
+    auto response = co_await timed_get(address, path, error);
     FetchResult result;
     if (!response) {
       counters.upstream_errors.fetch_add(1, std::memory_order_relaxed);
@@ -253,23 +274,126 @@ struct Origin::Impl {
     flight->complete(std::move(result));
   }
 
+  // The flight of `key`: the one in progress, or a new one that the caller must start
+  // (`started`).
+  std::shared_ptr<Flight> enter_flight(const std::string& key, bool& started) {
+    std::lock_guard lock(flights_mutex);
+    auto& slot = flights[key];
+    started = !slot;
+    if (!slot) slot = std::make_shared<Flight>();
+    return slot;
+  }
+
   // Joins the fetch of `key` in flight, or starts one (GET `path` from `address`). `started`
   // tells which.
   std::shared_ptr<Flight> join(const std::string& key, const std::string& address,
                                const std::string& path, RouteKind kind, bool& started) {
-    std::shared_ptr<Flight> flight;
-    {
-      std::lock_guard lock(flights_mutex);
-      auto& slot = flights[key];
-      started = !slot;
-      if (!slot) slot = std::make_shared<Flight>();
-      flight = slot;
-    }
+    auto flight = enter_flight(key, started);
     if (started) {
       asio::co_spawn(asio::make_strand(io), fetch(key, address, path, kind, flight),
                      asio::detached);
     }
     return flight;
+  }
+
+  // One server's answer to /api/streams or /api/recordings; no body if it failed.
+  asio::awaitable<NodeAnswer> ask_node(std::string address, std::string path) {
+    NodeAnswer answer;
+    answer.address = address;
+    std::string error;
+    auto response = co_await timed_get(address, path, error);
+    if (response && response->status == 200) {
+      answer.body.emplace(response->body->begin(), response->body->end());
+      co_return answer;
+    }
+    counters.upstream_errors.fetch_add(1, std::memory_order_relaxed);
+    if (response) error = address + path + " answered " + std::to_string(response->status);
+    spdlog::warn("origin: {} skipped in {}: {}", address, path, error);
+    co_return answer;
+  }
+
+  auto ask_on_own_strand(const std::string& address, const std::string& path) {
+    return asio::co_spawn(asio::make_strand(io), ask_node(address, path), asio::deferred);
+  }
+
+  // Asks every server of the fleet at once, merges their answers into `key`'s object and
+  // completes its flight. A server that fails is left out; the answer is still 200.
+  asio::awaitable<void> fetch_fleet(std::string key, RouteKind kind,
+                                    std::shared_ptr<Flight> flight) {
+    const std::string path = kind == RouteKind::kStreams ? "/api/streams" : "/api/recordings";
+    std::vector<std::string> addresses;
+    for (const auto& node : registry.nodes())
+      addresses.push_back(node.address);
+    std::vector<NodeAnswer> answers;
+    if (!addresses.empty()) {
+      std::vector<decltype(ask_on_own_strand(path, path))> asks;
+      for (const auto& address : addresses)
+        asks.push_back(ask_on_own_strand(address, path));
+      auto group = asio::experimental::make_parallel_group(std::move(asks));
+      const asio::experimental::wait_for_all all;
+      auto [order, exceptions, results] = co_await group.async_wait(all, asio::use_awaitable);
+      for (std::size_t i = 0; i < results.size(); ++i) {
+        if (!exceptions[i]) continue;
+        counters.upstream_errors.fetch_add(1, std::memory_order_relaxed);
+        spdlog::warn("origin: {} skipped in {}: internal error", addresses[i], path);
+        results[i].address = addresses[i];
+        results[i].body.reset();
+      }
+      answers = std::move(results);
+    }
+    MergedJson merged;
+    if (kind == RouteKind::kStreams) {
+      merged = merge_streams(
+          answers,
+          [&](const std::string& id) -> std::optional<std::string> {
+            auto entry = registry.find_stream(id);
+            if (!entry) return std::nullopt;
+            return entry->address;
+          },
+          [&](const std::string& id) { return viewers.count(id); });
+    } else {
+      merged = merge_recordings(answers);
+    }
+    for (const auto& address : merged.unusable) {
+      counters.upstream_errors.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("origin: {} skipped in {}: not the expected JSON", address, path);
+    }
+    auto object = std::make_shared<CachedObject>();
+    object->content_type = serve::content_type(kind);
+    object->body = std::make_shared<const media::Bytes>(merged.json.begin(), merged.json.end());
+    object->fetched_at = Clock::now();
+    object->fresh_for = seconds(config.api_fresh_s);
+    cache.put(key, object);
+    {
+      std::lock_guard lock(flights_mutex);
+      flights.erase(key);
+    }
+    FetchResult result;
+    result.object = std::move(object);
+    flight->complete(std::move(result));
+  }
+
+  // /api/streams or /api/recordings of the whole fleet: cached for api_fresh_s, so a herd of
+  // page loads makes one fan-out.
+  asio::awaitable<HttpReply> fleet_json(RouteKind kind) {
+    const std::string key =
+        kind == RouteKind::kStreams ? "fleet /api/streams" : "fleet /api/recordings";
+    const CachedPtr cached = cache.get(key);
+    if (cached && Clock::now() - cached->fetched_at < cached->fresh_for) {
+      co_return reply_from(*cached, kind, "HIT");
+    }
+    bool started = false;
+    auto flight = enter_flight(key, started);
+    if (started) {
+      asio::co_spawn(asio::make_strand(io), fetch_fleet(key, kind, flight), asio::detached);
+    }
+    FetchResult result =
+        co_await flight->wait(2 * config.upstream_timeout + std::chrono::seconds(1));
+    if (result.object) co_return reply_from(*result.object, kind, started ? "MISS" : "HIT");
+    HttpReply r;
+    r.status = result.error_status;
+    r.text = result.error;
+    co_return r;
   }
 
   HttpReply reply_from(const CachedObject& object, RouteKind kind, const char* cache_state) {
@@ -283,7 +407,7 @@ struct Origin::Impl {
       // The CDN policy: master 60 s, media playlists not cached, segments 600 s.
       r.cache_control = serve::cache_control(kind);
       r.bytes = object.body;
-      r.accept_ranges = kind == RouteKind::kSegment;
+      r.accept_ranges = kind == RouteKind::kSegment || kind == RouteKind::kRecordingSegment;
     }
     const auto age =
         std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - object.fetched_at);
@@ -306,11 +430,21 @@ struct Origin::Impl {
         r.text = metrics_text();
         co_return r;
       }
+      case RouteKind::kIndex:
+      case RouteKind::kWebAsset: {
+        const std::string name = route.kind == RouteKind::kIndex ? "index.html" : route.rendition;
+        if (auto reply = serve::web_reply(name)) co_return std::move(*reply);
+        co_return serve::not_streaming("");
+      }
+      case RouteKind::kStreams:
+      case RouteKind::kRecordings:
+        co_return co_await fleet_json(route.kind);
       case RouteKind::kMaster:
       case RouteKind::kMediaPlaylist:
       case RouteKind::kSegment:
         break;
       default:
+        if (auto node = parse_node_route(req.target)) co_return co_await node_file(*node);
         if (req.target == "/status" || req.target.starts_with("/status?")) {
           HttpReply r;
           r.content_type = "application/json";
@@ -324,32 +458,54 @@ struct Origin::Impl {
       counters.unknown.fetch_add(1, std::memory_order_relaxed);
       co_return serve::not_streaming(route.playback_id);
     }
-    const std::string path(req.target.substr(0, req.target.find('?')));
+    if (route.kind == RouteKind::kMediaPlaylist) viewers.seen(route.playback_id, req.remote);
+    std::string path(req.target.substr(0, req.target.find('?')));
     // Keyed by publish session too: after a move or a republish the master playlist may list
     // other renditions, so nothing cached from the previous session may answer for the new.
-    const std::string key = entry->session + " " + path;
+    std::string key = entry->session + " " + path;
+    co_return co_await cached_or_fetched(std::move(key), entry->address, std::move(path),
+                                         route.kind);
+  }
+
+  // A recording file on the server the URL names, which must be a node of the fleet: the
+  // origin is no proxy to arbitrary hosts.
+  asio::awaitable<HttpReply> node_file(NodeRoute node) {
+    const auto nodes = registry.nodes();
+    const bool known = std::any_of(nodes.begin(), nodes.end(), [&](const registry::NodeEntry& n) {
+      return n.address == node.address;
+    });
+    if (!known) co_return serve::not_streaming("");
+    std::string key = "node " + node.address + " " + node.path;
+    co_return co_await cached_or_fetched(std::move(key), std::move(node.address),
+                                         std::move(node.path), node.route.kind);
+  }
+
+  // `key` from the cache if fresh; stale while one request revalidates it; else from the
+  // fetch in flight (GET `path` from `address`), or stale if that fails.
+  asio::awaitable<HttpReply> cached_or_fetched(std::string key, std::string address,
+                                               std::string path, RouteKind kind) {
     const CachedPtr cached = cache.get(key);
     const auto now = Clock::now();
     if (cached && now - cached->fetched_at < cached->fresh_for) {
       counters.hits.fetch_add(1, std::memory_order_relaxed);
-      co_return reply_from(*cached, route.kind, "HIT");
+      co_return reply_from(*cached, kind, "HIT");
     }
     bool started = false;
     if (cached &&
         now - cached->fetched_at < cached->fresh_for + seconds(config.stale_while_revalidate_s)) {
-      join(key, entry->address, path, route.kind, started);  // revalidate in the background
+      join(key, address, path, kind, started);  // revalidate in the background
       counters.stale.fetch_add(1, std::memory_order_relaxed);
-      co_return reply_from(*cached, route.kind, "STALE");
+      co_return reply_from(*cached, kind, "STALE");
     }
-    auto flight = join(key, entry->address, path, route.kind, started);
+    auto flight = join(key, address, path, kind, started);
     (started ? counters.misses : counters.coalesced).fetch_add(1, std::memory_order_relaxed);
     FetchResult result =
         co_await flight->wait(2 * config.upstream_timeout + std::chrono::seconds(1));
-    if (result.object) co_return reply_from(*result.object, route.kind, started ? "MISS" : "HIT");
+    if (result.object) co_return reply_from(*result.object, kind, started ? "MISS" : "HIT");
     if (cached &&
         Clock::now() - cached->fetched_at < cached->fresh_for + seconds(config.stale_if_error_s)) {
       counters.stale.fetch_add(1, std::memory_order_relaxed);
-      co_return reply_from(*cached, route.kind, "STALE");
+      co_return reply_from(*cached, kind, "STALE");
     }
     HttpReply r;
     r.status = result.error_status;
@@ -378,12 +534,15 @@ struct Origin::Impl {
         "Upstream requests that failed or answered an error.", counters.upstream_errors.load());
     add("sluice_origin_upstream_seconds_total", "counter", "Total upstream request time.",
         counters.upstream_micros.load() / 1e6);
+    upstream_latency.append(out, "sluice_origin_upstream_latency_seconds",
+                            "Time for a server to answer one upstream request.");
     add("sluice_origin_cache_bytes", "gauge", "Bytes held by the cache.", c.bytes);
     add("sluice_origin_cache_objects", "gauge", "Objects held by the cache.", c.objects);
     add("sluice_origin_cache_evictions_total", "counter", "Objects evicted for the budget.",
         c.evictions);
     serve::append_http_metrics(out, http_counters);
     serve::append_registry_metrics(out, registry);
+    observe::append_process_metrics(out);
     return out;
   }
 

@@ -1,7 +1,10 @@
 // `sluice origin`: the HTTP front door of a fleet. GET/HEAD /<playbackId>/<path> finds the
 // server holding the stream in the registry's local view, fetches over pooled keep-alive
 // connections, caches in memory under a byte budget, and coalesces concurrent misses into one
-// upstream request whose waiters are all answered the moment it completes.
+// upstream request whose waiters are all answered the moment it completes. It also serves the
+// player page, /api/streams and /api/recordings merged from every server (one fan-out per
+// api_fresh_s however many pages poll), and each server's recordings under
+// /node/<address>/recordings/....
 #pragma once
 
 #include <atomic>
@@ -25,6 +28,9 @@ struct OriginConfig {
   double playlist_fresh_s = 1;
   double segment_fresh_s = 60;
   double not_found_fresh_s = 1;  // an upstream 404, so a miss herd cannot reach the server
+  // The fleet-wide /api/streams and /api/recordings, so a herd of page loads asks each server
+  // once.
+  double api_fresh_s = 1;
   // A stale object is served at once while one request revalidates it, up to this age past
   // freshness; and on an upstream failure, up to this age.
   double stale_while_revalidate_s = 10;

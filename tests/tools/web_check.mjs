@@ -51,6 +51,7 @@ try {
   await recording.locator("button").click();
   await page.waitForFunction(() => window.sluicePlayer.url.includes("/recordings/"), null,
                              { timeout: 5000 });
+  seen.recording_url = await page.evaluate(() => window.sluicePlayer.url);
   await advances("recording_time");
   await page.screenshot({ path: `${shots}/player-recording.png` });
   console.log(JSON.stringify({ ok: true, ...seen }));
