@@ -30,6 +30,8 @@ class ViewerCounter {
   std::mutex mutex_;
   std::map<std::string, std::map<std::string, std::chrono::steady_clock::time_point>, std::less<>>
       seen_;
+  // Streams nobody asks about (ended ones) are swept from seen() now and then.
+  std::chrono::steady_clock::time_point last_sweep_;
 };
 
 struct ServeContext {

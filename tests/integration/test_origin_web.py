@@ -55,6 +55,7 @@ class OriginPlayerPage(SluiceTestCase):
         self.assertEqual([r["name"] for r in stream["transcode"]["rungs"]], ["180p", "240p"])
         self.assertEqual(stream["node"], node)
         self.assertEqual(stream["master"], f"/{pid}/live.m3u8")
+        server.wait_master(pid)  # listed as the publish starts; playable at its first segments
 
         # Viewers are the origin's: a client of the server itself does not count, one of the
         # origin does (after the merged answer's cache time).
