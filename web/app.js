@@ -12,6 +12,12 @@ function cell(row, text) {
   return td;
 }
 
+function idCell(row, id) {
+  const td = cell(row, id);
+  td.className = "id";
+  td.title = id;
+}
+
 function playButton(row, url, label) {
   const button = document.createElement("button");
   button.textContent = "Play";
@@ -33,7 +39,7 @@ async function refreshStreams() {
   for (const s of streams) {
     const row = body.insertRow();
     row.dataset.playbackId = s.playback_id;
-    cell(row, s.playback_id);
+    idCell(row, s.playback_id);
     const rungs = s.transcode ? s.transcode.rungs.filter((r) => !r.shed).map((r) => r.name)
                               : ["source"];
     cell(row, rungs.join(", "));
@@ -53,7 +59,7 @@ async function refreshRecordings() {
   const playable = recordings.filter((r) => r.playlist);
   for (const r of playable) {
     const row = body.insertRow();
-    cell(row, r.playback_id);
+    idCell(row, r.playback_id);
     cell(row, r.id);
     cell(row, duration(r.duration_s));
     cell(row, r.finished ? "finished" : "recording");
@@ -83,7 +89,7 @@ function play(url, label) {
     hls.on(Hls.Events.MANIFEST_PARSED, () => { showLevels(); video.play().catch(() => {}); });
     hls.on(Hls.Events.LEVEL_SWITCHED, (_, data) => {
       const level = hls.levels[data.level];
-      $("level").textContent = "playing " + (level.height ? level.height + "p" : data.level);
+      $("level").textContent = level.height ? "playing " + level.height + "p" : "playing";
     });
     hls.loadSource(url);
     hls.attachMedia(video);
