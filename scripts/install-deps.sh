@@ -15,6 +15,9 @@ packages=(
   ffmpeg rtmpdump curl python3 redis-server libnginx-mod-rtmp socat openssl chromium
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  # promtool (lints /metrics, parses the Grafana dashboard's PromQL); Debian ships it only
+  # with the server, whose service is not wanted and is disabled below
+  prometheus
 )
 
 missing=()
@@ -34,6 +37,9 @@ else
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update
   $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus || true
+  fi
 fi
 
 # From npm, pinned by each folder's package-lock.json: hls.js, built into the player page

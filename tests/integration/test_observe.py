@@ -5,6 +5,7 @@ Grafana dashboard in deploy/, whose every query must name a metric some role exp
 import json
 import os
 import re
+import subprocess
 import unittest
 
 from harness import Origin, Proxy, SluiceTestCase, ffmpeg_publish, free_port, wait_until
@@ -37,6 +38,13 @@ def parse_prometheus(text):
     return samples
 
 
+def promtool_lint(test, text):
+    """`promtool check metrics`: the text format and Prometheus' naming conventions."""
+    out = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                         capture_output=True, timeout=30)
+    test.assertEqual(out.returncode, 0, (out.stdout + out.stderr).decode())
+
+
 def value(samples, name, label=""):
     for labels, v in samples.get(name, []):
         if label in labels:
@@ -60,7 +68,9 @@ class Observability(SluiceTestCase):
         wait_until(lambda: "sluice_hls_segment_production_seconds_count 2"
                    in sluice.get("/metrics")[2].decode() or None, 30, what="two segments")
 
-        samples = parse_prometheus(sluice.get("/metrics")[2].decode())
+        text = sluice.get("/metrics")[2].decode()
+        promtool_lint(self, text)
+        samples = parse_prometheus(text)
         stream = f'playback_id="{playback_id}"'
         self.assertGreater(value(samples, "sluice_stream_received_bytes_total", stream), 10_000)
         self.assertGreater(value(samples, "sluice_stream_video_frames_total", stream), 30)
@@ -109,6 +119,7 @@ class Observability(SluiceTestCase):
         proxy = self.track(Proxy(self.workdir))
         exported = set()
         for role in (sluice, origin, proxy):
+            promtool_lint(self, role.get("/metrics")[2].decode())
             samples = parse_prometheus(role.get("/metrics")[2].decode())
             exported |= {re.sub(r"_(bucket|sum|count)$", "", n) for n in samples}
         # Per-stream and per-relay families have no samples without streams: their TYPE lines
@@ -116,6 +127,17 @@ class Observability(SluiceTestCase):
         for role in (sluice, origin, proxy):
             exported |= set(re.findall(r"^# TYPE (\S+)", role.get("/metrics")[2].decode(), re.M))
         self.assertEqual(used - exported, set())
+
+        # Every query is valid PromQL: promtool parses them as recording rules (with the
+        # dashboard's $instance variable at its "All" value).
+        rules = {"groups": [{"name": "dashboard", "rules": [
+            {"record": f"dashboard:query_{i}", "expr": e.replace("$instance", ".*")}
+            for i, e in enumerate(exprs)]}]}
+        with open(self.path("rules.yml"), "w") as f:
+            json.dump(rules, f)  # JSON is YAML
+        out = subprocess.run(["promtool", "check", "rules", self.path("rules.yml")],
+                             capture_output=True, timeout=30)
+        self.assertEqual(out.returncode, 0, (out.stdout + out.stderr).decode())
 
 
 if __name__ == "__main__":
