@@ -1,6 +1,7 @@
 """What an operator watches: JSON logs (session and stream fields, keys masked), the
 Prometheus text of every role (per-stream, transcoder, segment and process metrics), and the
-Grafana dashboard in deploy/, whose every query must name a metric some role exports."""
+Grafana dashboard in deploy/, whose every query must name a metric some role exports and parse
+as PromQL. promtool (Debian's prometheus package) lints the metrics and parses the queries."""
 
 import json
 import os
