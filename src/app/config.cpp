@@ -478,6 +478,9 @@ const std::vector<OptionDef>& definitions() {
       {{"proxy.connect_timeout", "seconds for a server to accept the proxy's connection", "5"},
        seconds(
            [](ServeConfig & c) -> auto& { return c.proxy.connect_timeout; }, 0.1, 600)},
+      {{"proxy.splice", "relay bytes through kernel pipes (splice) once routed, not copies",
+        "true"},
+       boolean([](ServeConfig & c) -> auto& { return c.proxy.splice; })},
       {{"proxy.health_interval", "seconds between TCP checks of every server", "1"},
        seconds(
            [](ServeConfig & c) -> auto& { return c.proxy.health_interval; }, 0.1, 600)},

@@ -21,6 +21,7 @@
 #include "observe/log.h"
 #include "proto/rtmp/handshake.h"
 #include "route/placement.h"
+#include "route/splice_pipe.h"
 #include "serve/hls_http.h"
 
 namespace sluice::route {
@@ -451,6 +452,13 @@ class ProxySession {
                                     std::atomic<std::uint64_t>& counter, bool from_client) {
     from.expires_never();
     to.expires_never();
+    if (proxy_.config.splice) {
+      if (auto pipe = SplicePipe::open()) {
+        auto why =
+            co_await splice_pump(from.socket(), to.socket(), *pipe, watch, counter, from_client);
+        if (why) co_return *why;
+      }
+    }
     std::vector<std::uint8_t> buf(kRelayBuffer);
     for (;;) {
       auto [ec, n] = co_await from.socket().async_read_some(asio::buffer(buf), kUseTuple);
@@ -469,6 +477,66 @@ class ProxySession {
         co_return (from_client ? "server: " : "client: ") + werr.message();
       }
       counter.fetch_add(n, std::memory_order_relaxed);
+    }
+  }
+
+  // pump() through a kernel pipe: the bytes never enter user space. nullopt when the first
+  // splice finds that these sockets cannot be spliced (pump() copies instead).
+  asio::awaitable<std::optional<std::string>> splice_pump(tcp::socket& from, tcp::socket& to,
+                                                          SplicePipe& pipe, Watch& watch,
+                                                          std::atomic<std::uint64_t>& counter,
+                                                          bool from_client) {
+    boost::system::error_code ec;
+    from.non_blocking(true, ec);
+    if (!ec) to.non_blocking(true, ec);
+    if (ec) co_return std::nullopt;
+    const std::string reader = from_client ? "client: " : "server: ";
+    const std::string writer = from_client ? "server: " : "client: ";
+    const auto errno_code = [] {
+      return boost::system::error_code(errno, boost::system::system_category());
+    };
+    bool moved_any = false;
+    for (;;) {
+      const ssize_t n = pipe.fill(from.native_handle());
+      if (n == 0) {
+        if (!from_client) note_server_error(asio::error::eof);
+        co_return reader + "End of file";
+      }
+      if (n < 0) {
+        if (errno == EINVAL && !moved_any) co_return std::nullopt;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+          const auto failure = errno_code();
+          if (!from_client) note_server_error(failure);
+          co_return reader + failure.message();
+        }
+        auto [werr] = co_await from.async_wait(tcp::socket::wait_read, kUseTuple);
+        if (werr) {
+          if (!from_client) note_server_error(werr);
+          co_return reader + werr.message();
+        }
+        continue;
+      }
+      moved_any = true;
+      watch.last_read = Clock::now();
+      watch.writing = true;
+      watch.write_started = watch.last_read;
+      while (pipe.buffered() > 0) {
+        const ssize_t m = pipe.drain(to.native_handle());
+        if (m > 0) {
+          counter.fetch_add(static_cast<std::uint64_t>(m), std::memory_order_relaxed);
+          continue;
+        }
+        auto failure = errno_code();
+        if (m < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          auto [werr] = co_await to.async_wait(tcp::socket::wait_write, kUseTuple);
+          if (!werr) continue;
+          failure = werr;
+        }
+        if (from_client && failure != asio::error::operation_aborted)
+          proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
+        co_return writer + failure.message();
+      }
+      watch.writing = false;
     }
   }
 

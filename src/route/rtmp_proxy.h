@@ -33,6 +33,7 @@ struct ProxyConfig {
   std::chrono::milliseconds health_interval{1'000};     // TCP checks of every server
   std::size_t max_connections = 10'000;
   std::size_t max_preroute_bytes = 64 * 1024;  // client bytes buffered before routing
+  bool splice = true;  // relay through kernel pipes (splice(2)) once routed, else copy
   rtmp::DecoderLimits chunk_limits;
   amf0::Limits amf0_limits;
   ingest::PlaybackIdMode playback_id_mode = ingest::PlaybackIdMode::kHash;

@@ -112,7 +112,7 @@ class ProxyFleet(SluiceTestCase):
 
     def test_republish_sticks_to_its_server(self):
         a = self.server(3)
-        proxy = self.proxy()
+        proxy = self.proxy("--proxy-splice", "false")  # the copying relay (no kernel pipes)
         self.wait_nodes(proxy, 1)
         self.publish(proxy, "sticky", seconds=6).wait(30)
         # A normal unpublish (the server closes on deleteStream) is no server failure.
