@@ -707,6 +707,8 @@ def main():
     ap.add_argument("--proxy-log-level", default="warn", help="sluice proxy log level")
     ap.add_argument("--haproxy-nbthread", default="",
                     help="HAProxy nbthread (default: HAProxy's own, one per core)")
+    ap.add_argument("--sluice-copy", action="store_true",
+                    help="run the sluice proxy with proxy.splice = false (its copying relay)")
     ap.add_argument("--haproxy-splice", action="store_true",
                     help="HAProxy 'option splice-auto' (off by default, as in HAProxy)")
     ap.add_argument("--max-load", type=float, default=1.0,
@@ -775,7 +777,8 @@ def main():
                     f"127.0.0.1:{sp_port}", "--proxy-http-listen", f"127.0.0.1:{sp_http}",
                     "--registry", f"redis://127.0.0.1:{args.redis_port}/0", "--playback-id",
                     "key", "--data-dir", os.path.join(work, "proxy"), "--io-threads",
-                    args.sluice_io_threads, "--log-level", args.proxy_log_level],
+                    args.sluice_io_threads, "--log-level", args.proxy_log_level,
+                    "--proxy-splice", "false" if args.sluice_copy else "true"],
                    os.path.join(work, "sluice-proxy.log"))
         procs.append(sp)
         wait_port(sp_port, sp, "sluice proxy")
@@ -799,7 +802,8 @@ def main():
         wait_port(hp_port, hp, "haproxy")
         haproxy_peer = HaproxyPeer(hp, hp_port, sock)
         info = haproxy_peer.info()
-        print(f"# sluice proxy: io-threads {args.sluice_io_threads} "
+        print(f"# sluice proxy: io-threads {args.sluice_io_threads}, "
+              f"{'copying (proxy.splice false)' if args.sluice_copy else 'splice'} "
               f"({status_field(sp.pid, 'Threads')} threads); haproxy: nbthread "
               f"{info.get('Nbthread')}, splice {'auto' if args.haproxy_splice else 'off'}; "
               f"server: sluice serve, {status_field(server.proc.pid, 'Threads')} threads, "

@@ -37,6 +37,7 @@ void Outbox::send(media::SharedBytes bytes) {
   if (closed_) return;
   queued_bytes_ += bytes->size();
   queue_.push_back(std::move(bytes));
+  control_queued_ = true;
   wake_locked();
 }
 
@@ -99,7 +100,9 @@ asio::awaitable<void> Outbox::run_writer(AsyncWriteStream& socket,
       bool small = false;
       {
         std::lock_guard lock(mutex_);
-        small = !queue_.empty() && !closed_ && queued_bytes_ < kCoalesceBytes;
+        // Only media waits: answers to commands go at once (each would otherwise add the
+        // coalescing delay to a client's connect-to-publish round trips).
+        small = !queue_.empty() && !closed_ && !control_queued_ && queued_bytes_ < kCoalesceBytes;
       }
       if (small) {
         // wake_pending_ stays set meanwhile, so producers do not post more wake-ups.
@@ -124,6 +127,7 @@ asio::awaitable<void> Outbox::run_writer(AsyncWriteStream& socket,
           queue_.pop_front();
         }
         queued_bytes_ -= bytes;
+        if (queue_.empty()) control_queued_ = false;
       }
     }
     if (batch.empty()) {

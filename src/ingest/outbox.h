@@ -20,7 +20,8 @@ namespace sluice::ingest {
 class Outbox final : public Subscriber, public std::enable_shared_from_this<Outbox> {
  public:
   using Executor = boost::asio::strand<boost::asio::any_io_executor>;
-  // `coalesce`: how long the writer lets media accumulate before a write (0 = write at once).
+  // `coalesce`: how long the writer lets media accumulate before a write (0 = write at once);
+  // control and command messages are never held back.
   // Fewer, larger writes cut per-player syscall and wake-up cost at a small latency cost.
   Outbox(Executor executor, std::size_t media_limit_bytes, std::atomic<std::uint64_t>& drops,
          std::chrono::milliseconds coalesce = {});
@@ -61,6 +62,7 @@ class Outbox final : public Subscriber, public std::enable_shared_from_this<Outb
   std::deque<media::SharedBytes> queue_;
   std::size_t queued_bytes_ = 0;
   bool wake_pending_ = false;
+  bool control_queued_ = false;  // send() queued something: do not hold it back to coalesce
   bool closed_ = false;
   media::SharedBytes farewell_;
   bool waiting_for_keyframe_ = false;
