@@ -35,7 +35,9 @@ class Server:
             args = [os.path.join(build, "sluice"), "serve", "--rtmp-listen",
                     f"127.0.0.1:{self.port}", "--http-listen", "127.0.0.1:0", "--data-dir",
                     os.path.join(work, "sluice-data"), "--playback-id", "key", "--io-threads",
-                    "1", "--log-level", "warn"]
+                    "1", "--log-level", "warn",
+                    # What nginx-rtmp does here: package the source, no ladder, no recording.
+                    "--transcode-ladder", "source", "--dvr", "off"]
         else:
             hls_dir = os.path.join("/dev/shm", os.path.basename(work) + "-nginx-hls")
             conf = open(os.path.join(HERE, "nginx-rtmp.conf.in")).read()

@@ -78,53 +78,47 @@ void append_relay_metrics(std::string& out, const std::vector<relay::RelayStats>
 void append_stream_metrics(std::string& out, const ServeContext& ctx) {
   const auto streams = ctx.hub.list();
   const auto now = std::chrono::steady_clock::now();
-  const auto family = [&](const char* name, const char* type, const char* help, auto value) {
+  // One family over `items` (streams or transcodes), a sample per playback ID.
+  const auto family = [&](const auto& items, const char* name, const char* type, const char* help,
+                          auto value) {
     observe::append_family(out, name, type, help);
-    for (const auto& s : streams)
-      observe::append_sample(out, name, {{"playback_id", s.playback_id}},
-                             static_cast<double>(value(s)));
+    for (const auto& item : items)
+      observe::append_sample(out, name, {{"playback_id", item.playback_id}},
+                             static_cast<double>(value(item)));
   };
   using Stats = ingest::StreamStats;
-  family("sluice_stream_received_bytes_total", "counter",
+  family(streams, "sluice_stream_received_bytes_total", "counter",
          "Bytes received from the publisher (8 * rate() is the bitrate).",
          [](const Stats& s) { return s.bytes_in; });
-  family("sluice_stream_video_frames_total", "counter",
+  family(streams, "sluice_stream_video_frames_total", "counter",
          "Video frames received (rate() is the frame rate).",
          [](const Stats& s) { return s.video_frames; });
-  family("sluice_stream_audio_frames_total", "counter", "Audio frames received.",
+  family(streams, "sluice_stream_audio_frames_total", "counter", "Audio frames received.",
          [](const Stats& s) { return s.audio_frames; });
-  family("sluice_stream_uptime_seconds", "gauge", "Time since the publish started.",
+  family(streams, "sluice_stream_uptime_seconds", "gauge", "Time since the publish started.",
          [&](const Stats& s) { return std::chrono::duration<double>(now - s.started).count(); });
-  family("sluice_stream_rtmp_players", "gauge", "RTMP players of the stream.",
+  family(streams, "sluice_stream_rtmp_players", "gauge", "RTMP players of the stream.",
          [](const Stats& s) { return s.subscribers; });
   if (ctx.viewers) {
-    family("sluice_stream_hls_viewers", "gauge",
+    family(streams, "sluice_stream_hls_viewers", "gauge",
            "Distinct addresses that fetched a media playlist in the last 30 s.",
            [&](const Stats& s) { return ctx.viewers->count(s.playback_id); });
   }
 
   const auto transcodes = ctx.transcoder.stats();
-  const auto transcode_family = [&](const char* name, const char* type, const char* help,
-                                    auto value) {
-    observe::append_family(out, name, type, help);
-    for (const auto& t : transcodes)
-      observe::append_sample(out, name, {{"playback_id", t.playback_id}},
-                             static_cast<double>(value(t)));
-  };
   using Transcode = transcode::TranscodeStats;
-  transcode_family(
-      "sluice_transcode_lag_seconds", "gauge",
-      "Wall time since the first input packet minus media time transcoded: grows while the "
-      "transcoder (or its input) falls behind real time.",
-      [](const Transcode& t) { return std::max(0.0, t.wall_seconds - t.media_seconds); });
-  transcode_family("sluice_transcode_frames_dropped_total", "counter",
-                   "Decoded pictures not encoded because the encoders lagged.",
-                   [](const Transcode& t) { return t.frames_dropped; });
-  transcode_family("sluice_transcode_input_dropped_total", "counter",
-                   "Input packets dropped because transcoding lagged.",
-                   [](const Transcode& t) { return t.input_dropped; });
-  transcode_family("sluice_transcode_rungs_shed", "gauge", "Rungs shed under overload.",
-                   [](const Transcode& t) { return t.rungs_shed; });
+  family(transcodes, "sluice_transcode_lag_seconds", "gauge",
+         "Wall time since the first input packet minus media time transcoded: grows while the "
+         "transcoder (or its input) falls behind real time.",
+         [](const Transcode& t) { return std::max(0.0, t.wall_seconds - t.media_seconds); });
+  family(transcodes, "sluice_transcode_frames_dropped_total", "counter",
+         "Decoded pictures not encoded because the encoders lagged.",
+         [](const Transcode& t) { return t.frames_dropped; });
+  family(transcodes, "sluice_transcode_input_dropped_total", "counter",
+         "Input packets dropped because transcoding lagged.",
+         [](const Transcode& t) { return t.input_dropped; });
+  family(transcodes, "sluice_transcode_rungs_shed", "gauge", "Rungs shed under overload.",
+         [](const Transcode& t) { return t.rungs_shed; });
 }
 
 std::string metrics_text(const ServeContext& ctx) {

@@ -19,6 +19,7 @@ import urllib.request
 
 SLUICE = os.environ.get("SLUICE_BIN", os.path.join(os.path.dirname(__file__), "../../build/sluice"))
 ARTIFACTS = os.environ.get("SLUICE_TEST_ARTIFACTS", "")
+TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../tools")
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
@@ -388,3 +389,23 @@ class SluiceTestCase(unittest.TestCase):
 
     def path(self, name):
         return os.path.join(self.workdir, name)
+
+    def check_player_page(self, page_url, playback_id, artifacts_name, timeout=240):
+        """Runs tests/tools/web_check.mjs (Debian's chromium, playwright-core) on the page of
+        a stream transcoded to 180p and 240p: it plays live, switches to each rendition and
+        plays the recording; screenshots go under the artifacts. Returns its JSON result."""
+        shots = os.path.join(ARTIFACTS, artifacts_name) if ARTIFACTS else self.path("shots")
+        os.makedirs(shots, exist_ok=True)
+        out = subprocess.run(["node", os.path.join(TOOLS, "web_check.mjs"), page_url,
+                              playback_id, shots], capture_output=True, timeout=timeout)
+        lines = out.stdout.decode().strip().splitlines()
+        self.assertTrue(lines, out.stderr.decode()[-3000:])
+        result = json.loads(lines[-1])
+        self.assertTrue(result["ok"], f"{result}\n{out.stderr.decode()[-3000:]}")
+        self.assertEqual(result["renditions"], "180p, 240p")
+        self.assertEqual(sorted(result["levels"]), [180, 240])
+        self.assertIn("180p", result["switched_to_0"])
+        self.assertIn("240p", result["switched_to_1"])
+        self.assertTrue(os.path.getsize(os.path.join(shots, "player-live.png")) > 10_000)
+        self.assertTrue(os.path.exists(os.path.join(shots, "player-recording.png")))
+        return result
