@@ -24,7 +24,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)  # bench/benchlib.py, however this script is started
-from benchlib import cpu_seconds, free_port, group_pids, rss_mib, stop, wait_port  # noqa: E402
+from benchlib import (cpu_seconds, cpu_seconds_fine, free_port, group_pids, rss_mib,  # noqa: E402
+                      stop, wait_port)
 
 
 class Server:
@@ -69,11 +70,13 @@ def publisher(url, source):
 
 
 def measure(server, seconds):
+    """CPU seconds per second from the scheduler's nanosecond counters (the tick-based
+    utime+stime is kept as a cross-check in the result), and RSS."""
     pids = server.pids()
-    c0, t0 = cpu_seconds(pids), time.monotonic()
+    f0, c0, t0 = cpu_seconds_fine(pids), cpu_seconds(pids), time.monotonic()
     time.sleep(seconds)
-    c1, t1 = cpu_seconds(pids), time.monotonic()
-    return (c1 - c0) / (t1 - t0), rss_mib(pids)
+    f1, c1, t1 = cpu_seconds_fine(pids), cpu_seconds(pids), time.monotonic()
+    return (f1 - f0) / (t1 - t0), rss_mib(pids), (c1 - c0) / (t1 - t0)
 
 
 def scenario_publishers(kind, work, build, source, n, seconds):
@@ -81,10 +84,10 @@ def scenario_publishers(kind, work, build, source, n, seconds):
     pubs = [publisher(server.url(f"s{i}"), source) for i in range(n)]
     try:
         time.sleep(5)  # first GOPs and segments
-        cpu, rss = measure(server, seconds)
+        cpu, rss, ticks = measure(server, seconds)
         alive = sum(p.poll() is None for p in pubs)
         return {"server": kind, "publishers": n, "alive": alive, "cpu_per_stream": cpu / n,
-                "rss_mib": rss}
+                "ticks_cpu_per_stream": ticks / n, "rss_mib": rss}
     finally:
         for p in pubs:
             stop(p)
@@ -101,12 +104,13 @@ def scenario_players(kind, work, build, source, n, seconds):
                                  "--players", str(n), "--seconds", str(seconds + 6)],
                                 stdout=subprocess.PIPE, text=True)
         time.sleep(4)  # everyone connected and past the GOP burst
-        cpu, rss = measure(server, seconds)
+        cpu, rss, ticks = measure(server, seconds)
         load_cpu = cpu_seconds([load.pid])
         result = json.loads(load.communicate(timeout=seconds + 60)[0])
         return {"server": kind, "players": n, "connected": result["connected"],
                 "mbit_per_player": result["bytes_min"] * 8 / 1e6 / result["elapsed_s"],
-                "cpu_per_player_s": cpu / n, "cpu_total": cpu, "rss_mib": rss,
+                "cpu_per_player_s": cpu / n, "ticks_cpu_per_player_s": ticks / n,
+                "cpu_total": cpu, "rss_mib": rss,
                 "loadgen_cpu_s": load_cpu}
     finally:
         stop(pub)
