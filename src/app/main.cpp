@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <map>
 
@@ -22,6 +23,10 @@ int fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A peer that vanishes must cost one connection, never the process: Asio's socket writes
+  // pass MSG_NOSIGNAL, but the proxy's splice(2) into a socket cannot, and would raise
+  // SIGPIPE on a reset connection. EPIPE is handled where each write is.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App cli{"Sluice: RTMP in, adaptive HLS out."};
   cli.require_subcommand(1);
 

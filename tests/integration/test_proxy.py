@@ -3,6 +3,7 @@ capacity, the full-fleet refusal, discovery, drain, sticky republish, a server k
 mid-stream, playback through the proxy, and bad input."""
 
 import json
+import os
 import signal
 import socket
 import time
@@ -179,6 +180,10 @@ class ProxyFleet(SluiceTestCase):
         wait_until(lambda: proxy.metric("sluice_proxy_connections_active") == 0, 5,
                    what="connections closed")
         self.assertGreaterEqual(proxy.metric("sluice_proxy_protocol_errors_total"), 1)
+        self.assertTrue(proxy.alive())
+        # A splice into a reset connection raises SIGPIPE; the process ignores it.
+        os.kill(proxy.pid, signal.SIGPIPE)
+        time.sleep(0.3)
         self.assertTrue(proxy.alive())
 
 
