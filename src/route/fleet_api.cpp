@@ -42,6 +42,26 @@ std::string dump(const json& value) {
   return value.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
+// Every server's entries under `field`, each passed through `adapt(entry, address)`, which
+// returns false to leave it out; servers whose body is not such a list go to `unusable`.
+template <typename Adapt>
+json collect(const std::vector<NodeAnswer>& answers, const char* field,
+             std::vector<std::string>& unusable, Adapt adapt) {
+  auto entries = json::array();
+  for (const auto& answer : answers) {
+    if (!answer.body) continue;
+    auto list = list_of(*answer.body, field);
+    if (!list) {
+      unusable.push_back(answer.address);
+      continue;
+    }
+    for (auto& entry : *list) {
+      if (entry.is_object() && adapt(entry, answer.address)) entries.push_back(std::move(entry));
+    }
+  }
+  return entries;
+}
+
 }  // namespace
 
 MergedJson merge_streams(
@@ -49,23 +69,14 @@ MergedJson merge_streams(
     const std::function<std::optional<std::string>(const std::string& playback_id)>& holder_of,
     const std::function<std::size_t(const std::string& playback_id)>& viewers_of) {
   MergedJson out;
-  auto streams = json::array();
-  for (const auto& answer : answers) {
-    if (!answer.body) continue;
-    auto list = list_of(*answer.body, "streams");
-    if (!list) {
-      out.unusable.push_back(answer.address);
-      continue;
-    }
-    for (auto& stream : *list) {
-      if (!stream.is_object()) continue;
-      const std::string id = string_field(stream, "playback_id");
-      if (id.empty() || holder_of(id) != answer.address) continue;
-      stream["viewers"] = viewers_of(id);
-      stream["node"] = answer.address;
-      streams.push_back(std::move(stream));
-    }
-  }
+  auto streams =
+      collect(answers, "streams", out.unusable, [&](json& stream, const std::string& node) {
+        const std::string id = string_field(stream, "playback_id");
+        if (id.empty() || holder_of(id) != node) return false;
+        stream["viewers"] = viewers_of(id);
+        stream["node"] = node;
+        return true;
+      });
   std::stable_sort(streams.begin(), streams.end(), [](const json& a, const json& b) {
     return string_field(a, "playback_id") < string_field(b, "playback_id");
   });
@@ -75,24 +86,15 @@ MergedJson merge_streams(
 
 MergedJson merge_recordings(const std::vector<NodeAnswer>& answers) {
   MergedJson out;
-  auto recordings = json::array();
-  for (const auto& answer : answers) {
-    if (!answer.body) continue;
-    auto list = list_of(*answer.body, "recordings");
-    if (!list) {
-      out.unusable.push_back(answer.address);
-      continue;
-    }
-    for (auto& recording : *list) {
-      if (!recording.is_object()) continue;
-      // Only a server's own recording URLs are rewritten: anything else is not playable here.
-      const std::string playlist = string_field(recording, "playlist");
-      recording["playlist"] =
-          playlist.starts_with("/recordings/") ? json(node_path(answer.address, playlist)) : json();
-      recording["node"] = answer.address;
-      recordings.push_back(std::move(recording));
-    }
-  }
+  auto recordings =
+      collect(answers, "recordings", out.unusable, [](json& recording, const std::string& node) {
+        // Only a server's own recording URLs are rewritten: anything else is not playable here.
+        const std::string playlist = string_field(recording, "playlist");
+        recording["playlist"] =
+            playlist.starts_with("/recordings/") ? json(node_path(node, playlist)) : json();
+        recording["node"] = node;
+        return true;
+      });
   // Newest first, as each server lists them ("started" is ISO 8601 UTC, so text order is time
   // order).
   std::stable_sort(recordings.begin(), recordings.end(), [](const json& a, const json& b) {
