@@ -126,7 +126,11 @@ TEST(Recorder, SpoolsWhileS3IsDownAndKeepsItAcrossRestarts) {
     recorder.on_segment("abc", "source", segment(3, 1, 400));  // over the spool limit: dropped
     recorder.on_segment("abc", "source", segment(4, 1, 100));
     recorder.on_session_ended("abc", 1);
-    ASSERT_TRUE(eventually([&] { return recorder.counters().upload_failures >= 2; }));
+    // The disk thread and the upload threads run apart: wait for both.
+    ASSERT_TRUE(eventually([&] {
+      const auto c = recorder.counters();
+      return c.segments_recorded + c.segments_dropped == 4 && c.upload_failures >= 2;
+    }));
     const auto c = recorder.counters();
     EXPECT_EQ(c.segments_recorded, 3u);
     EXPECT_EQ(c.segments_dropped, 1u);
