@@ -473,7 +473,7 @@ class ProxySession {
           co_await asio::async_write(to.socket(), asio::buffer(buf.data(), n), kUseTuple);
       watch.writing = false;
       if (werr) {
-        if (from_client) proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
+        if (from_client) note_server_closed(werr);
         co_return (from_client ? "server: " : "client: ") + werr.message();
       }
       counter.fetch_add(n, std::memory_order_relaxed);
@@ -532,8 +532,7 @@ class ProxySession {
           if (!werr) continue;
           failure = werr;
         }
-        if (from_client && failure != asio::error::operation_aborted)
-          proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
+        if (from_client) note_server_closed(failure);
         co_return writer + failure.message();
       }
       watch.writing = false;
@@ -549,6 +548,12 @@ class ProxySession {
     } else if (ec != asio::error::operation_aborted) {
       proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
     }
+  }
+
+  // A write to the server failed: it closed or vanished, judged like its EOF (it closes a
+  // publish on deleteStream, and a publisher's last bytes may still be on their way).
+  void note_server_closed(const boost::system::error_code& ec) {
+    if (ec != asio::error::operation_aborted) server_closed_ = true;
   }
 
   // After the server closed a publish session: a publisher that unpublished closes its side
