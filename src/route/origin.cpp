@@ -501,7 +501,11 @@ struct Origin::Impl {
     (started ? counters.misses : counters.coalesced).fetch_add(1, std::memory_order_relaxed);
     FetchResult result =
         co_await flight->wait(2 * config.upstream_timeout + std::chrono::seconds(1));
-    if (result.object) co_return reply_from(*result.object, kind, started ? "MISS" : "HIT");
+    if (result.object) {
+      HttpReply r = reply_from(*result.object, kind, started ? "MISS" : "HIT");
+      r.header_first = true;
+      co_return r;
+    }
     if (cached &&
         Clock::now() - cached->fetched_at < cached->fresh_for + seconds(config.stale_if_error_s)) {
       counters.stale.fetch_add(1, std::memory_order_relaxed);

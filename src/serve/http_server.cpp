@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -10,8 +11,10 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/http/span_body.hpp>
+#include <limits>
+#include <optional>
 #include <tuple>
+#include <vector>
 
 #include "serve/routes.h"
 
@@ -25,12 +28,15 @@ using asio::ip::tcp;
 namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+// Completion condition for writes: as much per write(2) as the socket takes. Asio's default
+// (transfer_all) hands the kernel at most 64 KiB per call, 32 calls for a 2 MiB segment.
+constexpr auto kWhole = [](const boost::system::error_code& ec, std::size_t) -> std::size_t {
+  return ec ? 0 : std::numeric_limits<std::size_t>::max();
+};
+// Bodies up to this size go out with their header even when `header_first` asks otherwise.
+constexpr std::size_t kHeaderFirstBody = 64 * 1024;
 
-void add_cors(http::response_header<>& h) {
-  h.set(http::field::access_control_allow_origin, "*");
-  h.set(http::field::access_control_expose_headers,
-        "Content-Length, Content-Range, Content-Type, Date");
-}
+constexpr std::string_view kExposedHeaders = "Content-Length, Content-Range, Content-Type, Date";
 
 }  // namespace
 
@@ -85,26 +91,26 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     const auto& req = parser.get();
     const bool keep_alive = req.keep_alive();
 
-    http::response<http::span_body<const char>> res;
-    res.version(req.version());
-    res.keep_alive(keep_alive);
-    res.set(http::field::server, "sluice");
-    add_cors(res.base());
-
+    int status = 200;
+    std::vector<HeaderField> fields{{"Server", "sluice"},
+                                    {"Access-Control-Allow-Origin", "*"},
+                                    {"Access-Control-Expose-Headers", kExposedHeaders}};
+    std::optional<std::uint64_t> content_length;
+    std::string content_range;
     std::string_view body;  // points into reply.bytes or reply.text
     HttpReply reply;
     if (req.method() == http::verb::options) {
-      res.result(http::status::no_content);
-      res.set(http::field::access_control_allow_methods, "GET, HEAD, OPTIONS");
-      res.set(http::field::access_control_allow_headers,
-              "Range, Origin, Accept, Content-Type, Cache-Control");
-      res.set(http::field::access_control_max_age, "86400");
+      status = 204;
+      fields.insert(fields.end(), {{"Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"},
+                                   {"Access-Control-Allow-Headers",
+                                    "Range, Origin, Accept, Content-Type, Cache-Control"},
+                                   {"Access-Control-Max-Age", "86400"}});
     } else if (req.method() != http::verb::get && req.method() != http::verb::head &&
                !(config_.writes &&
                  (req.method() == http::verb::post || req.method() == http::verb::delete_))) {
-      res.result(http::status::method_not_allowed);
-      res.set(http::field::allow, "GET, HEAD, OPTIONS");
-      res.content_length(0);
+      status = 405;
+      fields.emplace_back("Allow", "GET, HEAD, OPTIONS");
+      content_length = 0;
     } else {
       const auto range_it = req.find(http::field::range);
       const std::string_view range = range_it == req.end() ? "" : range_it->value();
@@ -114,29 +120,28 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
                                       : req.method() == http::verb::delete_ ? "DELETE"
                                                                             : "GET";
       reply = co_await handler_(HttpRequest{req.target(), range, method, authorization, remote});
-      res.result(static_cast<http::status>(reply.status));
+      status = reply.status;
       if (reply.status == 404) counters_.not_found.fetch_add(1, std::memory_order_relaxed);
-      res.set(http::field::cache_control, reply.cache_control);
-      res.set(http::field::content_type, reply.content_type);
+      fields.emplace_back("Cache-Control", reply.cache_control);
+      fields.emplace_back("Content-Type", reply.content_type);
       for (const auto& [name, value] : reply.headers)
-        res.set(name, value);
-      if (reply.accept_ranges) res.set(http::field::accept_ranges, "bytes");
+        fields.emplace_back(name, value);
+      if (reply.accept_ranges) fields.emplace_back("Accept-Ranges", "bytes");
       if (reply.bytes) {
         const auto& data = *reply.bytes;
         std::uint64_t first = 0, last = data.size() - 1;
         if (reply.accept_ranges && !range.empty()) {
-          auto r = parse_range(range, data.size());
-          if (!r) {
-            res.result(http::status::range_not_satisfiable);
-            res.set(http::field::content_range, fmt::format("bytes */{}", data.size()));
-            first = 1, last = 0;  // empty body
-          } else {
-            res.result(http::status::partial_content);
+          if (auto r = parse_range(range, data.size())) {
+            status = 206;
             first = r->first;
             last = r->last;
-            res.set(http::field::content_range,
-                    fmt::format("bytes {}-{}/{}", first, last, data.size()));
+            content_range = fmt::format("bytes {}-{}/{}", first, last, data.size());
+          } else {
+            status = 416;
+            content_range = fmt::format("bytes */{}", data.size());
+            first = 1, last = 0;  // empty body
           }
+          fields.emplace_back("Content-Range", content_range);
         }
         if (last + 1 > first) {
           body = std::string_view(reinterpret_cast<const char*>(data.data()) + first,
@@ -145,21 +150,28 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
       } else {
         body = reply.text;
       }
-      res.content_length(body.size());
+      content_length = body.size();
     }
+    const std::string head =
+        response_head(status, req.version(), keep_alive, fields, content_length);
+    if (req.method() == http::verb::head) body = {};
 
-    // Header and body leave in one gathered write (the body is not copied).
+    // Header and body leave in one gathered write (the body is not copied), unless the reply
+    // asks for its header to go first.
     stream.expires_after(std::chrono::seconds(60));
     boost::system::error_code werr;
     std::size_t written = 0;
-    if (req.method() == http::verb::head) {
-      http::response_serializer<http::span_body<const char>> sr(res);
-      std::tie(werr, written) = co_await http::async_write_header(stream, sr, kUseTuple);
+    if (reply.header_first && body.size() > kHeaderFirstBody) {
+      std::tie(werr, written) =
+          co_await asio::async_write(stream, asio::buffer(head), kWhole, kUseTuple);
+      if (!werr)
+        std::tie(werr, written) =
+            co_await asio::async_write(stream, asio::buffer(body), kWhole, kUseTuple);
     } else {
-      res.body() = {body.data(), body.size()};
-      std::tie(werr, written) = co_await http::async_write(stream, res, kUseTuple);
-      if (!werr) counters_.bytes_out.fetch_add(body.size(), std::memory_order_relaxed);
+      const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(body)};
+      std::tie(werr, written) = co_await asio::async_write(stream, buffers, kWhole, kUseTuple);
     }
+    if (!werr) counters_.bytes_out.fetch_add(body.size(), std::memory_order_relaxed);
     if (werr) break;
     if (!keep_alive) break;
   }

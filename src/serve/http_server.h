@@ -49,6 +49,11 @@ struct HttpReply {
   std::string text;          // the body, unless `bytes` is set
   media::SharedBytes bytes;  // an immutable shared body (segments), sent without a copy
   bool accept_ranges = false;
+  // Send the header in a write of its own before a large body. For answers that waited on a
+  // shared upstream fetch: all the waiters then learn at once that their answer has come,
+  // instead of each waiting for the bodies written before its own. Hits do not set it (one
+  // write per answer is cheaper).
+  bool header_first = false;
   std::vector<std::pair<std::string, std::string>> headers;  // extra ones
 };
 

@@ -2,6 +2,7 @@
 
 #include "serve/http_server.h"
 
+#include <boost/beast/http/status.hpp>
 #include <charconv>
 #include <vector>
 
@@ -145,6 +146,41 @@ std::optional<ByteRange> parse_range(std::string_view header, std::uint64_t size
   auto last = number(b);
   if (!last || *last < *first) return std::nullopt;
   return ByteRange{*first, std::min(*last, size - 1)};
+}
+
+std::string response_head(int status, unsigned version, bool keep_alive,
+                          std::span<const HeaderField> fields,
+                          std::optional<std::uint64_t> content_length) {
+  std::string head;
+  head.reserve(384);
+  head += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  head += std::to_string(status);
+  head += ' ';
+  const auto reason =
+      boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(status));
+  head.append(reason.data(), reason.size());
+  head += "\r\n";
+  for (const auto& [name, value] : fields) {
+    head += name;
+    head += ": ";
+    if (value.find_first_of("\r\n") == std::string_view::npos) {
+      head += value;
+    } else {
+      for (char c : value) {
+        if (c != '\r' && c != '\n') head += c;
+      }
+    }
+    head += "\r\n";
+  }
+  if (content_length) {
+    head += "Content-Length: ";
+    head += std::to_string(*content_length);
+    head += "\r\n";
+  }
+  if (version == 10 && keep_alive) head += "Connection: keep-alive\r\n";
+  if (version != 10 && !keep_alive) head += "Connection: close\r\n";
+  head += "\r\n";
+  return head;
 }
 
 }  // namespace sluice::serve

@@ -4,8 +4,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace sluice::serve {
 
@@ -52,5 +54,15 @@ struct ByteRange {
 // Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n" range against `size`. nullopt means
 // unsatisfiable or malformed (answer 416); multiple ranges are not supported (416 too).
 std::optional<ByteRange> parse_range(std::string_view header, std::uint64_t size);
+
+using HeaderField = std::pair<std::string_view, std::string_view>;
+
+// An HTTP/1.x response head: status line, `fields` in order (CR and LF dropped from values, so
+// a value can never start a header of its own), Content-Length unless nullopt, and the
+// Connection header HTTP/`version` needs for `keep_alive`. Written by hand because it is on
+// every answer's path: Beast's generic serializer cost several times more per answer.
+std::string response_head(int status, unsigned version, bool keep_alive,
+                          std::span<const HeaderField> fields,
+                          std::optional<std::uint64_t> content_length);
 
 }  // namespace sluice::serve

@@ -89,5 +89,18 @@ TEST(Routes, ByteRanges) {
   }
 }
 
+TEST(Routes, ResponseHead) {
+  const HeaderField fields[] = {{"Server", "sluice"}, {"X-Evil", "a\r\nSet-Cookie: x"}};
+  EXPECT_EQ(response_head(200, 11, true, fields, 5),
+            "HTTP/1.1 200 OK\r\nServer: sluice\r\nX-Evil: aSet-Cookie: x\r\n"
+            "Content-Length: 5\r\n\r\n");
+  EXPECT_EQ(response_head(204, 11, false, {}, std::nullopt),
+            "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(response_head(404, 10, true, {}, 0),
+            "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+  EXPECT_EQ(response_head(206, 10, false, {}, 1),
+            "HTTP/1.0 206 Partial Content\r\nContent-Length: 1\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace sluice::serve
