@@ -17,7 +17,8 @@ proxy_cache, proxy_cache_lock on, upstream keep-alive), same upstream, same load
       burst again, now a cache hit: what delivering 200 x 2 MiB costs here without the upstream.
       Done twice: on 2 MiB segments, and on small (16 KiB) ones, where moving the body costs
       little and the time is the origin's own. Each is checked against the target: one upstream
-      request per herd and p99 (full body) within 30 ms of the upstream delay.
+      request per herd and p99 within 30 ms of the upstream delay, on the first byte (when
+      each waiter is answered) and on the full body.
 
   Both caches are in memory: sluice's own, and nginx's cache directory in a temporary
   directory under /dev/shm (tmpfs). Every process started is stopped by PID at the end.
@@ -609,7 +610,9 @@ def main():
                           f"{s[k]['p99'] / n[k]['p99']:12.2f}")
                 if key != miss_key:
                     continue
-                # The target: one upstream request per herd, full body p99 <= delay + 30 ms.
+                # The target: one upstream request per herd, p99 <= delay + 30 ms; judged on the
+                # answer's first byte (when the waiter is answered) and on the full body (which
+                # on 2 MiB also measures moving 400 MiB through loopback into one client loop).
                 for k, label in (("ttfb_ms", "first byte"), ("full_ms", "full body")):
                     print(f"  {title + ': ' + label + ' p99 minus delay ms':50s} "
                           f"{s[k]['p99'] - args.delay_ms:+16.0f} "
@@ -617,20 +620,21 @@ def main():
                 verdicts = {}
                 for name, pooled in (("sluice", s), ("nginx", n)):
                     one = all(u == 1 for u in pooled["upstream_requests_per_herd"])
-                    fast = pooled["full_ms"]["p99"] <= limit
-                    verdicts[name] = {"one_upstream_request": one, "p99_within_margin": fast,
+                    verdicts[name] = {"one_upstream_request": one,
                                       "full_p99_minus_delay_ms":
                                           pooled["full_ms"]["p99"] - args.delay_ms,
                                       "ttfb_p99_minus_delay_ms":
                                           pooled["ttfb_ms"]["p99"] - args.delay_ms,
-                                      "met": one and fast}
+                                      "met_first_byte": one and pooled["ttfb_ms"]["p99"] <= limit,
+                                      "met_full_body": one and pooled["full_ms"]["p99"] <= limit}
                 results["target"][miss_key] = verdicts
-                def word(v):
-                    return ("met" if v["met"] else "NOT met (" + ", ".join(
-                        x for x, ok in (("upstream", v["one_upstream_request"]),
-                                        ("p99", v["p99_within_margin"])) if not ok) + ")")
-                print(f"  {title + f': target (1 req, p99 <= {limit} ms)':50s} "
-                      f"{word(verdicts['sluice']):>16s} {word(verdicts['nginx']):>16s}")
+                for k, label in (("ttfb_ms", "first byte"), ("full_ms", "full body")):
+                    def word(v):
+                        if not v["one_upstream_request"]:
+                            return "NOT met (upstream)"
+                        return "met" if v[f"met_{label.replace(' ', '_')}"] else "NOT met (p99)"
+                    print(f"  {title + f': target on {label} (1 req, p99 <= {limit} ms)':50s} "
+                          f"{word(verdicts['sluice']):>16s} {word(verdicts['nginx']):>16s}")
         problems = [f"{p.name} exited during the run ({p.proc.returncode})"
                     for p in peers if p.proc.poll() is not None]
         problems += [f"wrk {t['label']} {r['peer']}: {r['errors']} errors"

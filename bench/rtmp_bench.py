@@ -7,8 +7,10 @@ input, same machine, one run. Reports server CPU and RSS and the ratio sluice/ng
   (b) RTMP fan-out: one 3 Mbit/s publisher and N players (bench/rtmp_load, one thread),
       CPU per player-second and RSS.
 
+  With --together N: both servers at once, N publishers each, CPU over the same windows.
+
 Usage: bench/rtmp_bench.py [--build build] [--seconds 30] [--publishers 1,4,8]
-                           [--players 50,200,500]
+                           [--players 50,200,500] [--together 1 --windows 5]
 Needs: nginx, libnginx-mod-rtmp, ffmpeg (scripts/install-bench-deps.sh)."""
 
 import argparse
@@ -94,6 +96,32 @@ def scenario_publishers(kind, work, build, source, n, seconds):
         server.close()
 
 
+def scenario_publishers_together(work, build, source, n, seconds, windows):
+    """Both servers at once, each with its own n publishers, measured over the same windows:
+    whatever else the machine does in a window, both see it. (One after the other, a window's
+    ratio moved by +-10 % at one publisher, more than the clock explains.)"""
+    servers = [Server(kind, work, build, hls=True) for kind in ("sluice", "nginx")]
+    pubs = [publisher(server.url(f"s{i}"), source) for server in servers for i in range(n)]
+    try:
+        time.sleep(5)
+        out = []
+        for _ in range(windows):
+            pids = [server.pids() for server in servers]
+            f0, t0 = [cpu_seconds_fine(p) for p in pids], time.monotonic()
+            time.sleep(seconds)
+            f1, t1 = [cpu_seconds_fine(p) for p in pids], time.monotonic()
+            cpu = [(b - a) / (t1 - t0) / n for a, b in zip(f0, f1)]
+            out.append({"sluice": cpu[0], "nginx": cpu[1], "ratio": cpu[0] / max(cpu[1], 1e-9)})
+        alive = sum(p.poll() is None for p in pubs)
+        return {"publishers": n, "alive": alive, "windows": out,
+                "rss_mib": {s.kind: rss_mib(s.pids()) for s in servers}}
+    finally:
+        for p in pubs:
+            stop(p)
+        for server in servers:
+            server.close()
+
+
 def scenario_players(kind, work, build, source, n, seconds):
     # Both servers package HLS here too (sluice always does), so the work compared is equal.
     server = Server(kind, work, build, hls=True)
@@ -123,6 +151,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--publishers", default="1,4,8")
     ap.add_argument("--players", default="50,200,500")
+    ap.add_argument("--together", default="",
+                    help="publisher counts to also run with both servers at once, e.g. 1,4")
+    ap.add_argument("--windows", type=int, default=5, help="windows per --together count")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="sluice-bench-")
@@ -145,6 +176,15 @@ def main():
             rows.append(("publishers", n, pair, ratio))
             print(json.dumps({"scenario": "passthrough_hls", "n": n, "results": pair,
                               "cpu_ratio_sluice_over_nginx": round(ratio, 3)}), flush=True)
+        for n in [int(x) for x in args.together.split(",") if x]:
+            r = scenario_publishers_together(work, args.build, source, n, args.seconds,
+                                             args.windows)
+            sl = sum(w["sluice"] for w in r["windows"]) / len(r["windows"])
+            ng = sum(w["nginx"] for w in r["windows"]) / len(r["windows"])
+            print(json.dumps({"scenario": "passthrough_hls_together", "n": n, "results": r,
+                              "mean_cpu_per_stream": {"sluice": sl, "nginx": ng},
+                              "cpu_ratio_sluice_over_nginx": round(sl / max(ng, 1e-9), 3)}),
+                  flush=True)
         for n in [int(x) for x in args.players.split(",") if x]:
             pair = [scenario_players(k, work, args.build, source, n, args.seconds)
                     for k in ("sluice", "nginx")]
