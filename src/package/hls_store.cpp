@@ -7,6 +7,7 @@
 #include <mutex>
 #include <utility>
 
+#include "media/bytes_pool.h"
 #include "observe/metrics.h"
 #include "package/master_playlist.h"
 #include "package/media_playlist.h"
@@ -175,7 +176,7 @@ struct StoreState {
     segment->discontinuities = r.discontinuities;
     segment->session = generation;
     segment->program_date_time = session_start + std::chrono::milliseconds(finished.start_dts_ms);
-    segment->data = std::make_shared<const media::Bytes>(std::move(finished.data));
+    segment->data = media::BytesPool::shared().share(std::move(finished.data));
     auto& last = last_sequence[id];
     last = std::max(last, segment->sequence);
 

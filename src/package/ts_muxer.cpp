@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string>
 
+#include "media/bytes_pool.h"
+
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -190,10 +192,10 @@ Result<media::Bytes> TsMuxer::cut() {
   }
   avio_flush(ctx_->pb);
   media::Bytes segment = std::move(out_);
-  out_.clear();
   // Segments of a stream are about the same size: reserving for the next one saves the
-  // copies of growing a vector from empty to megabytes.
-  out_.reserve(segment.size() + segment.size() / 4);
+  // copies of growing a vector from empty to megabytes, and a recycled buffer saves
+  // faulting fresh pages in.
+  out_ = media::BytesPool::shared().take(segment.size() + segment.size() / 4);
   // What FFmpeg's hlsenc does between segments: repeat PAT/PMT before the next packet.
   av_opt_set(ctx_->priv_data, "mpegts_flags", "resend_headers", 0);
   return segment;
