@@ -96,14 +96,14 @@ def scenario_publishers(kind, work, build, source, n, seconds):
         server.close()
 
 
-def scenario_publishers_together(work, build, source, n, seconds, windows):
+def scenario_publishers_together(work, build, source, n, seconds, windows, warmup):
     """Both servers at once, each with its own n publishers, measured over the same windows:
     whatever else the machine does in a window, both see it. (One after the other, a window's
     ratio moved by +-10 % at one publisher, more than the clock explains.)"""
     servers = [Server(kind, work, build, hls=True) for kind in ("sluice", "nginx")]
     pubs = [publisher(server.url(f"s{i}"), source) for server in servers for i in range(n)]
     try:
-        time.sleep(5)
+        time.sleep(warmup)
         out = []
         for _ in range(windows):
             pids = [server.pids() for server in servers]
@@ -154,6 +154,9 @@ def main():
     ap.add_argument("--together", default="",
                     help="publisher counts to also run with both servers at once, e.g. 1,4")
     ap.add_argument("--windows", type=int, default=5, help="windows per --together count")
+    ap.add_argument("--warmup", type=float, default=5,
+                    help="seconds before the --together windows; 90 lets sluice's HLS window "
+                         "(10 x 6 s) turn over, so segment buffers are being recycled")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="sluice-bench-")
@@ -178,7 +181,7 @@ def main():
                               "cpu_ratio_sluice_over_nginx": round(ratio, 3)}), flush=True)
         for n in [int(x) for x in args.together.split(",") if x]:
             r = scenario_publishers_together(work, args.build, source, n, args.seconds,
-                                             args.windows)
+                                             args.windows, args.warmup)
             sl = sum(w["sluice"] for w in r["windows"]) / len(r["windows"])
             ng = sum(w["nginx"] for w in r["windows"]) / len(r["windows"])
             print(json.dumps({"scenario": "passthrough_hls_together", "n": n, "results": r,
