@@ -10,12 +10,12 @@ BytesPool& BytesPool::shared() {
   return *pool;
 }
 
-Bytes BytesPool::take(std::size_t capacity) {
+Bytes BytesPool::take(std::size_t needed, std::size_t wanted) {
   {
     std::lock_guard lock(mutex_);
     auto best = free_.end();
     for (auto it = free_.begin(); it != free_.end(); ++it) {
-      if (it->capacity() >= capacity && (best == free_.end() || it->capacity() < best->capacity()))
+      if (it->capacity() >= needed && (best == free_.end() || it->capacity() < best->capacity()))
         best = it;
     }
     if (best != free_.end()) {
@@ -26,7 +26,7 @@ Bytes BytesPool::take(std::size_t capacity) {
     }
   }
   Bytes out;
-  out.reserve(capacity);
+  out.reserve(std::max(needed, wanted));
   return out;
 }
 

@@ -20,9 +20,9 @@ class BytesPool {
   BytesPool(std::size_t max_buffers, std::size_t max_bytes)
       : max_buffers_(max_buffers), max_bytes_(max_bytes) {}
 
-  // An empty buffer with at least `capacity` reserved: the smallest pooled one that fits,
-  // else a new one.
-  Bytes take(std::size_t capacity);
+  // An empty buffer: the smallest pooled one with at least `needed` reserved, else a new one
+  // with `wanted` (>= needed) reserved.
+  Bytes take(std::size_t needed, std::size_t wanted);
   // `bytes` shared; when the last owner lets go, the buffer comes back to this pool.
   SharedBytes share(Bytes&& bytes);
 

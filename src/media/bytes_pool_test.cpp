@@ -7,7 +7,7 @@ namespace {
 
 TEST(BytesPool, ASharedBufferComesBackForTheNextTake) {
   BytesPool pool(4, 1 << 20);
-  Bytes first = pool.take(1000);
+  Bytes first = pool.take(1000, 1000);
   EXPECT_GE(first.capacity(), 1000u);
   first.assign(900, 7);
   const auto* memory = first.data();
@@ -19,7 +19,7 @@ TEST(BytesPool, ASharedBufferComesBackForTheNextTake) {
     EXPECT_EQ(reader->size(), 900u);
   }
   EXPECT_GE(pool.pooled_bytes(), 1000u);
-  Bytes again = pool.take(800);
+  Bytes again = pool.take(800, 2000);
   EXPECT_EQ(again.data(), memory);  // the same memory, already faulted in
   EXPECT_TRUE(again.empty());
   EXPECT_EQ(pool.pooled_bytes(), 0u);
@@ -27,22 +27,22 @@ TEST(BytesPool, ASharedBufferComesBackForTheNextTake) {
 
 TEST(BytesPool, TakesTheSmallestThatFitsAndNewWhenNoneDoes) {
   BytesPool pool(4, 1 << 20);
-  Bytes small = pool.take(100), large = pool.take(10000);
+  Bytes small = pool.take(100, 100), large = pool.take(10000, 10000);
   const auto* large_memory = large.data();
   pool.share(std::move(small)).reset();
   pool.share(std::move(large)).reset();
-  EXPECT_EQ(pool.take(5000).data(), large_memory);
-  EXPECT_GE(pool.take(50000).capacity(), 50000u);  // nothing pooled fits: a new one
+  EXPECT_EQ(pool.take(5000, 20000).data(), large_memory);
+  EXPECT_GE(pool.take(40000, 50000).capacity(), 50000u);  // nothing pooled fits: a new one
 }
 
 TEST(BytesPool, HoldsNoMoreThanItsLimits) {
   BytesPool pool(2, 1 << 20);
   for (int i = 0; i < 5; ++i)
-    pool.share(pool.take(1000 + i)).reset();
+    pool.share(pool.take(1000 + i, 1000 + i)).reset();
   EXPECT_LE(pool.pooled_bytes(), 2 * 2000u);
   BytesPool tiny(8, 1500);
-  tiny.share(tiny.take(1000)).reset();
-  tiny.share(tiny.take(1000)).reset();  // would pass the byte limit: dropped
+  tiny.share(tiny.take(1000, 1000)).reset();
+  tiny.share(tiny.take(1000, 1000)).reset();  // would pass the byte limit: dropped
   EXPECT_LE(tiny.pooled_bytes(), 1500u);
 }
 

@@ -194,8 +194,11 @@ Result<media::Bytes> TsMuxer::cut() {
   media::Bytes segment = std::move(out_);
   // Segments of a stream are about the same size: reserving for the next one saves the
   // copies of growing a vector from empty to megabytes, and a recycled buffer saves
-  // faulting fresh pages in.
-  out_ = media::BytesPool::shared().take(segment.size() + segment.size() / 4);
+  // faulting fresh pages in. New buffers get a quarter more room than this segment needed,
+  // and a recycled one is taken if it has an eighth more, so that segments varying in size
+  // still find one.
+  out_ = media::BytesPool::shared().take(segment.size() + segment.size() / 8,
+                                         segment.size() + segment.size() / 4);
   // What FFmpeg's hlsenc does between segments: repeat PAT/PMT before the next packet.
   av_opt_set(ctx_->priv_data, "mpegts_flags", "resend_headers", 0);
   return segment;
