@@ -77,13 +77,11 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
           ec != asio::error::connection_reset && ec != beast::error::timeout) {
         spdlog::info("http: bad request from client: {}", ec.message());
         // Answer malformed input with 400 before closing, as a well-behaved server does.
-        http::response<http::string_body> bad{http::status::bad_request, 11};
-        bad.set(http::field::content_type, "text/plain");
-        bad.set(http::field::connection, "close");
-        bad.body() = "bad request\n";
-        bad.prepare_payload();
+        constexpr std::string_view kBody = "bad request\n";
+        const HeaderField type[] = {{"Content-Type", "text/plain"}};
+        const std::string bad = response_head(400, 11, false, type, kBody.size()).append(kBody);
         stream.expires_after(std::chrono::seconds(5));
-        co_await http::async_write(stream, bad, kUseTuple);
+        co_await asio::async_write(stream, asio::buffer(bad), kUseTuple);
       }
       break;
     }
@@ -160,16 +158,15 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     // asks for its header to go first.
     stream.expires_after(std::chrono::seconds(60));
     boost::system::error_code werr;
-    std::size_t written = 0;
     if (reply.header_first && body.size() > kHeaderFirstBody) {
-      std::tie(werr, written) =
+      std::tie(werr, std::ignore) =
           co_await asio::async_write(stream, asio::buffer(head), kWhole, kUseTuple);
       if (!werr)
-        std::tie(werr, written) =
+        std::tie(werr, std::ignore) =
             co_await asio::async_write(stream, asio::buffer(body), kWhole, kUseTuple);
     } else {
       const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(body)};
-      std::tie(werr, written) = co_await asio::async_write(stream, buffers, kWhole, kUseTuple);
+      std::tie(werr, std::ignore) = co_await asio::async_write(stream, buffers, kWhole, kUseTuple);
     }
     if (!werr) counters_.bytes_out.fetch_add(body.size(), std::memory_order_relaxed);
     if (werr) break;
