@@ -307,6 +307,8 @@ int run_serve(const ServeConfig& config_in) {
         spdlog::info("SIGHUP: reloading publish authorization");
         (*auth)->reload();
       });
+  // While the io_context still exists: a relay's encode delivers to that relay's send queue.
+  transcoder.stop();
   spdlog::info("sluice serve: stopped");
   return 0;
 }

@@ -198,8 +198,13 @@ class Pipeline {
     thread_ = std::thread([this] { run(); });
   }
 
-  ~Pipeline() {
+  ~Pipeline() { stop(); }
+
+  // Ends the input and waits until the thread has flushed and ended the session. Safe to
+  // call from several threads, never from the pipeline's own.
+  void stop() {
     end();
+    std::lock_guard lock(join_mutex_);
     if (thread_.joinable()) thread_.join();
   }
 
@@ -664,6 +669,7 @@ class Pipeline {
       rungs_shed_{0};
   std::atomic<std::int64_t> media_ms_{0};
   std::atomic<bool> done_{false};
+  std::mutex join_mutex_;
   std::thread thread_;  // last: starts after everything it uses exists
 };
 
@@ -711,13 +717,14 @@ TranscodeService::TranscodeService(TranscodeConfig config, package::HlsStore& st
   av::route_logs();
 }
 
-TranscodeService::~TranscodeService() {
+void TranscodeService::stop() {
   std::list<std::shared_ptr<Pipeline>> pipelines;
   {
     std::lock_guard lock(mutex_);
     pipelines.swap(pipelines_);
   }
-  pipelines.clear();  // each destructor ends and joins
+  for (auto& p : pipelines)  // outside the lock: a pipeline's last steps may call back in
+    p->stop();
 }
 
 std::unique_ptr<media::PacketSink> TranscodeService::open(const std::string& playback_id) {

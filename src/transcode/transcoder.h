@@ -60,7 +60,11 @@ class Pipeline;
 class TranscodeService {
  public:
   TranscodeService(TranscodeConfig config, package::HlsStore& store);
-  ~TranscodeService();  // ends every pipeline and waits for them
+  ~TranscodeService() { stop(); }
+  // Ends every pipeline and waits until each has flushed its renditions. A pipeline's
+  // outputs may reach objects on the caller's io_context (a relay's encode), so the server
+  // calls this before that io_context goes.
+  void stop();
 
   // The sink for a new publish session: a transcoder while capacity lasts, HLS passthrough
   // of the source otherwise (or when the ladder has only source rungs).
