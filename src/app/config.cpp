@@ -394,6 +394,12 @@ const std::vector<OptionDef>& definitions() {
       {{"transcode.smart_passthrough",
         "pass the source through as the top rung when it already fits it", "false"},
        boolean([](ServeConfig & c) -> auto& { return c.transcode.ladder.smart_passthrough; })},
+      {{"transcode.max_lag_ms",
+        "milliseconds a stream's transcode may fall behind real time before transcode.overload "
+        "acts",
+        "3000"},
+       integer(
+           [](ServeConfig & c) -> auto& { return c.transcode.ladder.max_lag; }, 500, 600000)},
       {{"transcode.overload",
         "when a stream cannot be transcoded in real time: rungs (shed the "
         "top rungs) | frames (halve the frame rate)",

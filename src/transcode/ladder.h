@@ -2,6 +2,7 @@
 // transcoder asks it once it knows the source, so the rules are unit-tested without FFmpeg.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,7 +44,8 @@ struct LadderConfig {
   // Pass the source through as the top rung when it already fits it (see fits_top_rung).
   bool smart_passthrough = false;
   OverloadPolicy overload = OverloadPolicy::kShedRungs;
-  int encoder_threads = 0;  // x264 threads per rung; 0 lets x264 choose
+  std::chrono::milliseconds max_lag{3000};  // this far behind real time, `overload` acts
+  int encoder_threads = 0;                  // x264 threads per rung; 0 lets x264 choose
 };
 
 // What the transcoder learned about the source before planning.

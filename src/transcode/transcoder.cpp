@@ -25,8 +25,6 @@ using Clock = std::chrono::steady_clock;
 // Audio may wait this long in a rung for video output to catch up (x264 lookahead is well
 // under a second at the presets a live ladder uses).
 constexpr std::int64_t kMaxAudioHoldMs = 3000;
-// Behind real time by this much, the pipeline is overloaded and degrades.
-constexpr std::int64_t kMaxLagMs = 3000;
 // After shedding a rung, give the others this long (media time) to catch up before the next.
 constexpr std::int64_t kShedCooldownMs = 4000;
 // Before planning, the pipeline watches the input this long at most.
@@ -109,6 +107,14 @@ class Rung {
     thread_.join();
   }
 
+  // Stops without encoding what is queued or held in the encoder's lookahead: a rung shed
+  // under overload must give its CPU back at once (at a slow preset a flush of the lookahead
+  // took tens of seconds, during which the whole pipeline stood still).
+  void abandon() {
+    abandoned_.store(true, std::memory_order_relaxed);
+    finish();
+  }
+
   RungStats stats() const {
     return RungStats{plan_.spec.name,   plan_.width, plan_.height,
                      plan_.passthrough, false,       frames_out_.load(std::memory_order_relaxed)};
@@ -119,6 +125,7 @@ class Rung {
     while (true) {
       RungItem item = queue_.pop();
       if (std::holds_alternative<FinishItem>(item)) break;
+      if (abandoned_.load(std::memory_order_relaxed)) continue;
       if (auto* frame = std::get_if<FrameItem>(&item)) {
         encode(*frame);
         continue;
@@ -131,6 +138,7 @@ class Rung {
         interleaver_.audio(packet, plan_.width > 0);
       }
     }
+    if (abandoned_.load(std::memory_order_relaxed)) return;  // held audio has no video to come
     if (encoder_) {
       if (auto st = encoder_->flush([this](media::PacketPtr p) { video_out(std::move(p)); }); !st) {
         warn_(st.error().message);
@@ -180,6 +188,7 @@ class Rung {
   Interleaver interleaver_;
   Warner warn_;
   std::atomic<std::uint64_t> frames_out_{0};
+  std::atomic<bool> abandoned_{false};
   std::thread thread_;  // last: starts after everything it uses exists
 };
 
@@ -552,7 +561,7 @@ class Pipeline {
       std::lock_guard lock(input_mutex_);
       newest = last_input_dts_;
     }
-    const bool lagging = newest - pts > kMaxLagMs;
+    const bool lagging = newest - pts > config_.ladder.max_lag.count();
     if (!lagging) return false;
     if (config_.ladder.overload == OverloadPolicy::kDropFrames) {
       return (++lag_frames_ % 2) == 0;  // halve the frame rate until caught up
@@ -575,7 +584,7 @@ class Pipeline {
     }
     if (!top || encoded < 2) return;  // never shed the last rung
     warn_.log().warn("cannot keep up in real time; shedding rung {}", top->plan().spec.name);
-    top->finish();
+    top->abandon();
     session_->close_rendition(top->plan().spec.name);
     std::lock_guard lock(rungs_mutex_);
     auto stats = top->stats();
