@@ -42,6 +42,7 @@ Result<AacConfig> parse_aac_config(std::span<const std::uint8_t> asc) {
   if (!r.read(4, freq_index)) return truncated();
   AacConfig c;
   c.object_type = static_cast<std::uint8_t>(object_type);
+  c.frequency_index = static_cast<std::uint8_t>(freq_index);
   if (freq_index == 15) {
     if (!r.read(24, c.sample_rate)) return truncated();
   } else if (freq_index < 13) {
@@ -54,6 +55,29 @@ Result<AacConfig> parse_aac_config(std::span<const std::uint8_t> asc) {
   if (!r.read(4, channels)) return truncated();
   c.channels = static_cast<std::uint8_t>(channels);
   return c;
+}
+
+std::optional<std::array<std::uint8_t, 7>> adts_header(const AacConfig& config,
+                                                       std::size_t payload_size) {
+  constexpr std::size_t kHeaderSize = 7;
+  constexpr std::size_t kMaxFrameLength = (1 << 13) - 1;  // 13-bit aac_frame_length
+  if (config.object_type < 1 || config.object_type > 4 || config.frequency_index >= 13 ||
+      config.channels < 1 || config.channels > 7 || payload_size > kMaxFrameLength - kHeaderSize) {
+    return std::nullopt;
+  }
+  const auto length = static_cast<std::uint32_t>(payload_size + kHeaderSize);
+  const std::uint32_t profile = config.object_type - 1u;
+  // syncword 0xfff, MPEG-4, layer 0, no CRC; then profile, rate, channels; the length; buffer
+  // fullness 0x7ff (variable rate); one raw data block.
+  return std::array<std::uint8_t, 7>{
+      0xff,
+      0xf1,
+      static_cast<std::uint8_t>(profile << 6 | config.frequency_index << 2 | config.channels >> 2),
+      static_cast<std::uint8_t>((config.channels & 3u) << 6 | length >> 11),
+      static_cast<std::uint8_t>(length >> 3),
+      static_cast<std::uint8_t>((length & 7u) << 5 | 0x1f),
+      0xfc,
+  };
 }
 
 std::string aac_codec_string(const AacConfig& config) {

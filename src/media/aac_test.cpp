@@ -67,5 +67,36 @@ TEST(Aac, EveryTruncationIsMalformed) {
   EXPECT_FALSE(parse_aac_config(std::vector<std::uint8_t>{0x17, 0x80, 0x00, 0x00, 0x08}));
 }
 
+TEST(Aac, AdtsHeaderForLcStereo) {
+  // AAC-LC 44100 Hz stereo, 371-byte frame: 378 bytes with the header.
+  const auto c = parse_aac_config(std::vector<std::uint8_t>{0x12, 0x10});
+  ASSERT_TRUE(c);
+  const auto header = adts_header(*c, 371);
+  ASSERT_TRUE(header);
+  // fff 0 00 1 | 01 0100 0 0 | 10 0 0 0 0 (378 = 0b0000101111010) ... 11111 111111 00
+  const std::array<std::uint8_t, 7> expected = {0xff, 0xf1, 0x50, 0x80, 0x2f, 0x5f, 0xfc};
+  EXPECT_EQ(*header, expected);
+}
+
+TEST(Aac, AdtsHeaderLimits) {
+  // 48000 Hz (index 3), 7.1 (configuration 7), the largest frame ADTS can measure.
+  AacConfig c{2, 48000, 7, 3};
+  auto header = adts_header(c, 8184);
+  ASSERT_TRUE(header);
+  EXPECT_EQ((*header)[2], 0x4d);    // 01 0011 0 1
+  EXPECT_EQ((*header)[3] >> 6, 3);  // low bits of configuration 7
+  EXPECT_EQ(((*header)[3] & 3) << 11 | (*header)[4] << 3 | (*header)[5] >> 5, 8191);
+  EXPECT_FALSE(adts_header(c, 8185));                 // length field is 13 bits
+  EXPECT_FALSE(adts_header({5, 24000, 2, 6}, 100));   // explicit HE-AAC
+  EXPECT_FALSE(adts_header({2, 44100, 0, 4}, 100));   // channels in a PCE
+  EXPECT_FALSE(adts_header({2, 44100, 2, 15}, 100));  // explicit rate
+  // The parser fills in the index.
+  const auto explicit_rate =
+      parse_aac_config(std::vector<std::uint8_t>{0x17, 0x80, 0x56, 0x22, 0x08});
+  ASSERT_TRUE(explicit_rate);
+  EXPECT_EQ(explicit_rate->frequency_index, 15);
+  EXPECT_FALSE(adts_header(*explicit_rate, 100));
+}
+
 }  // namespace
 }  // namespace sluice::media

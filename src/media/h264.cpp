@@ -345,8 +345,14 @@ Status avcc_to_annexb(std::span<const std::uint8_t> avcc, std::uint8_t nal_lengt
     for (const auto& pps : config->pps)
       put(pps);
   };
+  if (nals == 0) return Ok{};
   // An access unit delimiter must stay first (H.264 7.4.1.2.3), so parameter sets go after it.
-  if (insert && !leading_aud) put_config();
+  if (!leading_aud) {
+    constexpr std::uint8_t kAnyPrimaryPictureType = 0xf0;  // primary_pic_type 7, stop bit
+    const std::uint8_t aud[] = {kNalAud, kAnyPrimaryPictureType};
+    put(aud);
+    if (insert) put_config();
+  }
   std::size_t index = 0;
   for (std::size_t pos = 0; pos < avcc.size();) {
     std::size_t len = 0;

@@ -34,9 +34,11 @@ struct SpsInfo {
 // `nal` is one SPS NAL unit including its 1-byte header; emulation prevention is handled.
 Result<SpsInfo> parse_sps(std::span<const std::uint8_t> nal);
 
-// Converts length-prefixed NAL units to Annex B (00 00 00 01 start codes), appending to out.
-// When `config` is given (keyframes), its SPS and PPS are inserted before the first NAL unless
-// the access unit already carries an SPS. Errors on a NAL length that runs past the end.
+// Converts length-prefixed NAL units to an Annex B access unit (00 00 00 01 start codes) as
+// MPEG-TS carries it, appending to out: an access unit delimiter comes first (ISO/IEC 13818-1
+// 2.14 requires one), inserted unless the first NAL is one. When `config` is given (keyframes),
+// its SPS and PPS follow unless the access unit already carries an SPS. Errors on a NAL length
+// that runs past the end.
 Status avcc_to_annexb(std::span<const std::uint8_t> avcc, std::uint8_t nal_length_size,
                       const AvcConfig* config, Bytes& out);
 

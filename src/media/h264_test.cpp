@@ -222,8 +222,9 @@ AvcConfig config720() {
 }
 
 const Bytes kStart = {0x00, 0x00, 0x00, 0x01};
+const Bytes kAud = {0x00, 0x00, 0x00, 0x01, 0x09, 0xf0};  // with its start code
 
-TEST(H264, AvccToAnnexBInsertsParameterSetsOnKeyframes) {
+TEST(H264, AvccToAnnexBStartsWithAudAndInsertsParameterSetsOnKeyframes) {
   const AvcConfig config = config720();
   const Bytes au = {
       0x00, 0x00, 0x00, 0x03, 0x06, 0x05, 0x01,  // SEI, 3 bytes
@@ -232,6 +233,7 @@ TEST(H264, AvccToAnnexBInsertsParameterSetsOnKeyframes) {
   Bytes out = {0xaa};  // appended to, never cleared
   ASSERT_TRUE(avcc_to_annexb(au, 4, &config, out));
   EXPECT_EQ(out, cat({{0xaa},
+                      kAud,
                       kStart,
                       config.sps[0],
                       kStart,
@@ -244,7 +246,7 @@ TEST(H264, AvccToAnnexBInsertsParameterSetsOnKeyframes) {
   // Without config (inter frames) the NAL units are converted as they are.
   out.clear();
   ASSERT_TRUE(avcc_to_annexb(au, 4, nullptr, out));
-  EXPECT_EQ(out, cat({kStart, {0x06, 0x05, 0x01}, kStart, {0x65, 0x88}}));
+  EXPECT_EQ(out, cat({kAud, kStart, {0x06, 0x05, 0x01}, kStart, {0x65, 0x88}}));
 }
 
 TEST(H264, AvccToAnnexBKeepsInBandParameterSets) {
@@ -256,7 +258,7 @@ TEST(H264, AvccToAnnexBKeepsInBandParameterSets) {
   };
   Bytes out;
   ASSERT_TRUE(avcc_to_annexb(au, 4, &config, out));
-  EXPECT_EQ(out, cat({kStart, {0x67, 0x42}, kStart, {0x68, 0xce}, kStart, {0x65}}));
+  EXPECT_EQ(out, cat({kAud, kStart, {0x67, 0x42}, kStart, {0x68, 0xce}, kStart, {0x65}}));
 }
 
 TEST(H264, AvccToAnnexBPutsParameterSetsAfterAud) {
@@ -276,12 +278,14 @@ TEST(H264, AvccToAnnexBPutsParameterSetsAfterAud) {
 TEST(H264, AvccToAnnexBLengthSizes) {
   Bytes out;
   ASSERT_TRUE(avcc_to_annexb(Bytes{0x01, 0x41, 0x02, 0x41, 0x9a}, 1, nullptr, out));
-  EXPECT_EQ(out, cat({kStart, {0x41}, kStart, {0x41, 0x9a}}));
+  EXPECT_EQ(out, cat({kAud, kStart, {0x41}, kStart, {0x41, 0x9a}}));
   out.clear();
   ASSERT_TRUE(avcc_to_annexb(Bytes{0x00, 0x00, 0x01, 0x41}, 3, nullptr, out));
-  EXPECT_EQ(out, cat({kStart, {0x41}}));
+  EXPECT_EQ(out, cat({kAud, kStart, {0x41}}));
   out.clear();
-  ASSERT_TRUE(avcc_to_annexb(Bytes{}, 4, nullptr, out));
+  ASSERT_TRUE(avcc_to_annexb(Bytes{}, 4, nullptr, out));  // nothing, not a lone delimiter
+  EXPECT_TRUE(out.empty());
+  ASSERT_TRUE(avcc_to_annexb(Bytes{0x00, 0x00}, 2, nullptr, out));  // only an empty NAL unit
   EXPECT_TRUE(out.empty());
   EXPECT_FALSE(avcc_to_annexb(Bytes{0x00}, 0, nullptr, out));
   EXPECT_FALSE(avcc_to_annexb(Bytes{0x00}, 5, nullptr, out));

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "media/aac.h"
 #include "media/bytes_pool.h"
 
 extern "C" {
@@ -122,6 +123,12 @@ Result<std::unique_ptr<TsMuxer>> TsMuxer::create(const TsTracks& tracks) {
       return make_error(Errc::kIo, "ts muxer: out of memory");
     }
     m->audio_index_ = st->index;
+    // Given raw frames, libavformat wraps each in ADTS through a nested muxer and a fresh
+    // dynamic buffer, several allocations per frame; a header of our own spares them.
+    if (auto aac = media::parse_aac_config(tracks.audio->extradata);
+        aac && media::adts_header(*aac, 0)) {
+      m->adts_config_ = *aac;
+    }
   }
 
   m->ctx_->avoid_negative_ts = AVFMT_AVOID_NEG_TS_DISABLED;  // see kTimestampOffsetMs
@@ -147,6 +154,13 @@ Status TsMuxer::write_video(std::span<const std::uint8_t> annexb, std::int64_t d
 
 Status TsMuxer::write_audio(std::span<const std::uint8_t> raw_aac, std::int64_t dts_ms) {
   if (audio_index_ < 0) return make_error(Errc::kUnsupported, "ts muxer: no audio track");
+  if (adts_config_) {
+    if (const auto header = media::adts_header(*adts_config_, raw_aac.size())) {
+      adts_frame_.assign(header->begin(), header->end());
+      adts_frame_.insert(adts_frame_.end(), raw_aac.begin(), raw_aac.end());
+      return write(audio_index_, adts_frame_, dts_ms, dts_ms, true);
+    }
+  }
   return write(audio_index_, raw_aac, dts_ms, dts_ms, true);
 }
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 
+#include "media/aac.h"
 #include "media/packet.h"
 #include "media/result.h"
 
@@ -40,8 +41,9 @@ class TsMuxer {
   TsMuxer(const TsMuxer&) = delete;
   TsMuxer& operator=(const TsMuxer&) = delete;
 
-  // One access unit in Annex B. Timestamps in milliseconds; a dts that does not advance is
-  // nudged forward, because libavformat rejects non-increasing dts per stream.
+  // One access unit in Annex B, starting with an access unit delimiter (libavformat would
+  // otherwise copy the frame to put one in front). Timestamps in milliseconds; a dts that does not
+  // advance is nudged forward, because libavformat rejects non-increasing dts per stream.
   Status write_video(std::span<const std::uint8_t> annexb, std::int64_t dts_ms, std::int64_t pts_ms,
                      bool keyframe);
   // One raw AAC frame (no ADTS header).
@@ -77,6 +79,8 @@ class TsMuxer {
   std::unique_ptr<AVPacket, PacketDeleter> pkt_;
   int video_index_ = -1;
   int audio_index_ = -1;
+  std::optional<media::AacConfig> adts_config_;        // set when ADTS can carry the audio config
+  media::Bytes adts_frame_;                            // reused for each audio frame
   std::int64_t last_dts_[2] = {INT64_MIN, INT64_MIN};  // per stream, in the stream time base
 };
 
