@@ -7,10 +7,13 @@ input, same machine, one run. Reports server CPU and RSS and the ratio sluice/ng
   (b) RTMP fan-out: one 3 Mbit/s publisher and N players (bench/rtmp_load, one thread),
       CPU per player-second and RSS.
 
-  With --together N: both servers at once, N publishers each, CPU over the same windows.
+  With --together N: both servers at once, N publishers each, CPU over the same windows;
+  --baseline-build DIR adds a second sluice (another build, e.g. main's) to those windows, so
+  a change is measured against what it changes in the same run.
 
 Usage: bench/rtmp_bench.py [--build build] [--seconds 30] [--publishers 1,4,8]
                            [--players 50,200,500] [--together 1 --windows 5]
+                           [--baseline-build DIR]
 Needs: nginx, libnginx-mod-rtmp, ffmpeg (scripts/install-bench-deps.sh)."""
 
 import argparse
@@ -31,13 +34,13 @@ from benchlib import (cpu_seconds, cpu_seconds_fine, free_port, group_pids, rss_
 
 
 class Server:
-    def __init__(self, kind, work, build, hls):
-        self.kind, self.port = kind, free_port()
-        log = open(os.path.join(work, f"{kind}.log"), "wb")
+    def __init__(self, kind, work, build, hls, name=None):
+        self.kind, self.name, self.port = kind, name or kind, free_port()
+        log = open(os.path.join(work, f"{self.name}.log"), "wb")
         if kind == "sluice":
             args = [os.path.join(build, "sluice"), "serve", "--rtmp-listen",
                     f"127.0.0.1:{self.port}", "--http-listen", "127.0.0.1:0", "--data-dir",
-                    os.path.join(work, "sluice-data"), "--playback-id", "key", "--io-threads",
+                    os.path.join(work, f"{self.name}-data"), "--playback-id", "key", "--io-threads",
                     "1", "--log-level", "warn",
                     # What nginx-rtmp does here: package the source, no ladder, no recording.
                     "--transcode-ladder", "source", "--dvr", "off"]
@@ -96,11 +99,14 @@ def scenario_publishers(kind, work, build, source, n, seconds):
         server.close()
 
 
-def scenario_publishers_together(work, build, source, n, seconds, windows, warmup):
+def scenario_publishers_together(work, build, source, n, seconds, windows, warmup,
+                                 baseline_build=None):
     """Both servers at once, each with its own n publishers, measured over the same windows:
     whatever else the machine does in a window, both see it. (One after the other, a window's
     ratio moved by +-10 % at one publisher, more than the clock explains.)"""
     servers = [Server(kind, work, build, hls=True) for kind in ("sluice", "nginx")]
+    if baseline_build:
+        servers.append(Server("sluice", work, baseline_build, hls=True, name="baseline"))
     pubs = [publisher(server.url(f"s{i}"), source) for server in servers for i in range(n)]
     try:
         time.sleep(warmup)
@@ -111,10 +117,13 @@ def scenario_publishers_together(work, build, source, n, seconds, windows, warmu
             time.sleep(seconds)
             f1, t1 = [cpu_seconds_fine(p) for p in pids], time.monotonic()
             cpu = [(b - a) / (t1 - t0) / n for a, b in zip(f0, f1)]
-            out.append({"sluice": cpu[0], "nginx": cpu[1], "ratio": cpu[0] / max(cpu[1], 1e-9)})
+            window = {"sluice": cpu[0], "nginx": cpu[1], "ratio": cpu[0] / max(cpu[1], 1e-9)}
+            if baseline_build:
+                window.update(baseline=cpu[2], baseline_ratio=cpu[2] / max(cpu[1], 1e-9))
+            out.append(window)
         alive = sum(p.poll() is None for p in pubs)
         return {"publishers": n, "alive": alive, "windows": out,
-                "rss_mib": {s.kind: rss_mib(s.pids()) for s in servers}}
+                "rss_mib": {s.name: rss_mib(s.pids()) for s in servers}}
     finally:
         for p in pubs:
             stop(p)
@@ -154,6 +163,8 @@ def main():
     ap.add_argument("--together", default="",
                     help="publisher counts to also run with both servers at once, e.g. 1,4")
     ap.add_argument("--windows", type=int, default=5, help="windows per --together count")
+    ap.add_argument("--baseline-build", default="",
+                    help="another build dir whose sluice runs in the --together windows too")
     ap.add_argument("--warmup", type=float, default=5,
                     help="seconds before the --together windows; 90 lets sluice's HLS window "
                          "(10 x 6 s) turn over, so segment buffers are being recycled")
@@ -181,13 +192,17 @@ def main():
                               "cpu_ratio_sluice_over_nginx": round(ratio, 3)}), flush=True)
         for n in [int(x) for x in args.together.split(",") if x]:
             r = scenario_publishers_together(work, args.build, source, n, args.seconds,
-                                             args.windows, args.warmup)
-            sl = sum(w["sluice"] for w in r["windows"]) / len(r["windows"])
-            ng = sum(w["nginx"] for w in r["windows"]) / len(r["windows"])
+                                             args.windows, args.warmup, args.baseline_build)
+            mean = {k: sum(w[k] for w in r["windows"]) / len(r["windows"])
+                    for k in r["windows"][0] if not k.endswith("ratio")}
+            ratios = {"cpu_ratio_sluice_over_nginx": round(mean["sluice"] / max(mean["nginx"], 1e-9), 3)}
+            if "baseline" in mean:
+                ratios["cpu_ratio_baseline_over_nginx"] = round(
+                    mean["baseline"] / max(mean["nginx"], 1e-9), 3)
+                ratios["cpu_ratio_sluice_over_baseline"] = round(
+                    mean["sluice"] / max(mean["baseline"], 1e-9), 3)
             print(json.dumps({"scenario": "passthrough_hls_together", "n": n, "results": r,
-                              "mean_cpu_per_stream": {"sluice": sl, "nginx": ng},
-                              "cpu_ratio_sluice_over_nginx": round(sl / max(ng, 1e-9), 3)}),
-                  flush=True)
+                              "mean_cpu_per_stream": mean, **ratios}), flush=True)
         for n in [int(x) for x in args.players.split(",") if x]:
             pair = [scenario_players(k, work, args.build, source, n, args.seconds)
                     for k in ("sluice", "nginx")]
