@@ -13,7 +13,7 @@ input, same machine, one run. Reports server CPU and RSS and the ratio sluice/ng
 
 Usage: bench/rtmp_bench.py [--build build] [--seconds 30] [--publishers 1,4,8]
                            [--players 50,200,500] [--together 1 --windows 5]
-                           [--baseline-build DIR]
+                           [--baseline-build DIR] [--players-together 50,500]
 Needs: nginx, libnginx-mod-rtmp, ffmpeg (scripts/install-bench-deps.sh)."""
 
 import argparse
@@ -154,6 +154,61 @@ def scenario_players(kind, work, build, source, n, seconds):
         server.close()
 
 
+def scenario_players_together(work, build, source, n, seconds, windows, baseline_build=None):
+    """Fan-out with both servers at once: one publisher and n players (one rtmp_load each)
+    per server, CPU per player-second over the same windows, as for passthrough."""
+    servers = [Server(kind, work, build, hls=True) for kind in ("sluice", "nginx")]
+    if baseline_build:
+        servers.append(Server("sluice", work, baseline_build, hls=True, name="baseline"))
+    pubs = [publisher(server.url("live"), source) for server in servers]
+    loads = []
+    try:
+        time.sleep(4)
+        loads = [subprocess.Popen([os.path.join(build, "rtmp_load"), "--url", server.url("live"),
+                                   "--players", str(n),
+                                   "--seconds", str(seconds * windows + 10)],
+                                  stdout=subprocess.PIPE, text=True, start_new_session=True)
+                 for server in servers]
+        time.sleep(6)  # everyone connected and past the GOP burst
+        out = []
+        for _ in range(windows):
+            pids = [server.pids() for server in servers]
+            f0, t0 = [cpu_seconds_fine(p) for p in pids], time.monotonic()
+            time.sleep(seconds)
+            f1, t1 = [cpu_seconds_fine(p) for p in pids], time.monotonic()
+            cpu = [(b - a) / (t1 - t0) / n for a, b in zip(f0, f1)]
+            window = {"sluice": cpu[0], "nginx": cpu[1], "ratio": cpu[0] / max(cpu[1], 1e-9)}
+            if baseline_build:
+                window.update(baseline=cpu[2], baseline_ratio=cpu[2] / max(cpu[1], 1e-9))
+            out.append(window)
+        rss = {s.name: rss_mib(s.pids()) for s in servers}
+        results = [json.loads(load.communicate(timeout=seconds * windows + 60)[0])
+                   for load in loads]
+        return {"players": n, "windows": out, "rss_mib": rss,
+                "connected": {s.name: r["connected"] for s, r in zip(servers, results)},
+                "slowest_mbit_per_player": {
+                    s.name: r["bytes_min"] * 8 / 1e6 / r["elapsed_s"]
+                    for s, r in zip(servers, results)}}
+    finally:
+        for p in loads + pubs:
+            stop(p)
+        for server in servers:
+            server.close()
+
+
+def summarize(windows):
+    """Mean CPU per server over the windows, and the ratios of the means."""
+    mean = {k: sum(w[k] for w in windows) / len(windows)
+            for k in windows[0] if not k.endswith("ratio")}
+    out = {"mean_cpu": mean,
+           "cpu_ratio_sluice_over_nginx": round(mean["sluice"] / max(mean["nginx"], 1e-9), 3)}
+    if "baseline" in mean:
+        out["cpu_ratio_baseline_over_nginx"] = round(mean["baseline"] / max(mean["nginx"], 1e-9), 3)
+        out["cpu_ratio_sluice_over_baseline"] = round(
+            mean["sluice"] / max(mean["baseline"], 1e-9), 3)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -163,6 +218,8 @@ def main():
     ap.add_argument("--together", default="",
                     help="publisher counts to also run with both servers at once, e.g. 1,4")
     ap.add_argument("--windows", type=int, default=5, help="windows per --together count")
+    ap.add_argument("--players-together", default="",
+                    help="player counts to also run with both servers at once, e.g. 50,500")
     ap.add_argument("--baseline-build", default="",
                     help="another build dir whose sluice runs in the --together windows too")
     ap.add_argument("--warmup", type=float, default=5,
@@ -193,16 +250,13 @@ def main():
         for n in [int(x) for x in args.together.split(",") if x]:
             r = scenario_publishers_together(work, args.build, source, n, args.seconds,
                                              args.windows, args.warmup, args.baseline_build)
-            mean = {k: sum(w[k] for w in r["windows"]) / len(r["windows"])
-                    for k in r["windows"][0] if not k.endswith("ratio")}
-            ratios = {"cpu_ratio_sluice_over_nginx": round(mean["sluice"] / max(mean["nginx"], 1e-9), 3)}
-            if "baseline" in mean:
-                ratios["cpu_ratio_baseline_over_nginx"] = round(
-                    mean["baseline"] / max(mean["nginx"], 1e-9), 3)
-                ratios["cpu_ratio_sluice_over_baseline"] = round(
-                    mean["sluice"] / max(mean["baseline"], 1e-9), 3)
             print(json.dumps({"scenario": "passthrough_hls_together", "n": n, "results": r,
-                              "mean_cpu_per_stream": mean, **ratios}), flush=True)
+                              **summarize(r["windows"])}), flush=True)
+        for n in [int(x) for x in args.players_together.split(",") if x]:
+            r = scenario_players_together(work, args.build, source, n, args.seconds,
+                                          args.windows, args.baseline_build)
+            print(json.dumps({"scenario": "rtmp_play_together", "n": n, "results": r,
+                              **summarize(r["windows"])}), flush=True)
         for n in [int(x) for x in args.players.split(",") if x]:
             pair = [scenario_players(k, work, args.build, source, n, args.seconds)
                     for k in ("sluice", "nginx")]

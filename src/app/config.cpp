@@ -210,7 +210,7 @@ const std::vector<OptionDef>& definitions() {
            [](ServeConfig & c) -> auto& { return c.rtmp.play_queue_bytes; }, 65536, 1ll << 32)},
       {{"rtmp.play_coalesce_ms",
         "milliseconds a player's media may gather before a write (fewer syscalls, more latency)",
-        "20"},
+        "50"},
        integer(
            [](ServeConfig & c) -> auto& { return c.rtmp.play_coalesce; }, 0, 1000)},
       {{"rtmp.takeover", "a new publisher of a live key replaces the old one (else rejected)",

@@ -28,7 +28,7 @@ struct RtmpConfig {
   std::chrono::milliseconds play_write_timeout{20'000};  // a player not draining its socket
   std::size_t max_connections = 1000;
   std::size_t play_queue_bytes = 8u << 20;      // per player; beyond it, drop to next keyframe
-  std::chrono::milliseconds play_coalesce{20};  // let media gather this long before a write
+  std::chrono::milliseconds play_coalesce{50};  // let media gather this long before a write
   bool takeover = false;  // a second publisher of a live key replaces the first
   rtmp::DecoderLimits chunk_limits;
   amf0::Limits amf0_limits;
