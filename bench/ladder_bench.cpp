@@ -5,6 +5,7 @@
 // caller (bench/ladder_bench.py) for this process as for ffmpeg.
 //
 //   ladder_bench INPUT OUT [--streams N] [--smart] [--ladder SPEC] [--gop S] [--threads N]
+//                          [--x264-params P]
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -98,7 +99,8 @@ int main(int argc, char** argv) {
   if (argc < 3) {
     std::fprintf(
         stderr,
-        "usage: %s INPUT OUT [--streams N] [--smart] [--ladder SPEC] [--gop S] [--threads N]\n",
+        "usage: %s INPUT OUT [--streams N] [--smart] [--ladder SPEC] [--gop S] [--threads N] "
+        "[--x264-params P]\n",
         argv[0]);
     return 2;
   }
@@ -123,6 +125,8 @@ int main(int argc, char** argv) {
       config.ladder.gop_s = std::stod(next());
     } else if (arg == "--threads") {
       config.ladder.encoder_threads = std::stoi(next());
+    } else if (arg == "--x264-params") {
+      config.ladder.x264_params = next();
     } else {
       std::fprintf(stderr, "unknown argument %s\n", arg.c_str());
       return 2;

@@ -385,6 +385,17 @@ const std::vector<OptionDef>& definitions() {
          c.transcode.ladder.profile = v;
          return Ok{};
        }},
+      {{"transcode.x264_params",
+        "extra libx264 options after the preset, key=value:... (empty: the preset alone)",
+        "me=dia"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (!transcode::valid_x264_params(v)) {
+           return make_error(Errc::kMalformed,
+                             "key=value pairs joined by ':' (letters, digits, - _ . , +)");
+         }
+         c.transcode.ladder.x264_params = v;
+         return Ok{};
+       }},
       {{"transcode.crf", "x264 constant rate factor, capped by each rung's VBV maxrate", "20"},
        integer(
            [](ServeConfig & c) -> auto& { return c.transcode.ladder.crf; }, 0, 51)},

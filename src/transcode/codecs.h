@@ -61,6 +61,7 @@ struct VideoEncoderParams {
   double frame_rate = 30;  // for rate control; timestamps stay the source's
   std::string preset = "veryfast";
   std::string profile = "main";
+  std::string x264_params;  // key=value:..., before ours (scenecut=0 always wins)
   int crf = 20;
   int maxrate_kbps = 0;
   int bufsize_kbps = 0;

@@ -97,6 +97,27 @@ Result<std::vector<RungSpec>> parse_rungs(std::string_view text) {
   return rungs;
 }
 
+bool valid_x264_params(std::string_view text) {
+  if (text.empty()) return true;
+  const auto key_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  };
+  const auto value_char = [&](char c) {
+    return key_char(c) || (c >= 'A' && c <= 'Z') || c == '.' || c == ',' || c == '+';
+  };
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t end = std::min(text.find(':', start), text.size());
+    const std::string_view pair = text.substr(start, end - start);
+    const std::size_t eq = pair.find('=');
+    if (eq == 0 || eq == std::string_view::npos || eq + 1 == pair.size()) return false;
+    if (!std::all_of(pair.begin(), pair.begin() + eq, key_char)) return false;
+    if (!std::all_of(pair.begin() + eq + 1, pair.end(), value_char)) return false;
+    if (end == text.size()) return true;
+    start = end + 1;
+  }
+}
+
 std::string format_rungs(const std::vector<RungSpec>& rungs) {
   std::string out;
   for (const auto& r : rungs) {

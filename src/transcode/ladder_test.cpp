@@ -110,5 +110,19 @@ TEST(Ladder, RejectsBadRungs) {
   }
 }
 
+TEST(Ladder, X264ParamsAreKeyValuePairs) {
+  EXPECT_TRUE(valid_x264_params(""));
+  EXPECT_TRUE(valid_x264_params("me=dia"));
+  EXPECT_TRUE(valid_x264_params("me=dia:subme=1:deblock=-1,-1:psy-rd=1.0,0.15"));
+  EXPECT_FALSE(valid_x264_params("me"));           // no value
+  EXPECT_FALSE(valid_x264_params("me="));          // empty value
+  EXPECT_FALSE(valid_x264_params("=dia"));         // empty key
+  EXPECT_FALSE(valid_x264_params("me=dia:"));      // empty pair
+  EXPECT_FALSE(valid_x264_params("me=dia::b=1"));  // empty pair
+  EXPECT_FALSE(valid_x264_params("ME=dia"));       // x264 names are lower case
+  EXPECT_FALSE(valid_x264_params("me=dia x"));     // no spaces
+  EXPECT_FALSE(valid_x264_params("me=d=ia"));      // one '=' per pair
+}
+
 }  // namespace
 }  // namespace sluice::transcode
