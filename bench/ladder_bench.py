@@ -212,9 +212,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--live-seconds", type=int, default=60)
     ap.add_argument("--threads", type=int, default=0, help="transcode.threads for Sluice")
-    ap.add_argument("--preset-too", action="store_true",
-                    help="also run Sluice with transcode.x264_params empty: x264's preset alone, "
-                         "the reference's encoder settings")
+    ap.add_argument("--x264-variant", default="",
+                    help="also run Sluice with these transcode.x264_params (e.g. me=dia) in the "
+                         "same rounds, with its speed, CPU and SSIM")
     args = ap.parse_args()
     bench_bin = os.path.join(args.build, "ladder_bench")
     work = tempfile.mkdtemp(prefix="sluice-ladder-")
@@ -227,7 +227,7 @@ def main():
         print(f"input: {args.seconds} s 1280x720 30 fps H.264 2.5 Mbit/s, 2 s GOP, AAC 128k\n")
         print("reference command:\n  " + " ".join(reference_command(source, "OUT", 0)) + "\n")
 
-        names = ("ffmpeg", "sluice", "sluice_smart") + (("sluice_preset",) if args.preset_too else ())
+        names = ("ffmpeg", "sluice", "sluice_smart") + (("sluice_variant",) if args.x264_variant else ())
         results = {name: [] for name in names}
         for r in range(args.rounds):
             for name in names:
@@ -239,7 +239,7 @@ def main():
                 else:
                     cmd = [bench_bin, source, out, "--threads", str(args.threads)] + (
                         ["--smart"] if name == "sluice_smart" else []) + (
-                        ["--x264-params", ""] if name == "sluice_preset" else [])
+                        ["--x264-params", args.x264_variant] if name == "sluice_variant" else [])
                 wall, cpu, rss, _ = run_measured(cmd)
                 results[name].append({"wall": wall, "cpu": cpu, "rss": rss, "out": out})
                 print(f"round {r} {name:13s} speed {args.seconds / wall:5.2f}x  wall {wall:6.1f} s"
@@ -257,11 +257,11 @@ def main():
         print(f"  RSS MiB ffmpeg {best('ffmpeg', 'rss'):.0f}  sluice {best('sluice', 'rss'):.0f}")
         print(f"  smart ladder: CPU {m_cpu:.1f} s ({(1 - m_cpu / s_cpu) * 100:.0f}% less than the full"
               f" ladder), speed {args.seconds / m_wall:.2f}x")
-        if args.preset_too:
-            p_wall, p_cpu = best("sluice_preset", "wall"), best("sluice_preset", "cpu")
-            print(f"  x264 preset alone (transcode.x264_params empty): speed "
-                  f"{args.seconds / p_wall:.2f}x ({f_wall / p_wall:.2f}x ffmpeg's), CPU {p_cpu:.1f} s"
-                  f" ({p_cpu / f_cpu:.2f} of ffmpeg's)")
+        if args.x264_variant:
+            p_wall, p_cpu = best("sluice_variant", "wall"), best("sluice_variant", "cpu")
+            print(f"  transcode.x264_params {args.x264_variant}: speed {args.seconds / p_wall:.2f}x"
+                  f" ({f_wall / p_wall:.2f}x ffmpeg's), CPU {p_cpu:.1f} s ({p_cpu / f_cpu:.2f} of"
+                  f" ffmpeg's, {p_cpu / s_cpu:.2f} of the default ladder's)")
 
         print("\nSSIM against the source scaled to each rung (first round):")
         ff_out = results["ffmpeg"][0]["out"]
@@ -286,15 +286,15 @@ def main():
                       f" {s_mean:.4f}   delta {s_mean - f_mean:+.4f}")
             print(f"        frames by source offset: ffmpeg {dict(sorted(f_align.items()))}"
                   f"  sluice {dict(sorted(s_align.items()))}")
-            if args.preset_too:
-                pr_ts = concat_segments(sluice_rung_files(results["sluice_preset"][0]["out"], "s0",
+            if args.x264_variant:
+                pr_ts = concat_segments(sluice_rung_files(results["sluice_variant"][0]["out"], "s0",
                                                           name), os.path.join(work, f"pr-{name}.ts"))
                 p_frames, _ = ssim(pr_ts, source, sw, sh, work)
                 for part, first in (("all", 0), ("steady", 60)):
                     f_mean = sum(f_frames[first:]) / len(f_frames[first:])
                     p_mean = sum(p_frames[first:]) / len(p_frames[first:])
                     label = "every frame" if part == "all" else "from 2 s on"
-                    print(f"  {name} {label:12s}: x264 preset alone {p_mean:.4f}   delta"
+                    print(f"  {name} {label:12s}: {args.x264_variant} {p_mean:.4f}   delta"
                           f" {p_mean - f_mean:+.4f}")
         print(f"  worst delta (sluice - ffmpeg): every frame {worst['all']:+.4f}, from 2 s on"
               f" {worst['steady']:+.4f} (target >= -0.002)")

@@ -387,7 +387,7 @@ const std::vector<OptionDef>& definitions() {
        }},
       {{"transcode.x264_params",
         "extra libx264 options after the preset, key=value:... (empty: the preset alone)",
-        "me=dia"},
+        ""},
        [](ServeConfig& c, const std::string& v) -> Status {
          if (!transcode::valid_x264_params(v)) {
            return make_error(Errc::kMalformed,

@@ -42,10 +42,9 @@ struct LadderConfig {
   std::vector<RungSpec> rungs = default_rungs();
   std::string preset = "veryfast";
   std::string profile = "main";
-  // Extra libx264 options (key=value:...), applied after the preset. Diamond motion search:
-  // about 15 % less x264 CPU than veryfast's hexagon at an SSIM 0.0001 lower on the ladder
-  // benchmark (docs/benchmarks.md); empty keeps the preset's own choices.
-  std::string x264_params = "me=dia";
+  // Extra libx264 options (key=value:...), applied after the preset; empty keeps the preset's
+  // own choices, as the reference does. docs/benchmarks.md measures "me=dia".
+  std::string x264_params;
   int crf = 20;
   double gop_s = 2.0;  // keyframe every gop_s seconds in every encoded rung
   int audio_sample_rate = 48000;
