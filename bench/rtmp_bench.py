@@ -99,28 +99,40 @@ def scenario_publishers(kind, work, build, source, n, seconds):
         server.close()
 
 
+def start_servers(work, build, baseline_build):
+    """sluice and nginx, and a baseline sluice of another build when one is given."""
+    servers = [Server(kind, work, build, hls=True) for kind in ("sluice", "nginx")]
+    if baseline_build:
+        servers.append(Server("sluice", work, baseline_build, hls=True, name="baseline"))
+    return servers
+
+
+def measure_windows(servers, n, seconds, windows):
+    """CPU per unit (stream or player) per second of each server over the same windows."""
+    out = []
+    for _ in range(windows):
+        pids = [server.pids() for server in servers]
+        f0, t0 = [cpu_seconds_fine(p) for p in pids], time.monotonic()
+        time.sleep(seconds)
+        f1, t1 = [cpu_seconds_fine(p) for p in pids], time.monotonic()
+        cpu = [(b - a) / (t1 - t0) / n for a, b in zip(f0, f1)]
+        window = {"sluice": cpu[0], "nginx": cpu[1], "ratio": cpu[0] / max(cpu[1], 1e-9)}
+        if len(cpu) > 2:
+            window.update(baseline=cpu[2], baseline_ratio=cpu[2] / max(cpu[1], 1e-9))
+        out.append(window)
+    return out
+
+
 def scenario_publishers_together(work, build, source, n, seconds, windows, warmup,
                                  baseline_build=None):
     """Both servers at once, each with its own n publishers, measured over the same windows:
     whatever else the machine does in a window, both see it. (One after the other, a window's
     ratio moved by +-10 % at one publisher, more than the clock explains.)"""
-    servers = [Server(kind, work, build, hls=True) for kind in ("sluice", "nginx")]
-    if baseline_build:
-        servers.append(Server("sluice", work, baseline_build, hls=True, name="baseline"))
+    servers = start_servers(work, build, baseline_build)
     pubs = [publisher(server.url(f"s{i}"), source) for server in servers for i in range(n)]
     try:
         time.sleep(warmup)
-        out = []
-        for _ in range(windows):
-            pids = [server.pids() for server in servers]
-            f0, t0 = [cpu_seconds_fine(p) for p in pids], time.monotonic()
-            time.sleep(seconds)
-            f1, t1 = [cpu_seconds_fine(p) for p in pids], time.monotonic()
-            cpu = [(b - a) / (t1 - t0) / n for a, b in zip(f0, f1)]
-            window = {"sluice": cpu[0], "nginx": cpu[1], "ratio": cpu[0] / max(cpu[1], 1e-9)}
-            if baseline_build:
-                window.update(baseline=cpu[2], baseline_ratio=cpu[2] / max(cpu[1], 1e-9))
-            out.append(window)
+        out = measure_windows(servers, n, seconds, windows)
         alive = sum(p.poll() is None for p in pubs)
         return {"publishers": n, "alive": alive, "windows": out,
                 "rss_mib": {s.name: rss_mib(s.pids()) for s in servers}}
@@ -157,9 +169,7 @@ def scenario_players(kind, work, build, source, n, seconds):
 def scenario_players_together(work, build, source, n, seconds, windows, baseline_build=None):
     """Fan-out with both servers at once: one publisher and n players (one rtmp_load each)
     per server, CPU per player-second over the same windows, as for passthrough."""
-    servers = [Server(kind, work, build, hls=True) for kind in ("sluice", "nginx")]
-    if baseline_build:
-        servers.append(Server("sluice", work, baseline_build, hls=True, name="baseline"))
+    servers = start_servers(work, build, baseline_build)
     pubs = [publisher(server.url("live"), source) for server in servers]
     loads = []
     try:
@@ -170,17 +180,7 @@ def scenario_players_together(work, build, source, n, seconds, windows, baseline
                                   stdout=subprocess.PIPE, text=True, start_new_session=True)
                  for server in servers]
         time.sleep(6)  # everyone connected and past the GOP burst
-        out = []
-        for _ in range(windows):
-            pids = [server.pids() for server in servers]
-            f0, t0 = [cpu_seconds_fine(p) for p in pids], time.monotonic()
-            time.sleep(seconds)
-            f1, t1 = [cpu_seconds_fine(p) for p in pids], time.monotonic()
-            cpu = [(b - a) / (t1 - t0) / n for a, b in zip(f0, f1)]
-            window = {"sluice": cpu[0], "nginx": cpu[1], "ratio": cpu[0] / max(cpu[1], 1e-9)}
-            if baseline_build:
-                window.update(baseline=cpu[2], baseline_ratio=cpu[2] / max(cpu[1], 1e-9))
-            out.append(window)
+        out = measure_windows(servers, n, seconds, windows)
         rss = {s.name: rss_mib(s.pids()) for s in servers}
         results = [json.loads(load.communicate(timeout=seconds * windows + 60)[0])
                    for load in loads]

@@ -386,8 +386,7 @@ const std::vector<OptionDef>& definitions() {
          return Ok{};
        }},
       {{"transcode.x264_params",
-        "extra libx264 options after the preset, key=value:... (empty: the preset alone)",
-        ""},
+        "extra libx264 options after the preset, key=value:... (empty: the preset alone)", ""},
        [](ServeConfig& c, const std::string& v) -> Status {
          if (!transcode::valid_x264_params(v)) {
            return make_error(Errc::kMalformed,
