@@ -205,6 +205,11 @@ def live_two_streams(build, source, work, seconds):
         log.close()
 
 
+def mean_from(frames, first):
+    """Mean per-frame SSIM from frame `first` on."""
+    return sum(frames[first:]) / len(frames[first:])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -277,25 +282,22 @@ def main():
             sw, sh = probe_size(sl_ts)
             f_frames, f_align = ssim(ff_ts, source, fw, fh, work)
             s_frames, s_align = ssim(sl_ts, source, sw, sh, work)
-            for part, first in (("all", 0), ("steady", 60)):
-                f_mean = sum(f_frames[first:]) / len(f_frames[first:])
-                s_mean = sum(s_frames[first:]) / len(s_frames[first:])
+            parts = (("all", 0, "every frame"), ("steady", 60, "from 2 s on"))
+            for part, first, label in parts:
+                f_mean, s_mean = mean_from(f_frames, first), mean_from(s_frames, first)
                 worst[part] = min(worst[part], s_mean - f_mean)
-                label = "every frame" if part == "all" else "from 2 s on"
                 print(f"  {name} {label:12s}: ffmpeg {fw}x{fh} {f_mean:.4f}   sluice {sw}x{sh}"
                       f" {s_mean:.4f}   delta {s_mean - f_mean:+.4f}")
             print(f"        frames by source offset: ffmpeg {dict(sorted(f_align.items()))}"
                   f"  sluice {dict(sorted(s_align.items()))}")
             if args.x264_variant:
-                pr_ts = concat_segments(sluice_rung_files(results["sluice_variant"][0]["out"], "s0",
-                                                          name), os.path.join(work, f"pr-{name}.ts"))
-                p_frames, _ = ssim(pr_ts, source, sw, sh, work)
-                for part, first in (("all", 0), ("steady", 60)):
-                    f_mean = sum(f_frames[first:]) / len(f_frames[first:])
-                    p_mean = sum(p_frames[first:]) / len(p_frames[first:])
-                    label = "every frame" if part == "all" else "from 2 s on"
-                    print(f"  {name} {label:12s}: {args.x264_variant} {p_mean:.4f}   delta"
-                          f" {p_mean - f_mean:+.4f}")
+                v_ts = concat_segments(sluice_rung_files(results["sluice_variant"][0]["out"], "s0",
+                                                         name), os.path.join(work, f"v-{name}.ts"))
+                v_frames, _ = ssim(v_ts, source, sw, sh, work)
+                for part, first, label in parts:
+                    f_mean, v_mean = mean_from(f_frames, first), mean_from(v_frames, first)
+                    print(f"  {name} {label:12s}: {args.x264_variant} {v_mean:.4f}   delta"
+                          f" {v_mean - f_mean:+.4f}")
         print(f"  worst delta (sluice - ffmpeg): every frame {worst['all']:+.4f}, from 2 s on"
               f" {worst['steady']:+.4f} (target >= -0.002)")
         print(f"\nlive: two 720p30 publishers (-re), smart ladder, {args.live_seconds} s:")

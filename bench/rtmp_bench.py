@@ -7,9 +7,10 @@ input, same machine, one run. Reports server CPU and RSS and the ratio sluice/ng
   (b) RTMP fan-out: one 3 Mbit/s publisher and N players (bench/rtmp_load, one thread),
       CPU per player-second and RSS.
 
-  With --together N: both servers at once, N publishers each, CPU over the same windows;
-  --baseline-build DIR adds a second sluice (another build, e.g. main's) to those windows, so
-  a change is measured against what it changes in the same run.
+  With --together N (passthrough) and --players-together N (fan-out): both servers at once,
+  each with its own publishers and players, CPU over the same windows; --baseline-build DIR
+  adds a second sluice (another build, e.g. main's) to those windows, so a change is measured
+  against what it changes in the same run.
 
 Usage: bench/rtmp_bench.py [--build build] [--seconds 30] [--publishers 1,4,8]
                            [--players 50,200,500] [--together 1 --windows 5]
