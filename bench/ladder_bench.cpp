@@ -1,6 +1,7 @@
 // Runs Sluice's ladder on a file as fast as it can: demux (libavformat) -> the same
 // TranscodeService `sluice serve` uses, in offline mode -> every segment written to
 // OUT/<rendition>/<sequence>.ts. Several copies of the input may run at once (--streams).
+// --x264-params P replaces the default libx264 tuning of every rung with P (after --ladder).
 // Prints one JSON line: media seconds, wall seconds. CPU and peak RSS are measured by the
 // caller (bench/ladder_bench.py) for this process as for ffmpeg.
 //
@@ -126,7 +127,10 @@ int main(int argc, char** argv) {
     } else if (arg == "--threads") {
       config.ladder.encoder_threads = std::stoi(next());
     } else if (arg == "--x264-params") {
+      // Instead of the default tuning, for every rung ("" gives the reference's settings).
       config.ladder.x264_params = next();
+      for (auto& rung : config.ladder.rungs)
+        rung.x264_params.clear();
     } else {
       std::fprintf(stderr, "unknown argument %s\n", arg.c_str());
       return 2;

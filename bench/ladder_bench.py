@@ -5,13 +5,16 @@
      below) and Sluice's ladder (bench/ladder_bench: the TranscodeService of `sluice serve`
      fed from the file as fast as it goes) on the same 720p30 input, one after the other.
      Reports media seconds per wall second, CPU seconds and peak RSS of each process, and the
-     ratios.
+     ratios. --preset-alone adds Sluice with the reference's encoder settings (no libx264
+     tuning); --together N then starts ffmpeg and Sluice at the same moment N times, so both
+     meet the same machine and their CPU ratio does not swing with it.
   2. Quality: SSIM of every rung against the source scaled (bicubic) to that rung's size.
   3. Smart ladder: Sluice with the top rung passed through (the input fits 720p), CPU saved.
   4. Live: `sluice serve` with the smart ladder takes two 720p30 publishers paced in real time
      (ffmpeg -re -c copy) and must keep up: no rung shed, no frame or input dropped.
 
-Usage: bench/ladder_bench.py [--build build] [--seconds 50] [--rounds 1]
+Usage: bench/ladder_bench.py [--build build] [--seconds 50] [--rounds 1] [--preset-alone]
+                             [--together N] [--x264-variant OPTIONS]
 Needs: ffmpeg (scripts/install-deps.sh)."""
 
 import argparse
@@ -70,6 +73,20 @@ def run_measured(cmd):
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{cmd[0]} failed: {err}")
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
+
+
+def together(cmds):
+    """Starts every command at once; returns the CPU seconds of each, in order."""
+    procs = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in cmds]
+    cpu = {}
+    for _ in procs:
+        pid, status, usage = os.wait4(-1, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"a contender failed (pid {pid})")
+        cpu[pid] = usage.ru_utime + usage.ru_stime
+    for p in procs:
+        p.wait = lambda *a, **k: 0  # already reaped
+    return [cpu[p.pid] for p in procs]
 
 
 def make_input(path, seconds):
@@ -218,9 +235,21 @@ def main():
     ap.add_argument("--live-seconds", type=int, default=60)
     ap.add_argument("--threads", type=int, default=0, help="transcode.threads for Sluice")
     ap.add_argument("--x264-variant", default="",
-                    help="also run Sluice with these transcode.x264_params (e.g. me=dia) in the "
-                         "same rounds, with its speed, CPU and SSIM")
+                    help="also run Sluice with these libx264 options for every rung instead of "
+                         "the default tuning (e.g. me=dia), in the same rounds, with its speed, "
+                         "CPU and SSIM")
+    ap.add_argument("--preset-alone", action="store_true",
+                    help="also run Sluice with the reference's encoder settings (the preset "
+                         "alone, no tuning) in the same rounds")
+    ap.add_argument("--together", type=int, default=0,
+                    help="then N rounds with ffmpeg and Sluice started at the same moment: "
+                         "both see the same machine, so their CPU ratio is steadier")
     args = ap.parse_args()
+    variants = {}  # contender name -> libx264 options for every rung
+    if args.preset_alone:
+        variants["sluice_preset"] = ""
+    if args.x264_variant:
+        variants["sluice_variant"] = args.x264_variant
     bench_bin = os.path.join(args.build, "ladder_bench")
     work = tempfile.mkdtemp(prefix="sluice-ladder-")
     try:
@@ -232,8 +261,14 @@ def main():
         print(f"input: {args.seconds} s 1280x720 30 fps H.264 2.5 Mbit/s, 2 s GOP, AAC 128k\n")
         print("reference command:\n  " + " ".join(reference_command(source, "OUT", 0)) + "\n")
 
-        names = ("ffmpeg", "sluice", "sluice_smart") + (("sluice_variant",) if args.x264_variant else ())
+        names = ("ffmpeg", "sluice", "sluice_smart") + tuple(variants)
         results = {name: [] for name in names}
+
+        def sluice_command(name, out):
+            return [bench_bin, source, out, "--threads", str(args.threads)] + (
+                ["--smart"] if name == "sluice_smart" else []) + (
+                ["--x264-params", variants[name]] if name in variants else [])
+
         for r in range(args.rounds):
             for name in names:
                 out = os.path.join(work, f"{name}-{r}")
@@ -242,9 +277,7 @@ def main():
                 if name == "ffmpeg":
                     cmd = reference_command(source, out, 1)
                 else:
-                    cmd = [bench_bin, source, out, "--threads", str(args.threads)] + (
-                        ["--smart"] if name == "sluice_smart" else []) + (
-                        ["--x264-params", args.x264_variant] if name == "sluice_variant" else [])
+                    cmd = sluice_command(name, out)
                 wall, cpu, rss, _ = run_measured(cmd)
                 results[name].append({"wall": wall, "cpu": cpu, "rss": rss, "out": out})
                 print(f"round {r} {name:13s} speed {args.seconds / wall:5.2f}x  wall {wall:6.1f} s"
@@ -262,11 +295,20 @@ def main():
         print(f"  RSS MiB ffmpeg {best('ffmpeg', 'rss'):.0f}  sluice {best('sluice', 'rss'):.0f}")
         print(f"  smart ladder: CPU {m_cpu:.1f} s ({(1 - m_cpu / s_cpu) * 100:.0f}% less than the full"
               f" ladder), speed {args.seconds / m_wall:.2f}x")
-        if args.x264_variant:
-            p_wall, p_cpu = best("sluice_variant", "wall"), best("sluice_variant", "cpu")
-            print(f"  transcode.x264_params {args.x264_variant}: speed {args.seconds / p_wall:.2f}x"
+        for name, params in variants.items():
+            p_wall, p_cpu = best(name, "wall"), best(name, "cpu")
+            print(f"  libx264 options '{params}' for every rung: speed {args.seconds / p_wall:.2f}x"
                   f" ({f_wall / p_wall:.2f}x ffmpeg's), CPU {p_cpu:.1f} s ({p_cpu / f_cpu:.2f} of"
                   f" ffmpeg's, {p_cpu / s_cpu:.2f} of the default ladder's)")
+
+        for r in range(args.together):
+            outs = [os.path.join(work, f"together-{r}-{k}") for k in ("ffmpeg", "sluice")]
+            for out in outs:
+                shutil.rmtree(out, ignore_errors=True)
+                os.makedirs(out)
+            cpu = together([reference_command(source, outs[0], 1), sluice_command("sluice", outs[1])])
+            print(f"  together, round {r}: ffmpeg {cpu[0]:.1f} CPU s, sluice {cpu[1]:.1f} CPU s,"
+                  f" sluice/ffmpeg {cpu[1] / cpu[0]:.2f}", flush=True)
 
         print("\nSSIM against the source scaled to each rung (first round):")
         ff_out = results["ffmpeg"][0]["out"]
@@ -290,13 +332,13 @@ def main():
                       f" {s_mean:.4f}   delta {s_mean - f_mean:+.4f}")
             print(f"        frames by source offset: ffmpeg {dict(sorted(f_align.items()))}"
                   f"  sluice {dict(sorted(s_align.items()))}")
-            if args.x264_variant:
-                v_ts = concat_segments(sluice_rung_files(results["sluice_variant"][0]["out"], "s0",
-                                                         name), os.path.join(work, f"v-{name}.ts"))
+            for variant, params in variants.items():
+                v_ts = concat_segments(sluice_rung_files(results[variant][0]["out"], "s0", name),
+                                       os.path.join(work, f"v-{name}.ts"))
                 v_frames, _ = ssim(v_ts, source, sw, sh, work)
                 for part, first, label in parts:
                     f_mean, v_mean = mean_from(f_frames, first), mean_from(v_frames, first)
-                    print(f"  {name} {label:12s}: {args.x264_variant} {v_mean:.4f}   delta"
+                    print(f"  {name} {label:12s}: options '{params}' {v_mean:.4f}   delta"
                           f" {v_mean - f_mean:+.4f}")
         print(f"  worst delta (sluice - ffmpeg): every frame {worst['all']:+.4f}, from 2 s on"
               f" {worst['steady']:+.4f} (target >= -0.002)")

@@ -359,7 +359,8 @@ const std::vector<OptionDef>& definitions() {
          return Ok{};
        }},
       {{"transcode.ladder",
-        "renditions: NAME:WxH:MAXRATEk:BUFSIZEk:AUDIOk,... and/or source (passthrough only)",
+        "renditions: NAME:WxH:MAXRATEk:BUFSIZEk:AUDIOk[:X264_OPTIONS],... and/or source "
+        "(passthrough only)",
         transcode::format_rungs(transcode::default_rungs())},
        [](ServeConfig& c, const std::string& v) -> Status {
          auto rungs = transcode::parse_rungs(v);
@@ -386,7 +387,9 @@ const std::vector<OptionDef>& definitions() {
          return Ok{};
        }},
       {{"transcode.x264_params",
-        "extra libx264 options after the preset, key=value:... (empty: the preset alone)", ""},
+        "extra libx264 options after the preset for every rung, key=value:... (empty: the "
+        "preset alone)",
+        std::string(transcode::kDefaultX264Params)},
        [](ServeConfig& c, const std::string& v) -> Status {
          if (!transcode::valid_x264_params(v)) {
            return make_error(Errc::kMalformed,

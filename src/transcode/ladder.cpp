@@ -49,9 +49,9 @@ int even_round(double v) {
 
 std::vector<RungSpec> default_rungs() {
   return {
-      RungSpec{"360p", false, 640, 360, 856, 1200, 96},
-      RungSpec{"480p", false, 854, 480, 1498, 2100, 128},
-      RungSpec{"720p", false, 1280, 720, 2996, 4200, 128},
+      RungSpec{"360p", false, 640, 360, 856, 1200, 96, std::string(kSmallRungX264Params)},
+      RungSpec{"480p", false, 854, 480, 1498, 2100, 128, std::string(kSmallRungX264Params)},
+      RungSpec{"720p", false, 1280, 720, 2996, 4200, 128, ""},
   };
 }
 
@@ -59,16 +59,17 @@ Result<std::vector<RungSpec>> parse_rungs(std::string_view text) {
   std::vector<RungSpec> rungs;
   for (std::string_view entry : split(text, ',')) {
     const auto bad = [&](const std::string& why) {
-      return make_error(Errc::kMalformed,
-                        "ladder entry '" + std::string(entry) + "': " + why +
-                            " (expected NAME:WxH:MAXRATEk:BUFSIZEk:AUDIOk or source)");
+      return make_error(
+          Errc::kMalformed,
+          "ladder entry '" + std::string(entry) + "': " + why +
+              " (expected NAME:WxH:MAXRATEk:BUFSIZEk:AUDIOk[:X264_OPTIONS] or source)");
     };
     if (entry == "source") {
-      rungs.push_back(RungSpec{"source", true, 0, 0, 0, 0, 0});
+      rungs.push_back(RungSpec{"source", true, 0, 0, 0, 0, 0, ""});
       continue;
     }
     const auto fields = split(entry, ':');
-    if (fields.size() != 5) return bad("needs 5 fields");
+    if (fields.size() < 5) return bad("needs 5 fields");
     RungSpec r;
     r.name = std::string(fields[0]);
     if (!valid_name(r.name) || r.name == "source") return bad("invalid name");
@@ -85,6 +86,13 @@ Result<std::vector<RungSpec>> parse_rungs(std::string_view text) {
     r.video_maxrate_kbps = *maxrate;
     r.vbv_bufsize_kbps = *bufsize;
     r.audio_kbps = *audio;
+    if (fields.size() > 5) {
+      const std::size_t options_at = static_cast<std::size_t>(fields[5].data() - entry.data());
+      r.x264_params = std::string(entry.substr(options_at));
+      if (r.x264_params.empty() || !valid_x264_params(r.x264_params)) {
+        return bad("invalid libx264 options");
+      }
+    }
     rungs.push_back(std::move(r));
   }
   for (std::size_t i = 0; i < rungs.size(); ++i) {
@@ -129,6 +137,7 @@ std::string format_rungs(const std::vector<RungSpec>& rungs) {
     out += r.name + ':' + std::to_string(r.box_width) + 'x' + std::to_string(r.box_height) + ':' +
            std::to_string(r.video_maxrate_kbps) + "k:" + std::to_string(r.vbv_bufsize_kbps) +
            "k:" + std::to_string(r.audio_kbps) + 'k';
+    if (!r.x264_params.empty()) out += ':' + r.x264_params;
   }
   return out;
 }

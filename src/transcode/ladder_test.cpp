@@ -94,8 +94,26 @@ TEST(Ladder, ParsesAndFormatsRungs) {
   EXPECT_TRUE((*rungs)[1].source);
   EXPECT_EQ(format_rungs(*rungs), "240p:426x240:400k:600k:64k,source");
   EXPECT_EQ(format_rungs(default_rungs()),
-            "360p:640x360:856k:1200k:96k,480p:854x480:1498k:2100k:128k,"
+            "360p:640x360:856k:1200k:96k:subme=1,480p:854x480:1498k:2100k:128k:subme=1,"
             "720p:1280x720:2996k:4200k:128k");
+}
+
+TEST(Ladder, RungsMayCarryTheirOwnX264Options) {
+  auto rungs = parse_rungs("240p:426x240:400k:600k:64k:subme=1:me=dia,720p:1280x720:1k:1k:1k");
+  ASSERT_TRUE(rungs) << rungs.error().message;
+  EXPECT_EQ((*rungs)[0].x264_params, "subme=1:me=dia");
+  EXPECT_EQ((*rungs)[0].audio_kbps, 64);
+  EXPECT_EQ((*rungs)[1].x264_params, "");
+  EXPECT_EQ(format_rungs(*rungs),
+            "240p:426x240:400k:600k:64k:subme=1:me=dia,720p:1280x720:1k:1k:1k");
+  for (const char* text : {"240p:426x240:400k:600k:64k:subme",
+                           "240p:426x240:400k:600k:64k:", "240p:426x240:400k:600k:64k:a=1::b=2"}) {
+    auto r = parse_rungs(text);
+    EXPECT_FALSE(r) << text;
+    if (!r) {
+      EXPECT_NE(r.error().message.find("libx264 options"), std::string::npos) << text;
+    }
+  }
 }
 
 TEST(Ladder, RejectsBadRungs) {

@@ -429,6 +429,9 @@ class Pipeline {
       params.preset = config_.ladder.preset;
       params.profile = config_.ladder.profile;
       params.x264_params = config_.ladder.x264_params;
+      if (!p.spec.x264_params.empty()) {
+        params.x264_params += (params.x264_params.empty() ? "" : ":") + p.spec.x264_params;
+      }
       params.crf = config_.ladder.crf;
       params.maxrate_kbps = p.spec.video_maxrate_kbps;
       params.bufsize_kbps = p.spec.vbv_bufsize_kbps;
@@ -504,12 +507,20 @@ class Pipeline {
     to_passthrough(p);
     if (video_decoder_) video_decoder_->flush([this](AVFrame* f) { on_picture(f); });
     video_decoder_.reset();
-    auto decoder = Decoder::open(media::Codec::kH264, record, config_.decoder_threads);
+    auto decoder = Decoder::open(media::Codec::kH264, record, decoder_threads(*p));
     if (!decoder) {
       warn_(decoder.error().message);
       return;
     }
     video_decoder_ = std::move(*decoder);
+  }
+
+  // Up to 1080p one thread decodes fast enough, and the rungs' encoders already keep every
+  // core busy: frame threads would only add picture copies and a frame of delay each.
+  int decoder_threads(const media::Packet& config) const {
+    if (config_.decoder_threads > 0) return config_.decoder_threads;
+    const auto size = video_size(config);
+    return size && size->first * size->second <= 1920 * 1088 ? 1 : 0;
   }
 
   void on_audio_config(const media::PacketPtr& p) {

@@ -28,7 +28,7 @@ struct TranscodeConfig {
   std::size_t capacity = 0;                   // streams transcoded at once (0: cores / 2)
   std::size_t rung_queue_frames = 8;          // pictures waiting per rung
   std::size_t input_queue_bytes = 32u << 20;  // compressed input waiting per stream
-  int decoder_threads = 0;                    // 0: FFmpeg's choice
+  int decoder_threads = 0;                    // 0: one up to 1080p, else FFmpeg's choice
   // Files rather than live input (benchmarks): push() waits for room instead of dropping, and
   // nothing degrades, because falling behind real time is the point.
   bool offline = false;

@@ -9,7 +9,7 @@ import unittest
 from harness import (Process, SluiceTestCase, ffmpeg_publish, ffprobe_json,
                      parse_media_playlist, wait_until)
 
-DEFAULT_LADDER = ("360p:640x360:856k:1200k:96k,480p:854x480:1498k:2100k:128k,"
+DEFAULT_LADDER = ("360p:640x360:856k:1200k:96k:subme=1,480p:854x480:1498k:2100k:128k:subme=1,"
                   "720p:1280x720:2996k:4200k:128k")
 
 
