@@ -290,6 +290,9 @@ def main():
         f_wall, s_wall, m_wall = best("ffmpeg", "wall"), best("sluice", "wall"), best("sluice_smart", "wall")
         print(f"  speed   ffmpeg {args.seconds / f_wall:.2f}x  sluice {args.seconds / s_wall:.2f}x"
               f"  -> sluice/ffmpeg {f_wall / s_wall:.2f}x faster")
+        for name in ("sluice",) + tuple(variants):
+            per_round = [f["wall"] / x["wall"] for f, x in zip(results["ffmpeg"], results[name])]
+            print(f"  {name} / ffmpeg speed per round: " + ", ".join(f"{r:.2f}" for r in per_round))
         f_cpu, s_cpu, m_cpu = best("ffmpeg", "cpu"), best("sluice", "cpu"), best("sluice_smart", "cpu")
         print(f"  CPU s   ffmpeg {f_cpu:.1f}  sluice {s_cpu:.1f}  ratio sluice/ffmpeg {s_cpu / f_cpu:.2f}")
         print(f"  RSS MiB ffmpeg {best('ffmpeg', 'rss'):.0f}  sluice {best('sluice', 'rss'):.0f}")
