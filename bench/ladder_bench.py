@@ -13,7 +13,8 @@
   4. Live: `sluice serve` with the smart ladder takes two 720p30 publishers paced in real time
      (ffmpeg -re -c copy) and must keep up: no rung shed, no frame or input dropped.
 
-Usage: bench/ladder_bench.py [--build build] [--seconds 50] [--rounds 1] [--preset-alone]
+Usage: bench/ladder_bench.py [--build build] [--seconds 50] [--content pattern|pan]
+                             [--rounds 1] [--preset-alone]
                              [--together N] [--x264-variant OPTIONS]
 Needs: ffmpeg (scripts/install-deps.sh)."""
 
@@ -89,11 +90,24 @@ def together(cmds):
     return [cpu[p.pid] for p in procs]
 
 
-def make_input(path, seconds):
+CONTENT = {
+    # The test pattern: still bars with a few moving shapes.
+    "pattern": "testsrc2=size=1280x720:rate=30,noise=alls=8:allf=t",
+    # A camera panning (8 px right and 3 px down per frame) over four copies of a smaller
+    # pattern: denser detail, and motion everywhere in the picture.
+    "pan": "testsrc2=size=640x360:rate=30,split=4[a][b][c][d];"
+           "[a][b][c][d]xstack=inputs=4:layout=0_0|w0_0|0_h0|w0_h0,split=4[e][f][g][h];"
+           "[e][f][g][h]xstack=inputs=4:layout=0_0|w0_0|0_h0|w0_h0,"
+           "scroll=horizontal=0.003:vertical=0.002,crop=1280:720,noise=alls=8:allf=t",
+}
+
+
+def make_input(path, seconds, content):
     # 720p30, 2 s GOPs, 2.5 Mbit/s: a stream an OBS user would send, and one that fits the
-    # 720p rung, so the smart ladder can pass it through.
+    # 720p rung, so the smart ladder can pass it through. Temporal noise everywhere, so a
+    # rendition frame scored against the wrong source frame scores clearly lower (see ssim).
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-                    "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=30,noise=alls=8:allf=t",
+                    "-f", "lavfi", "-i", CONTENT[content],
                     "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:beep_factor=4",
                     "-t", str(seconds), "-c:v", "libx264", "-preset", "fast", "-b:v", "2500k",
                     "-maxrate", "2500k", "-bufsize", "5000k", "-g", "60", "-keyint_min", "60",
@@ -231,6 +245,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--seconds", type=int, default=50)
+    ap.add_argument("--content", choices=sorted(CONTENT), default="pattern",
+                    help="what the input shows (see CONTENT)")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--live-seconds", type=int, default=60)
     ap.add_argument("--threads", type=int, default=0, help="transcode.threads for Sluice")
@@ -254,11 +270,12 @@ def main():
     work = tempfile.mkdtemp(prefix="sluice-ladder-")
     try:
         source = os.path.join(work, "input.flv")
-        make_input(source, args.seconds)
+        make_input(source, args.seconds, args.content)
         print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
               f"{platform.platform()}")
         print(f"sluice: transcode.threads = {args.threads}")
-        print(f"input: {args.seconds} s 1280x720 30 fps H.264 2.5 Mbit/s, 2 s GOP, AAC 128k\n")
+        print(f"input: {args.seconds} s of '{args.content}', 1280x720 30 fps H.264 2.5 Mbit/s, 2 s"
+              " GOP, AAC 128k\n")
         print("reference command:\n  " + " ".join(reference_command(source, "OUT", 0)) + "\n")
 
         names = ("ffmpeg", "sluice", "sluice_smart") + tuple(variants)
