@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "media/h264.h"
+#include "transcode/ladder.h"
 
 extern "C" {
 #include <libavutil/channel_layout.h>
@@ -191,9 +192,7 @@ Result<std::unique_ptr<VideoEncoder>> VideoEncoder::open(const VideoEncoderParam
   av_dict_set(&opts, "crf", std::to_string(params.crf).c_str(), 0);
   av_dict_set(&opts, "forced-idr", "1", 0);
   // Scene cuts would add keyframes that other rungs do not have; ours come last, so win.
-  const std::string x264_params =
-      params.x264_params.empty() ? "scenecut=0" : params.x264_params + ":scenecut=0";
-  av_dict_set(&opts, "x264-params", x264_params.c_str(), 0);
+  av_dict_set(&opts, "x264-params", join_x264_params(params.x264_params, "scenecut=0").c_str(), 0);
   const int rc = avcodec_open2(ctx, c, &opts);
   av_dict_free(&opts);
   if (rc < 0) {

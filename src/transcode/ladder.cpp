@@ -126,6 +126,11 @@ bool valid_x264_params(std::string_view text) {
   }
 }
 
+std::string join_x264_params(std::string_view first, std::string_view then) {
+  if (first.empty() || then.empty()) return std::string(first.empty() ? then : first);
+  return std::string(first) + ':' + std::string(then);
+}
+
 std::string format_rungs(const std::vector<RungSpec>& rungs) {
   std::string out;
   for (const auto& r : rungs) {

@@ -50,6 +50,8 @@ std::string format_rungs(const std::vector<RungSpec>& rungs);
 // option list. Empty is valid. libx264 itself only warns about a name it does not know.
 // Options later in the list win, so a rung's own come after the ladder's.
 bool valid_x264_params(std::string_view text);
+// `first`, then `then` (which wins where both set an option); either may be empty.
+std::string join_x264_params(std::string_view first, std::string_view then);
 
 enum class OverloadPolicy { kShedRungs, kDropFrames };
 

@@ -128,6 +128,13 @@ TEST(Ladder, RejectsBadRungs) {
   }
 }
 
+TEST(Ladder, JoinedX264ParamsPutTheLaterLast) {
+  EXPECT_EQ(join_x264_params("me=dia", "subme=1"), "me=dia:subme=1");
+  EXPECT_EQ(join_x264_params("", "scenecut=0"), "scenecut=0");
+  EXPECT_EQ(join_x264_params("me=dia", ""), "me=dia");
+  EXPECT_EQ(join_x264_params("", ""), "");
+}
+
 TEST(Ladder, X264ParamsAreKeyValuePairs) {
   EXPECT_TRUE(valid_x264_params(""));
   EXPECT_TRUE(valid_x264_params("me=dia"));

@@ -428,10 +428,7 @@ class Pipeline {
       params.frame_rate = frame_rate();
       params.preset = config_.ladder.preset;
       params.profile = config_.ladder.profile;
-      params.x264_params = config_.ladder.x264_params;
-      if (!p.spec.x264_params.empty()) {
-        params.x264_params += (params.x264_params.empty() ? "" : ":") + p.spec.x264_params;
-      }
+      params.x264_params = join_x264_params(config_.ladder.x264_params, p.spec.x264_params);
       params.crf = config_.ladder.crf;
       params.maxrate_kbps = p.spec.video_maxrate_kbps;
       params.bufsize_kbps = p.spec.vbv_bufsize_kbps;
