@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Second command of README: installs what is needed, builds, and runs every test: unit tests,
-# integration tests with real clients (ffmpeg, GStreamer, rtmpdump, ffprobe), and each fuzz
-# target for a short bounded time, then the whole suite again under AddressSanitizer +
-# UndefinedBehaviorSanitizer (SLUICE_TEST_ASAN=0 skips that; scripts/test-asan.sh runs only it).
+# Second command of README: installs what is needed, checks formatting (clang-format), builds,
+# and runs every test: unit tests, integration tests with real clients (ffmpeg, GStreamer,
+# rtmpdump, ffprobe), and each fuzz target for a short bounded time, then the whole suite
+# again under AddressSanitizer + UndefinedBehaviorSanitizer (SLUICE_TEST_ASAN=0 skips that;
+# scripts/test-asan.sh runs only it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/check-format.sh
 scripts/build.sh release
 ctest --test-dir build --output-on-failure --timeout 300 -j 2
 scripts/fuzz.sh "${SLUICE_FUZZ_SECONDS:-20}"

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "http/http_server.h"
 #include "ingest/rtmp_server.h"
 #include "media/result.h"
 #include "package/hls_store.h"
@@ -16,7 +17,6 @@
 #include "relay/relay.h"
 #include "route/origin.h"
 #include "route/rtmp_proxy.h"
-#include "serve/http_server.h"
 #include "store/s3_client.h"
 #include "transcode/transcoder.h"
 
@@ -55,7 +55,7 @@ struct ServeConfig {
 
   ingest::RtmpConfig rtmp;
   package::HlsConfig hls;
-  serve::HttpConfig http;
+  http::HttpConfig http;
   transcode::TranscodeConfig transcode;
   registry::RegistryConfig registry;
   relay::RelayConfig relay;

@@ -5,9 +5,9 @@
 #include <boost/asio/io_context.hpp>
 
 #include "app/runtime.h"
+#include "http/http_server.h"
 #include "registry/registry.h"
 #include "route/origin.h"
-#include "serve/http_server.h"
 
 namespace sluice::app {
 
@@ -26,13 +26,13 @@ int run_origin(const ServeConfig& config) {
     spdlog::critical("{}", endpoint.error().message);
     return 1;
   }
-  serve::HttpCounters counters;
+  http::HttpCounters counters;
   boost::asio::io_context io(io_thread_count(config.io_threads));
   route::Origin origin(io, config.origin, **registry, counters);
-  std::unique_ptr<serve::HttpServer> http;
+  std::unique_ptr<http::HttpServer> http;
   try {
     http =
-        std::make_unique<serve::HttpServer>(io, *endpoint, config.http, counters, origin.handler());
+        std::make_unique<http::HttpServer>(io, *endpoint, config.http, counters, origin.handler());
   } catch (const boost::system::system_error& e) {
     spdlog::critical("cannot listen: {}", e.what());
     return 1;

@@ -4,11 +4,11 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "admission/admission.h"
 #include "app/runtime.h"
-#include "ingest/auth.h"
+#include "http/http_server.h"
 #include "registry/registry.h"
 #include "route/rtmp_proxy.h"
-#include "serve/http_server.h"
 
 namespace sluice::app {
 
@@ -29,13 +29,12 @@ int run_proxy(const ServeConfig& config_in) {
         "playback_secret not set: the proxy must derive the same playback IDs as the "
         "servers for republishes to stick to their server");
   }
-  if (auto st =
-          resolve_playback_ids(config, proxy_config.playback_id_mode, proxy_config.playback_secret);
-      !st) {
-    spdlog::critical("{}", st.error().message);
+  auto admission_cfg = admission_config(config);
+  if (!admission_cfg) {
+    spdlog::critical("{}", admission_cfg.error().message);
     return 1;
   }
-  auto auth = ingest::make_authorizer(config.auth, config.webhook_timeout);
+  auto auth = admission::make_authorizer(config.auth, config.webhook_timeout);
   auto registry = registry::make_registry(config.registry);
   auto rtmp_ep = parse_endpoint(config.proxy_listen);
   auto http_ep = parse_endpoint(config.proxy_http_listen);
@@ -51,19 +50,20 @@ int run_proxy(const ServeConfig& config_in) {
     spdlog::warn("proxy with the in-memory registry knows no servers; set registry = redis://...");
   }
 
+  admission::Admission admission(std::move(*admission_cfg), **auth);
   route::ProxyCounters counters;
-  serve::HttpCounters http_counters;
+  http::HttpCounters http_counters;
   boost::asio::io_context io(io_thread_count(config.io_threads));
   std::unique_ptr<route::RtmpProxy> proxy;
-  std::unique_ptr<serve::HttpServer> http;
+  std::unique_ptr<http::HttpServer> http;
   try {
-    proxy = std::make_unique<route::RtmpProxy>(io, *rtmp_ep, proxy_config, **registry, **auth,
+    proxy = std::make_unique<route::RtmpProxy>(io, *rtmp_ep, proxy_config, **registry, admission,
                                                counters);
     // Health for DNS checks: any path answers an empty 200 (as the reference's port 8000).
-    http = std::make_unique<serve::HttpServer>(
+    http = std::make_unique<http::HttpServer>(
         io, *http_ep, config.http, http_counters,
-        [&proxy](const serve::HttpRequest& req) -> boost::asio::awaitable<serve::HttpReply> {
-          serve::HttpReply r;
+        [&proxy](const http::HttpRequest& req) -> boost::asio::awaitable<http::HttpReply> {
+          http::HttpReply r;
           if (req.target == "/metrics") {
             r.content_type = "text/plain; version=0.0.4; charset=utf-8";
             r.text = proxy->metrics_text();

@@ -70,20 +70,16 @@ Result<std::string> playback_secret(const ServeConfig& config) {
 
 }  // namespace
 
-Status resolve_playback_ids(const ServeConfig& config, ingest::PlaybackIdMode& mode,
-                            std::string& secret) {
+Result<admission::AdmissionConfig> admission_config(const ServeConfig& config) {
   if (config.playback_id == "key") {
-    mode = ingest::PlaybackIdMode::kKey;
     spdlog::warn(
         "playback_id = key: the stream key is the public playback path (compatibility "
         "mode); anyone who can watch can publish");
-    return Ok{};
+    return admission::AdmissionConfig{admission::PlaybackIdMode::kKey, ""};
   }
   auto s = playback_secret(config);
   if (!s) return s.error();
-  mode = ingest::PlaybackIdMode::kHash;
-  secret = *s;
-  return Ok{};
+  return admission::AdmissionConfig{admission::PlaybackIdMode::kHash, *s};
 }
 
 int io_thread_count(int configured) {

@@ -6,8 +6,8 @@
 #include <functional>
 #include <string>
 
+#include "admission/admission.h"
 #include "app/config.h"
-#include "ingest/stream_key.h"
 #include "media/result.h"
 
 namespace sluice::app {
@@ -20,8 +20,7 @@ int io_thread_count(int configured);
 // How keys map to playback IDs: `key`, or a keyed hash whose secret comes from the config,
 // else from data_dir (generated there on first run), so IDs are stable across restarts.
 // Every server and proxy of a fleet needs the same secret.
-Status resolve_playback_ids(const ServeConfig& config, ingest::PlaybackIdMode& mode,
-                            std::string& secret);
+Result<admission::AdmissionConfig> admission_config(const ServeConfig& config);
 
 // Runs `io` on `threads` threads until SIGINT or SIGTERM call `on_stop` (close listeners,
 // cancel timers), which returns true to stop the loop now, or false when it stops the loop

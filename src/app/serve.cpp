@@ -12,9 +12,10 @@
 #include <optional>
 #include <thread>
 
+#include "admission/admission.h"
 #include "app/registration.h"
 #include "app/runtime.h"
-#include "ingest/auth.h"
+#include "ingest/publish_gate.h"
 #include "ingest/rtmp_server.h"
 #include "ingest/stream_hub.h"
 #include "package/hls_store.h"
@@ -110,14 +111,13 @@ int run_serve(const ServeConfig& config_in) {
     spdlog::critical("data_dir {}: {}", config.data_dir.string(), fs_ec.message());
     return 1;
   }
-  if (auto st =
-          resolve_playback_ids(config, config.rtmp.playback_id_mode, config.rtmp.playback_secret);
-      !st) {
-    spdlog::critical("{}", st.error().message);
+  auto admission_cfg = admission_config(config);
+  if (!admission_cfg) {
+    spdlog::critical("{}", admission_cfg.error().message);
     return 1;
   }
 
-  auto auth = ingest::make_authorizer(config.auth, config.webhook_timeout);
+  auto auth = admission::make_authorizer(config.auth, config.webhook_timeout);
   if (!auth) {
     spdlog::critical("{}", auth.error().message);
     return 1;
@@ -157,29 +157,32 @@ int run_serve(const ServeConfig& config_in) {
   std::optional<Registration> registration;  // emplaced once the HTTP address is known
   transcode::TranscodeService transcoder(config.transcode, hls);
   ingest::RtmpCounters rtmp_counters;
-  serve::HttpCounters http_counters;
-  serve::ViewerCounter viewers;
+  http::HttpCounters http_counters;
+  http::ViewerCounter viewers;
   std::atomic<bool> draining{false};
+  admission::Admission admission(std::move(*admission_cfg), **auth, &draining);
   // Declared after everything sessions refer to, so it is destroyed first: destroying the
   // io_context destroys the suspended session coroutines while the hub and store still exist.
   asio::io_context io(threads);
   relay::RelayService relays(io, config.relay, &transcoder);
 
+  ingest::PublishGate gate(
+      admission, hub,
+      ingest::PublishGateHooks{
+          [&transcoder](const std::string& id) { return transcoder.open(id); },
+          [&](const std::shared_ptr<ingest::Stream>& stream, const std::string& options) {
+            if (auto position = hls.live_session(stream->playback_id()))
+              registration->on_publish(stream->playback_id(), *position);
+            relays.start(stream, options);
+          }},
+      config.rtmp.takeover);
+
   std::unique_ptr<ingest::RtmpServer> rtmp;
-  std::unique_ptr<serve::HttpServer> http;
+  std::unique_ptr<http::HttpServer> http;
   try {
     rtmp = std::make_unique<ingest::RtmpServer>(
-        io, *rtmp_ep,
-        ingest::IngestContext{
-            config.rtmp, hub, **auth,
-            [&transcoder](const std::string& id) { return transcoder.open(id); }, rtmp_counters,
-            &draining,
-            [&](const std::shared_ptr<ingest::Stream>& stream, const std::string& options) {
-              if (auto position = hls.live_session(stream->playback_id()))
-                registration->on_publish(stream->playback_id(), *position);
-              relays.start(stream, options);
-            }});
-    http = std::make_unique<serve::HttpServer>(
+        io, *rtmp_ep, ingest::IngestContext{config.rtmp, hub, gate, rtmp_counters});
+    http = std::make_unique<http::HttpServer>(
         io, *http_ep, config.http, http_counters,
         serve::make_hls_handler(serve::ServeContext{hls, hub, transcoder, **registry, rtmp_counters,
                                                     http_counters, recorder ? &*recorder : nullptr,
@@ -203,10 +206,10 @@ int run_serve(const ServeConfig& config_in) {
   publish_node();
 
   // The admin API, on its own listener (off unless admin.listen is set).
-  serve::HttpConfig admin_http_config = config.http;
+  http::HttpConfig admin_http_config = config.http;
   admin_http_config.writes = true;
-  serve::HttpCounters admin_counters;
-  std::unique_ptr<serve::HttpServer> admin;
+  http::HttpCounters admin_counters;
+  std::unique_ptr<http::HttpServer> admin;
   if (!config.admin_listen.empty()) {
     auto admin_ep = parse_endpoint(config.admin_listen);
     if (!admin_ep) {
@@ -220,7 +223,7 @@ int run_serve(const ServeConfig& config_in) {
                                 },
                                 [&] { (*auth)->reload(); }};
     try {
-      admin = std::make_unique<serve::HttpServer>(
+      admin = std::make_unique<http::HttpServer>(
           io, *admin_ep, admin_http_config, admin_counters,
           serve::make_admin_handler(
               serve::ServeContext{hls, hub, transcoder, **registry, rtmp_counters, http_counters,

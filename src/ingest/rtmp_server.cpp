@@ -13,11 +13,12 @@
 #include <boost/asio/write.hpp>
 
 #include "ingest/outbox.h"
-#include "ingest/rtmp_messages.h"
 #include "media/timestamps.h"
 #include "observe/log.h"
 #include "proto/flv/flv.h"
+#include "proto/rtmp/command_phase.h"
 #include "proto/rtmp/handshake.h"
+#include "proto/rtmp/server_messages.h"
 
 namespace sluice::ingest {
 
@@ -39,6 +40,7 @@ class Session {
         ctx_(ctx),
         id_(id),
         decoder_(ctx.config.chunk_limits),
+        phase_({ctx.config.app, ctx.config.amf0_limits}),
         outbox_(std::make_shared<Outbox>(Outbox::Executor(socket_.get_executor()),
                                          ctx.config.play_queue_bytes, ctx.counters.player_drops,
                                          ctx.config.play_coalesce)) {
@@ -130,9 +132,9 @@ class Session {
     for (auto& m : messages_) {
       if (!co_await on_message(m) || stop_) co_return false;
     }
-    if (role_ == Role::kPublisher && stream_->ended()) {
+    if (role_ == Role::kPublisher && publication_.stream->ended()) {
       log_.warn("publish of {} taken over by a new publisher (or ended by an admin); closing",
-                stream_->playback_id());
+                publication_.stream->playback_id());
       co_return false;
     }
     co_return true;
@@ -153,7 +155,7 @@ class Session {
       case rtmp::kUserControl: {
         auto uc = rtmp::parse_user_control(*m.payload);
         if (uc && uc->event == rtmp::kPingRequest) {
-          outbox_->send(user_control(rtmp::kPingResponse, uc->value));
+          outbox_->send(rtmp::user_control(rtmp::kPingResponse, uc->value));
         }
         co_return true;
       }
@@ -178,157 +180,87 @@ class Session {
   }
 
   asio::awaitable<bool> on_command(const rtmp::Message& m) {
-    auto body = std::span<const std::uint8_t>(*m.payload);
-    // AMF3 command messages start with a 0 byte and then carry AMF0 values.
-    if (m.type == rtmp::kCommandAmf3 && !body.empty()) body = body.subspan(1);
-    auto values = amf0::decode_all(body, ctx_.config.amf0_limits);
-    if (!values) {
-      fail("command: " + values.error().message);
+    auto step = phase_.on_command(m);
+    if (!step) {
+      fail(step.error().message);
       co_return false;
     }
-    const auto& v = *values;
-    if (v.empty() || !v[0].as_string()) {
-      fail("command without a name");
-      co_return false;
-    }
-    const std::string& name = *v[0].as_string();
-    const double txid = v.size() > 1 && v[1].as_number() ? *v[1].as_number() : 0.0;
-    const auto arg = [&](std::size_t i) -> std::string {
-      return v.size() > i && v[i].as_string() ? *v[i].as_string() : std::string{};
-    };
-
-    if (name == "connect") co_return on_connect(txid, v.size() > 2 ? v[2] : amf0::Value{});
-    if (!connected_) {
-      fail("'" + name + "' before connect");
-      co_return false;
-    }
-    if (name == "createStream") {
-      outbox_->send(
-          command_message(kCommandCsid, 0, {"_result", txid, amf0::Null{}, double(kPlayStreamId)}));
-      co_return true;
-    }
-    if (name == "releaseStream" || name == "FCPublish" || name == "FCUnpublish" ||
-        name == "getStreamLength") {
-      if (txid != 0) {
-        outbox_->send(
-            command_message(kCommandCsid, 0, {"_result", txid, amf0::Null{}, amf0::Undefined{}}));
+    if (!step->reply.empty()) outbox_->send(std::move(step->reply));
+    using Action = rtmp::CommandStep::Action;
+    switch (step->action) {
+      case Action::kContinue:
+        co_return true;
+      case Action::kRefused:
+        log_.warn("connect to unknown app '{}' (expected '{}')", step->name, ctx_.config.app);
+        drain_ = true;
+        co_return false;
+      case Action::kEnd:
+        log_.info("{}", step->command);
+        co_return false;
+      case Action::kPublish: {
+        auto published = co_await on_publish(step->name);
+        co_return published;
       }
-      co_return true;
+      case Action::kPlay:
+        co_return on_play(step->name);
     }
-    if (name == "publish") co_return co_await on_publish(arg(3));
-    if (name == "play") co_return on_play(arg(3));
-    if (name == "deleteStream" || name == "closeStream") {
-      log_.info("{}", name);
-      co_return false;
-    }
-    log_.debug("ignoring command '{}'", name);
     co_return true;
   }
 
-  bool on_connect(double txid, const amf0::Value& cmd) {
-    app_ = normalize_app(cmd.get_string("app"));
-    tc_url_ = cmd.get_string("tcUrl");
-    flash_ver_ = cmd.get_string("flashVer");
-    if (app_ != ctx_.config.app) {
-      log_.warn("connect to unknown app '{}' (expected '{}')", app_, ctx_.config.app);
-      outbox_->send(connect_rejected(txid, "unknown application"));
-      drain_ = true;
-      return false;
-    }
-    connected_ = true;
-    outbox_->send(connect_accepted(txid, cmd.get_number("objectEncoding", 0)));
-    return true;
-  }
-
-  void reject_publish(const std::string& code, const std::string& why) {
+  void reject_publish(const admission::Refusal& refusal) {
     ctx_.counters.publishes_rejected.fetch_add(1, std::memory_order_relaxed);
-    log_.warn("publish of key {} rejected: {}", mask_key(key_), why);
-    outbox_->send(on_status("error", code, why));
+    log_.warn("publish of key {} rejected: {}", admission::mask_key(key_), refusal.description);
+    outbox_->send(rtmp::CommandPhase::refused(admission::rtmp_status_code(refusal.kind),
+                                              refusal.description));
     drain_ = true;
   }
 
   asio::awaitable<bool> on_publish(const std::string& publish_name) {
-    if (role_ != Role::kNone) {
-      fail("publish on a connection that already " +
-           std::string(role_ == Role::kPublisher ? "publishes" : "plays"));
-      co_return false;
-    }
-    auto [key, query] = split_publish_name(publish_name);
-    key_ = key;
-    if (ctx_.draining && ctx_.draining->load()) {
-      reject_publish("NetStream.Publish.Failed", "this server is draining; publish elsewhere");
-      co_return false;
-    }
-    if (!valid_stream_name(key)) {
-      reject_publish("NetStream.Publish.BadName", "invalid stream key (1-128 of [A-Za-z0-9_-])");
-      co_return false;
-    }
-    PublishRequest req{app_, key, query, addr_, tc_url_, flash_ver_, id_};
+    key_ = admission::split_publish_name(publish_name).key;
+    const auto& client = phase_.client();
+    const admission::PublishAttempt attempt{client.app,    publish_name,     addr_,
+                                            client.tc_url, client.flash_ver, id_};
     // Reading pauses while the authorizer decides: NetStream.Publish.Start must not go out
     // before the decision (answering first makes OBS retry forever on a reject).
-    auto decision = co_await ctx_.auth.authorize(req);
-    if (!decision.allowed) {
-      reject_publish("NetStream.Publish.BadName", "not authorized: " + decision.reason);
+    auto verdict = co_await ctx_.gate.admit(attempt);
+    if (auto* refusal = std::get_if<admission::Refusal>(&verdict)) {
+      reject_publish(*refusal);
       co_return false;
     }
-    std::string playback_id = decision.playback_id.value_or(
-        derive_playback_id(ctx_.config.playback_id_mode, ctx_.config.playback_secret, key));
-    if (!valid_stream_name(playback_id)) {
-      reject_publish("NetStream.Publish.BadName", "authorizer gave an invalid playback ID");
-      co_return false;
-    }
-    auto stream = ctx_.hub.start_publish(playback_id, ctx_.config.takeover);
-    if (!stream) {
-      reject_publish("NetStream.Publish.BadName", stream.error().message);
-      co_return false;
-    }
-    stream_ = *stream;
+    publication_ = std::get<Publication>(std::move(verdict));
+    const auto& admitted = publication_.admitted;
     role_ = Role::kPublisher;
-    query_ = query;
-    outputs_ = ctx_.open_outputs(playback_id);
     ctx_.counters.publishes_total.fetch_add(1, std::memory_order_relaxed);
-    outbox_->send(user_control(rtmp::kStreamBegin, kPlayStreamId));
-    outbox_->send(
-        on_status("status", "NetStream.Publish.Start", playback_id + " is now published."));
-    log_.with("stream", playback_id);
-    log_.info("publishing key {} as playback ID {} ({})", mask_key(key), playback_id,
-              decision.reason);
-    if (ctx_.on_publish) ctx_.on_publish(stream_, query_);
+    outbox_->send(rtmp::CommandPhase::publish_started(admitted.playback_id));
+    log_.with("stream", admitted.playback_id);
+    log_.info("publishing key {} as playback ID {} ({})", admission::mask_key(admitted.key),
+              admitted.playback_id, admitted.reason);
     co_return true;
   }
 
   bool on_play(const std::string& play_name) {
-    if (role_ != Role::kNone) {
-      fail("play on a connection that already has a role");
-      return false;
-    }
-    auto name = split_publish_name(play_name).key;
-    auto stream = valid_stream_name(name) ? ctx_.hub.find(name) : nullptr;
+    const auto name = admission::Admission::playback_id_to_play(play_name);
+    auto stream = name ? ctx_.hub.find(*name) : nullptr;
     if (!stream) {
-      log_.info("play of unknown stream '{}'", valid_stream_name(name) ? name : "?");
-      outbox_->send(on_status("error", "NetStream.Play.StreamNotFound", "no such live stream"));
+      log_.info("play of unknown stream '{}'", name.value_or("?"));
+      outbox_->send(
+          rtmp::CommandPhase::refused("NetStream.Play.StreamNotFound", "no such live stream"));
       drain_ = true;
       return false;
     }
     role_ = Role::kPlayer;
     read_deadline_ = Clock::time_point::max();  // players may stay silent; writes are timed
-    outbox_->send(user_control(rtmp::kStreamBegin, kPlayStreamId));
-    outbox_->send(on_status("status", "NetStream.Play.Reset", "Playing and resetting " + name));
-    outbox_->send(on_status("status", "NetStream.Play.Start", "Started playing " + name));
-    outbox_->send(data_message(kPlayStreamId, {"|RtmpSampleAccess", true, true}));
-    media::Bytes farewell = user_control(rtmp::kStreamEof, kPlayStreamId);
-    auto notify = on_status("status", "NetStream.Play.UnpublishNotify", name + " is unpublished.");
-    farewell.insert(farewell.end(), notify.begin(), notify.end());
-    outbox_->set_farewell(std::move(farewell));
+    outbox_->send(rtmp::CommandPhase::play_started(*name));
+    outbox_->set_farewell(rtmp::CommandPhase::play_ended(*name));
     if (!stream->subscribe(outbox_)) {
-      outbox_->send(on_status("error", "NetStream.Play.StreamNotFound", "stream ended"));
+      outbox_->send(rtmp::CommandPhase::refused("NetStream.Play.StreamNotFound", "stream ended"));
       drain_ = true;
       return false;
     }
     play_stream_ = stream;
-    log_.with("stream", name);
+    log_.with("stream", *name);
     ctx_.counters.players_active.fetch_add(1, std::memory_order_relaxed);
-    log_.info("playing {}", name);
+    log_.info("playing {}", *name);
     return true;
   }
 
@@ -353,7 +285,7 @@ class Session {
     packet->codec = media::Codec::kAmfData;
     packet->dts_ms = last_dts_;
     packet->body = std::move(body);
-    stream_->publish(packet);
+    publication_.stream->publish(packet);
   }
 
   void on_media(const rtmp::Message& m) {
@@ -391,8 +323,10 @@ class Session {
     }
     packet->dts_ms = timestamps_.normalize(packet->kind, m.timestamp);
     last_dts_ = packet->dts_ms;
-    stream_->publish(packet);
-    if (outputs_ && packet->codec != media::Codec::kUnknown) outputs_->on_packet(packet);
+    publication_.stream->publish(packet);
+    if (publication_.outputs && packet->codec != media::Codec::kUnknown) {
+      publication_.outputs->on_packet(packet);
+    }
   }
 
   void warn_media(const std::string& what) {
@@ -417,8 +351,9 @@ class Session {
       if (ec) co_return;
       const auto now = Clock::now();
       if (now > read_deadline_) {
-        log_.warn("closing: {}", role_ == Role::kNone && !connected_ ? "handshake/connect timed out"
-                                                                     : "idle timeout");
+        log_.warn("closing: {}", role_ == Role::kNone && !phase_.connected()
+                                     ? "handshake/connect timed out"
+                                     : "idle timeout");
         co_return;
       }
       if (write_started_ != Clock::time_point{} &&
@@ -439,10 +374,9 @@ class Session {
       read_deadline_ = Clock::now() + std::chrono::seconds(2);
       co_await (outbox_->run_writer(socket_, write_started_) || watchdog());
     }
-    if (role_ == Role::kPublisher && stream_) {
-      if (outputs_) outputs_->end();
-      ctx_.hub.end_publish(stream_);
-      log_.info("publish of {} ended", stream_->playback_id());
+    if (role_ == Role::kPublisher) {
+      ctx_.gate.end(publication_);
+      log_.info("publish of {} ended", publication_.stream->playback_id());
     }
     if (role_ == Role::kPlayer && play_stream_) {
       play_stream_->unsubscribe(outbox_.get());
@@ -464,20 +398,20 @@ class Session {
   observe::Logger log_;
   std::array<std::uint8_t, 64 * 1024> buf_{};
   rtmp::ChunkDecoder decoder_;
+  rtmp::CommandPhase phase_;
   rtmp::AckCounter acks_;
   std::vector<rtmp::Message> messages_;
   std::shared_ptr<Outbox> outbox_;
   Clock::time_point read_deadline_{};
   Clock::time_point write_started_{};
 
-  bool connected_ = false, stop_ = false, drain_ = false, warned_type_ = false;
+  bool stop_ = false, drain_ = false, warned_type_ = false;
   Role role_ = Role::kNone;
-  std::string app_, tc_url_, flash_ver_, key_, query_;
+  std::string key_;  // as the publisher sent it, for the log (masked)
   std::string last_media_warning_;
   media::TimestampNormalizer timestamps_;
   std::int64_t last_dts_ = 0;
-  std::shared_ptr<Stream> stream_;  // when publishing
-  std::unique_ptr<media::PacketSink> outputs_;
+  Publication publication_;              // when publishing
   std::shared_ptr<Stream> play_stream_;  // when playing
 };
 

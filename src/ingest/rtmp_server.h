@@ -12,10 +12,8 @@
 #include <memory>
 #include <string>
 
-#include "ingest/auth.h"
+#include "ingest/publish_gate.h"
 #include "ingest/stream_hub.h"
-#include "ingest/stream_key.h"
-#include "media/packet_sink.h"
 #include "proto/amf0/amf0.h"
 #include "proto/rtmp/chunk.h"
 
@@ -32,8 +30,6 @@ struct RtmpConfig {
   bool takeover = false;  // a second publisher of a live key replaces the first
   rtmp::DecoderLimits chunk_limits;
   amf0::Limits amf0_limits;
-  PlaybackIdMode playback_id_mode = PlaybackIdMode::kHash;
-  std::string playback_secret;
 };
 
 // Counters shown on /metrics; relaxed atomics, written from any strand.
@@ -53,15 +49,9 @@ struct RtmpCounters {
 // Collaborators a session needs; all outlive the server.
 struct IngestContext {
   const RtmpConfig& config;
-  StreamHub& hub;
-  PublishAuthorizer& auth;
-  // Opens where a publish session's packets go (HLS passthrough or a transcoder).
-  std::function<std::unique_ptr<media::PacketSink>(const std::string& playback_id)> open_outputs;
+  StreamHub& hub;  // where players find streams
+  PublishGate& gate;
   RtmpCounters& counters;
-  // While true, new publishes are refused (the node is draining before it exits).
-  const std::atomic<bool>* draining = nullptr;
-  // Told about each publish that starts, with its publish options (relays start here).
-  std::function<void(const std::shared_ptr<Stream>&, const std::string& options)> on_publish;
 };
 
 class RtmpServer {

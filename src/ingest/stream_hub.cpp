@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "proto/rtmp/chunk.h"
+#include "proto/rtmp/server_messages.h"
 
 namespace sluice::ingest {
 
@@ -35,9 +36,10 @@ Stream::Stream(std::string playback_id, std::uint64_t session_id)
 LiveItem Stream::make_item(const media::PacketPtr& packet) const {
   auto chunks = std::make_shared<media::Bytes>();
   const auto& body = *packet->body;
-  chunks->reserve(body.size() + body.size() / kPlayChunkSize + 16);
-  rtmp::encode_message(play_csid(packet->kind), rtmp_type(packet->kind), kPlayStreamId,
-                       static_cast<std::uint32_t>(packet->dts_ms), body, kPlayChunkSize, *chunks);
+  chunks->reserve(body.size() + body.size() / rtmp::kServerChunkSize + 16);
+  rtmp::encode_message(play_csid(packet->kind), rtmp_type(packet->kind), rtmp::kMediaStreamId,
+                       static_cast<std::uint32_t>(packet->dts_ms), body, rtmp::kServerChunkSize,
+                       *chunks);
   return LiveItem{packet, std::move(chunks)};
 }
 

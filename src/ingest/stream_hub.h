@@ -21,11 +21,9 @@ namespace sluice::ingest {
 // A packet as fanned out, with its RTMP wire encoding made once for every player.
 struct LiveItem {
   media::PacketPtr packet;
-  media::SharedBytes rtmp_chunks;  // encoded at kPlayChunkSize on stream id kPlayStreamId
+  // Encoded at rtmp::kServerChunkSize on message stream rtmp::kMediaStreamId.
+  media::SharedBytes rtmp_chunks;
 };
-
-inline constexpr std::uint32_t kPlayChunkSize = 4096;
-inline constexpr std::uint32_t kPlayStreamId = 1;
 
 class Subscriber {
  public:

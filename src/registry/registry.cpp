@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "observe/metrics.h"
 #include "registry/redis_registry.h"
 
 namespace sluice::registry {
@@ -173,6 +174,25 @@ Result<std::unique_ptr<Registry>> make_registry(const RegistryConfig& config) {
   auto address = parse_redis_url(config.url);
   if (!address) return address.error();
   return std::unique_ptr<Registry>(std::make_unique<RedisRegistry>(config, *address));
+}
+
+void append_registry_metrics(std::string& out, const Registry& registry) {
+  const auto h = registry.health();
+  observe::append_metric(out, "sluice_registry_connected", "gauge",
+                         "1 while the registry is reachable (always 1 in memory).",
+                         h.connected ? 1 : 0);
+  observe::append_metric(out, "sluice_registry_errors_total", "counter",
+                         "Failed registry calls and connections.", static_cast<double>(h.errors));
+  observe::append_metric(out, "sluice_registry_connects_total", "counter",
+                         "Registry connections established.", static_cast<double>(h.reconnects));
+  observe::append_metric(out, "sluice_registry_events_total", "counter",
+                         "Registry change notifications received.", static_cast<double>(h.events));
+  observe::append_metric(out, "sluice_registry_streams", "gauge",
+                         "Streams in the registry (local view).",
+                         static_cast<double>(registry.streams().size()));
+  observe::append_metric(out, "sluice_registry_nodes", "gauge",
+                         "Servers in the registry (local view).",
+                         static_cast<double>(registry.nodes().size()));
 }
 
 }  // namespace sluice::registry

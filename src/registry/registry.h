@@ -93,4 +93,7 @@ Result<RedisAddress> parse_redis_url(std::string_view url);
 // unreachable Redis is retried in the background.
 Result<std::unique_ptr<Registry>> make_registry(const RegistryConfig& config);
 
+// The registry's health as metrics (sluice_registry_*), for every role.
+void append_registry_metrics(std::string& out, const Registry& registry);
+
 }  // namespace sluice::registry

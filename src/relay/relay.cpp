@@ -20,6 +20,7 @@
 #include "ingest/outbox.h"
 #include "observe/log.h"
 #include "proto/rtmp/publish_client.h"
+#include "proto/rtmp/server_messages.h"
 
 namespace sluice::relay {
 
@@ -32,7 +33,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
-static_assert(rtmp::PublishClient::kMediaChunkSize == ingest::kPlayChunkSize,
+static_assert(rtmp::PublishClient::kMediaChunkSize == rtmp::kServerChunkSize,
               "relays send the players' chunk encoding as is");
 constexpr auto kKeepStopped = std::chrono::seconds(60);  // stopped relays stay in the stats
 
@@ -44,7 +45,7 @@ class Feed final : public ingest::Subscriber {
       : out_(std::move(out)), stream_id_(stream_id) {}
 
   void on_item(const ingest::LiveItem& item) override {
-    if (stream_id_ == ingest::kPlayStreamId || !item.rtmp_chunks) {
+    if (stream_id_ == rtmp::kMediaStreamId || !item.rtmp_chunks) {
       out_->on_item(item);
       return;
     }

@@ -120,9 +120,9 @@ std::optional<NodeRoute> parse_node_route(std::string_view target) {
   const std::string_view address = target.substr(0, slash);
   const std::string_view path = target.substr(slash);
   if (!valid_address(address)) return std::nullopt;
-  serve::Route route = serve::parse_route(path);
-  if (route.kind != serve::RouteKind::kRecordingPlaylist &&
-      route.kind != serve::RouteKind::kRecordingSegment) {
+  http::Route route = http::parse_route(path);
+  if (route.kind != http::RouteKind::kRecordingPlaylist &&
+      route.kind != http::RouteKind::kRecordingSegment) {
     return std::nullopt;
   }
   return NodeRoute{std::string(address), std::string(path), std::move(route)};

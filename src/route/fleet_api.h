@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "serve/routes.h"
+#include "http/routes.h"
 
 namespace sluice::route {
 
@@ -47,8 +47,8 @@ std::string node_path(std::string_view address, std::string_view path);
 // of the fleet, so the route cannot reach arbitrary hosts.
 struct NodeRoute {
   std::string address;
-  std::string path;    // /recordings/..., query removed
-  serve::Route route;  // kRecordingPlaylist or kRecordingSegment
+  std::string path;   // /recordings/..., query removed
+  http::Route route;  // kRecordingPlaylist or kRecordingSegment
 };
 // nullopt: not under /node/, or not a recording file (answer 404).
 std::optional<NodeRoute> parse_node_route(std::string_view target);

@@ -85,11 +85,11 @@ TEST(NodeRoute, ParsesRecordingFilesOnly) {
   ASSERT_TRUE(playlist);
   EXPECT_EQ(playlist->address, "127.0.0.1:8001");
   EXPECT_EQ(playlist->path, "/recordings/p/vod-R1.m3u8");
-  EXPECT_EQ(playlist->route.kind, serve::RouteKind::kRecordingPlaylist);
+  EXPECT_EQ(playlist->route.kind, http::RouteKind::kRecordingPlaylist);
   auto segment = parse_node_route("/node/[::1]:8001/recordings/p/720p/42.ts");
   ASSERT_TRUE(segment);
   EXPECT_EQ(segment->address, "[::1]:8001");
-  EXPECT_EQ(segment->route.kind, serve::RouteKind::kRecordingSegment);
+  EXPECT_EQ(segment->route.kind, http::RouteKind::kRecordingSegment);
   EXPECT_EQ(segment->route.sequence, 42u);
 
   for (const char* bad :

@@ -18,20 +18,20 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "http/routes.h"
+#include "http/viewers.h"
+#include "http/web_assets.h"
 #include "observe/metrics.h"
 #include "route/fleet_api.h"
-#include "serve/hls_http.h"
-#include "serve/routes.h"
-#include "serve/web_assets.h"
 
 namespace sluice::route {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace http = beast::http;
+namespace bhttp = beast::http;
 using asio::ip::tcp;
-using serve::HttpReply;
-using serve::RouteKind;
+using http::HttpReply;
+using http::RouteKind;
 
 namespace {
 
@@ -103,14 +103,14 @@ struct Origin::Impl {
   asio::io_context& io;
   const OriginConfig& config;
   const registry::Registry& registry;
-  const serve::HttpCounters& http_counters;
+  const http::HttpCounters& http_counters;
   ObjectCache cache;
   OriginCounters counters;
   observe::Histogram upstream_latency{
       std::vector<double>{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
   // The servers see one client, the origin; so the origin counts its own viewers for
   // /api/streams.
-  serve::ViewerCounter viewers;
+  http::ViewerCounter viewers;
 
   std::mutex flights_mutex;  // guards flights
   std::map<std::string, std::shared_ptr<Flight>> flights;
@@ -119,7 +119,7 @@ struct Origin::Impl {
   std::map<std::string, std::vector<StreamPtr>> idle;
 
   Impl(asio::io_context& i, const OriginConfig& c, const registry::Registry& r,
-       const serve::HttpCounters& h)
+       const http::HttpCounters& h)
       : io(i), config(c), registry(r), http_counters(h), cache(c.cache_bytes) {}
 
   Clock::duration freshness(RouteKind kind, int status) const {
@@ -187,26 +187,26 @@ struct Origin::Impl {
         stream = co_await connect(address, error);
         if (!stream) co_return std::nullopt;
       }
-      http::request<http::empty_body> req{http::verb::get, target, 11};
-      req.set(http::field::host, address);
-      req.set(http::field::user_agent, "sluice-origin");
+      bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
+      req.set(bhttp::field::host, address);
+      req.set(bhttp::field::user_agent, "sluice-origin");
       stream->expires_after(config.upstream_timeout);
-      auto [werr, wn] = co_await http::async_write(*stream, req, kUseTuple);
+      auto [werr, wn] = co_await bhttp::async_write(*stream, req, kUseTuple);
       // Room for large reads: an empty buffer makes Beast read a segment 512 bytes at a time.
       beast::flat_buffer buffer;
       buffer.reserve(256 * 1024);
-      http::response_parser<http::vector_body<std::uint8_t>> parser;
+      bhttp::response_parser<bhttp::vector_body<std::uint8_t>> parser;
       parser.body_limit(config.max_object_bytes);
       parser.header_limit(64 * 1024);
       boost::system::error_code rerr = werr;
       if (!werr) {
-        auto [e, n] = co_await http::async_read(*stream, buffer, parser, kUseTuple);
+        auto [e, n] = co_await bhttp::async_read(*stream, buffer, parser, kUseTuple);
         rerr = e;
       }
       if (rerr) {
         // A pooled connection may have been closed by the server while idle.
         if (was_reused &&
-            (rerr == http::error::end_of_stream || rerr == asio::error::eof ||
+            (rerr == bhttp::error::end_of_stream || rerr == asio::error::eof ||
              rerr == asio::error::connection_reset || rerr == asio::error::broken_pipe)) {
           continue;
         }
@@ -217,7 +217,7 @@ struct Origin::Impl {
       auto& res = parser.get();
       UpstreamResponse out;
       out.status = res.result_int();
-      out.content_type = std::string(res[http::field::content_type]);
+      out.content_type = std::string(res[bhttp::field::content_type]);
       out.body = std::make_shared<const std::vector<std::uint8_t>>(std::move(res.body()));
       if (res.keep_alive()) give_back(address, std::move(stream));
       co_return out;
@@ -359,7 +359,7 @@ struct Origin::Impl {
       spdlog::warn("origin: {} skipped in {}: not the expected JSON", address, path);
     }
     auto object = std::make_shared<CachedObject>();
-    object->content_type = serve::content_type(kind);
+    object->content_type = http::content_type(kind);
     object->body = std::make_shared<const media::Bytes>(merged.json.begin(), merged.json.end());
     object->fetched_at = Clock::now();
     object->fresh_for = seconds(config.api_fresh_s);
@@ -399,13 +399,12 @@ struct Origin::Impl {
   HttpReply reply_from(const CachedObject& object, RouteKind kind, const char* cache_state) {
     HttpReply r;
     if (object.status == 404) {
-      r = serve::not_streaming("");
+      r = http::not_streaming("");
       r.text.assign(object.body->begin(), object.body->end());
     } else {
-      r.content_type =
-          object.content_type.empty() ? serve::content_type(kind) : object.content_type;
+      r.content_type = object.content_type.empty() ? http::content_type(kind) : object.content_type;
       // The CDN policy: master 60 s, media playlists not cached, segments 600 s.
-      r.cache_control = serve::cache_control(kind);
+      r.cache_control = http::cache_control(kind);
       r.bytes = object.body;
       r.accept_ranges = kind == RouteKind::kSegment || kind == RouteKind::kRecordingSegment;
     }
@@ -416,8 +415,8 @@ struct Origin::Impl {
     return r;
   }
 
-  asio::awaitable<HttpReply> handle(const serve::HttpRequest& req) {
-    const serve::Route route = serve::parse_route(req.target);
+  asio::awaitable<HttpReply> handle(const http::HttpRequest& req) {
+    const http::Route route = http::parse_route(req.target);
     switch (route.kind) {
       case RouteKind::kHealth: {
         HttpReply r;
@@ -426,15 +425,15 @@ struct Origin::Impl {
       }
       case RouteKind::kMetrics: {
         HttpReply r;
-        r.content_type = serve::content_type(route.kind);
+        r.content_type = http::content_type(route.kind);
         r.text = metrics_text();
         co_return r;
       }
       case RouteKind::kIndex:
       case RouteKind::kWebAsset: {
         const std::string name = route.kind == RouteKind::kIndex ? "index.html" : route.rendition;
-        if (auto reply = serve::web_reply(name)) co_return std::move(*reply);
-        co_return serve::not_streaming("");
+        if (auto reply = http::web_reply(name)) co_return std::move(*reply);
+        co_return http::not_streaming("");
       }
       case RouteKind::kStreams:
       case RouteKind::kRecordings:
@@ -451,12 +450,12 @@ struct Origin::Impl {
           r.text = status_json();
           co_return r;
         }
-        co_return serve::not_streaming("");
+        co_return http::not_streaming("");
     }
     const auto entry = registry.find_stream(route.playback_id);
     if (!entry) {
       counters.unknown.fetch_add(1, std::memory_order_relaxed);
-      co_return serve::not_streaming(route.playback_id);
+      co_return http::not_streaming(route.playback_id);
     }
     if (route.kind == RouteKind::kMediaPlaylist) viewers.seen(route.playback_id, req.remote);
     std::string path(req.target.substr(0, req.target.find('?')));
@@ -474,7 +473,7 @@ struct Origin::Impl {
     const bool known = std::any_of(nodes.begin(), nodes.end(), [&](const registry::NodeEntry& n) {
       return n.address == node.address;
     });
-    if (!known) co_return serve::not_streaming("");
+    if (!known) co_return http::not_streaming("");
     std::string key = "node " + node.address + " " + node.path;
     co_return co_await cached_or_fetched(std::move(key), std::move(node.address),
                                          std::move(node.path), node.route.kind);
@@ -544,8 +543,8 @@ struct Origin::Impl {
     add("sluice_origin_cache_objects", "gauge", "Objects held by the cache.", c.objects);
     add("sluice_origin_cache_evictions_total", "counter", "Objects evicted for the budget.",
         c.evictions);
-    serve::append_http_metrics(out, http_counters);
-    serve::append_registry_metrics(out, registry);
+    http::append_http_metrics(out, http_counters);
+    registry::append_registry_metrics(out, registry);
     observe::append_process_metrics(out);
     return out;
   }
@@ -580,13 +579,13 @@ struct Origin::Impl {
 };
 
 Origin::Origin(asio::io_context& io, const OriginConfig& config, const registry::Registry& registry,
-               const serve::HttpCounters& http_counters)
+               const http::HttpCounters& http_counters)
     : impl_(std::make_shared<Impl>(io, config, registry, http_counters)) {}
 
 Origin::~Origin() = default;
 
-serve::HttpHandler Origin::handler() {
-  return [impl = impl_](const serve::HttpRequest& req) { return impl->handle(req); };
+http::HttpHandler Origin::handler() {
+  return [impl = impl_](const http::HttpRequest& req) { return impl->handle(req); };
 }
 
 std::string Origin::metrics_text() const {

@@ -14,9 +14,9 @@
 #include <memory>
 #include <string>
 
+#include "http/http_server.h"
 #include "registry/registry.h"
 #include "route/object_cache.h"
-#include "serve/http_server.h"
 
 namespace sluice::route {
 
@@ -54,10 +54,10 @@ struct OriginCounters {
 class Origin {
  public:
   Origin(boost::asio::io_context& io, const OriginConfig& config,
-         const registry::Registry& registry, const serve::HttpCounters& http_counters);
+         const registry::Registry& registry, const http::HttpCounters& http_counters);
   ~Origin();
 
-  serve::HttpHandler handler();
+  http::HttpHandler handler();
   std::string metrics_text() const;
   std::string status_json() const;
 

@@ -16,13 +16,13 @@
 #include <set>
 #include <variant>
 
-#include "ingest/rtmp_messages.h"
-#include "ingest/stream_hub.h"
 #include "observe/log.h"
+#include "observe/metrics.h"
+#include "proto/rtmp/command_phase.h"
 #include "proto/rtmp/handshake.h"
+#include "proto/rtmp/server_messages.h"
 #include "route/placement.h"
 #include "route/splice_pipe.h"
-#include "serve/hls_http.h"
 
 namespace sluice::route {
 
@@ -53,7 +53,7 @@ struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
   tcp::acceptor acceptor;
   const ProxyConfig& config;
   const registry::Registry& registry;
-  ingest::PublishAuthorizer& auth;
+  admission::Admission& admission;
   ProxyCounters& counters;
   asio::steady_timer health_timer;
   std::uint64_t next_id = 1;
@@ -63,8 +63,14 @@ struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
   std::map<std::string, int> own_sessions;
 
   Impl(asio::io_context& i, const tcp::endpoint& ep, const ProxyConfig& c,
-       const registry::Registry& r, ingest::PublishAuthorizer& a, ProxyCounters& k)
-      : io(i), acceptor(i, ep), config(c), registry(r), auth(a), counters(k), health_timer(i) {}
+       const registry::Registry& r, admission::Admission& a, ProxyCounters& k)
+      : io(i),
+        acceptor(i, ep),
+        config(c),
+        registry(r),
+        admission(a),
+        counters(k),
+        health_timer(i) {}
 
   bool healthy(const std::string& address) {
     std::lock_guard lock(mutex);
@@ -177,7 +183,10 @@ struct Watch {
 class ProxySession {
  public:
   ProxySession(RtmpProxy::Impl& proxy, tcp::socket socket, std::uint64_t id)
-      : proxy_(proxy), client_(std::move(socket)), backend_(proxy.io) {
+      : proxy_(proxy),
+        client_(std::move(socket)),
+        backend_(proxy.io),
+        phase_({proxy.config.app, proxy.config.amf0_limits}) {
     boost::system::error_code ec;
     auto ep = client_.socket().remote_endpoint(ec);
     addr_ = ec ? "?" : ep.address().to_string();
@@ -228,7 +237,7 @@ class ProxySession {
   // Refuses with a status the encoder shows (not a silent close), then closes.
   asio::awaitable<void> refuse(const std::string& code, const std::string& why) {
     log_.warn("refused: {}", why);
-    co_await send_client(ingest::on_status("error", code, why));
+    co_await send_client(rtmp::CommandPhase::refused(code, why));
   }
 
   asio::awaitable<bool> handshake() {
@@ -276,16 +285,25 @@ class ProxySession {
       fed = preroute_.size();
       for (const auto& m : messages) {
         if (m.type != rtmp::kCommandAmf0 && m.type != rtmp::kCommandAmf3) continue;
-        Outcome outcome = on_command(m);
-        if (!outcome.reply.empty()) co_await send_client(outcome.reply);
-        if (outcome.close) co_return std::nullopt;
+        auto step = phase_.on_command(m);
+        if (!step) {
+          fail(step.error().message);
+          co_return std::nullopt;
+        }
+        if (!step->reply.empty()) co_await send_client(step->reply);
+        using Action = rtmp::CommandStep::Action;
+        if (step->action == Action::kRefused) {
+          log_.warn("connect to unknown app '{}'", step->name);
+          co_return std::nullopt;
+        }
+        if (step->action == Action::kEnd) co_return std::nullopt;
         // Plain statements: GCC 12 miscompiles co_await inside a conditional expression.
-        if (outcome.route == Role::kPublish) {
-          auto route = co_await route_publish(outcome.name);
+        if (step->action == Action::kPublish) {
+          auto route = co_await route_publish(step->name);
           co_return route;
         }
-        if (outcome.route == Role::kPlay) {
-          auto route = co_await route_play(outcome.name);
+        if (step->action == Action::kPlay) {
+          auto route = co_await route_play(step->name);
           co_return route;
         }
       }
@@ -298,95 +316,41 @@ class ProxySession {
     }
   }
 
-  // What a command before routing asks for: an answer, the end, or a route.
-  struct Outcome {
-    media::Bytes reply;
-    bool close = false;
-    std::optional<Role> route;
-    std::string name;  // the publish or play name
-  };
-
-  Outcome on_command(const rtmp::Message& m) {
-    Outcome out;
-    auto body = std::span<const std::uint8_t>(*m.payload);
-    if (m.type == rtmp::kCommandAmf3 && !body.empty()) body = body.subspan(1);
-    auto values = amf0::decode_all(body, proxy_.config.amf0_limits);
-    if (!values || values->empty() || !(*values)[0].as_string()) {
-      fail("malformed command");
-      out.close = true;
-      return out;
-    }
-    const auto& v = *values;
-    const std::string& name = *v[0].as_string();
-    const double txid = v.size() > 1 && v[1].as_number() ? *v[1].as_number() : 0.0;
-    if (name == "connect") {
-      const amf0::Value cmd = v.size() > 2 ? v[2] : amf0::Value{};
-      app_ = ingest::normalize_app(cmd.get_string("app"));
-      tc_url_ = cmd.get_string("tcUrl");
-      flash_ver_ = cmd.get_string("flashVer");
-      if (app_ != proxy_.config.app) {
-        log_.warn("connect to unknown app '{}'", app_);
-        out.reply = ingest::connect_rejected(txid, "unknown application");
-        out.close = true;
-        return out;
-      }
-      answered_.insert(txid);
-      out.reply = ingest::connect_accepted(txid, cmd.get_number("objectEncoding", 0));
-    } else if (name == "createStream") {
-      answered_.insert(txid);
-      out.reply = ingest::command_message(
-          ingest::kCommandCsid, 0, {"_result", txid, amf0::Null{}, double(ingest::kPlayStreamId)});
-    } else if (name == "releaseStream" || name == "FCPublish" || name == "getStreamLength") {
-      if (txid != 0) {
-        answered_.insert(txid);
-        out.reply = ingest::command_message(ingest::kCommandCsid, 0,
-                                            {"_result", txid, amf0::Null{}, amf0::Undefined{}});
-      }
-    } else if (name == "publish" || name == "play") {
-      out.route = name == "publish" ? Role::kPublish : Role::kPlay;
-      out.name = v.size() > 3 && v[3].as_string() ? *v[3].as_string() : std::string{};
-    }
-    return out;
-  }
-
   asio::awaitable<std::optional<Route>> route_publish(const std::string& publish_name) {
-    auto [key, query] = ingest::split_publish_name(publish_name);
-    if (!ingest::valid_stream_name(key)) {
+    const auto& client = phase_.client();
+    const admission::PublishAttempt attempt{client.app,    publish_name,     addr_,
+                                            client.tc_url, client.flash_ver, 0};
+    auto verdict = co_await proxy_.admission.admit(attempt);
+    if (auto* refusal = std::get_if<admission::Refusal>(&verdict)) {
       proxy_.counters.rejected_auth.fetch_add(1, std::memory_order_relaxed);
-      co_await refuse("NetStream.Publish.BadName", "invalid stream key (1-128 of [A-Za-z0-9_-])");
+      co_await refuse(admission::rtmp_status_code(refusal->kind), refusal->description);
       co_return std::nullopt;
     }
-    // Named, not a temporary: GCC 12 destroys temporaries in a co_await operand twice.
-    const ingest::PublishRequest request{app_, key, query, addr_, tc_url_, flash_ver_, 0};
-    auto decision = co_await proxy_.auth.authorize(request);
-    if (!decision.allowed) {
-      proxy_.counters.rejected_auth.fetch_add(1, std::memory_order_relaxed);
-      co_await refuse("NetStream.Publish.BadName", "not authorized: " + decision.reason);
-      co_return std::nullopt;
-    }
-    const std::string playback_id = decision.playback_id.value_or(ingest::derive_playback_id(
-        proxy_.config.playback_id_mode, proxy_.config.playback_secret, key));
+    const std::string playback_id = std::get<admission::Admitted>(verdict).playback_id;
     auto node = place_publish(proxy_.placement(playback_id));
     if (!node) {
       proxy_.counters.rejected_capacity.fetch_add(1, std::memory_order_relaxed);
-      co_await refuse("NetStream.Publish.Failed", "no media server has free capacity");
+      co_await refuse(admission::rtmp_status_code(admission::RefusalKind::kNoCapacity),
+                      "no media server has free capacity");
       co_return std::nullopt;
     }
     proxy_.counters.publishes_routed.fetch_add(1, std::memory_order_relaxed);
+    answered_ = phase_.answered();
     co_return Route{Role::kPublish, playback_id, *node};
   }
 
   asio::awaitable<std::optional<Route>> route_play(const std::string& play_name) {
-    const std::string playback_id = ingest::split_publish_name(play_name).key;
+    const auto playback_id = admission::Admission::playback_id_to_play(play_name);
     std::optional<registry::NodeEntry> node;
-    if (ingest::valid_stream_name(playback_id)) node = place_play(proxy_.placement(playback_id));
+    if (playback_id) node = place_play(proxy_.placement(*playback_id));
     if (!node) {
       proxy_.counters.rejected_unknown.fetch_add(1, std::memory_order_relaxed);
       co_await refuse("NetStream.Play.StreamNotFound", "no such live stream");
       co_return std::nullopt;
     }
     proxy_.counters.plays_routed.fetch_add(1, std::memory_order_relaxed);
-    co_return Route{Role::kPlay, playback_id, *node};
+    answered_ = phase_.answered();
+    co_return Route{Role::kPlay, *playback_id, *node};
   }
 
   // Connects and shakes hands with the server, then replays everything the client sent
@@ -604,7 +568,7 @@ class ProxySession {
       std::size_t fed = 0;
       while (!raw && fed < pending.size()) {
         // Once nothing is left to skip, find the next message boundary a byte at a time.
-        const bool seeking = answered_.empty() && decoder.chunk_size() == ingest::kPlayChunkSize;
+        const bool seeking = answered_.empty() && decoder.chunk_size() == rtmp::kServerChunkSize;
         const std::size_t step = seeking ? 1 : pending.size() - fed;
         messages.clear();
         if (auto st = decoder.feed(std::span(pending).subspan(fed, step), messages); !st) {
@@ -669,14 +633,15 @@ class ProxySession {
         break;
     }
     rtmp::encode_message(m.csid, m.type, m.stream_id, m.timestamp, *m.payload,
-                         ingest::kPlayChunkSize, out);
+                         rtmp::kServerChunkSize, out);
     return std::nullopt;
   }
 
   RtmpProxy::Impl& proxy_;
   beast::tcp_stream client_;
   beast::tcp_stream backend_;
-  std::string addr_, app_, tc_url_, flash_ver_;
+  std::string addr_;
+  rtmp::CommandPhase phase_;
   bool server_closed_ = false;  // the server ended the relay with EOF
   observe::Logger log_;
   std::array<std::uint8_t, 16 * 1024> buf_{};
@@ -694,9 +659,9 @@ asio::awaitable<void> RtmpProxy::Impl::session(tcp::socket socket, std::uint64_t
 }
 
 RtmpProxy::RtmpProxy(asio::io_context& io, const tcp::endpoint& endpoint, const ProxyConfig& config,
-                     const registry::Registry& registry, ingest::PublishAuthorizer& auth,
+                     const registry::Registry& registry, admission::Admission& admission,
                      ProxyCounters& counters)
-    : impl_(std::make_shared<Impl>(io, endpoint, config, registry, auth, counters)) {}
+    : impl_(std::make_shared<Impl>(io, endpoint, config, registry, admission, counters)) {}
 
 RtmpProxy::~RtmpProxy() = default;
 
@@ -750,7 +715,7 @@ std::string RtmpProxy::metrics_text() const {
   }
   add("sluice_proxy_servers", "gauge", "Servers in the registry.", nodes);
   add("sluice_proxy_servers_healthy", "gauge", "Servers passing the TCP check.", healthy);
-  serve::append_registry_metrics(out, impl_->registry);
+  registry::append_registry_metrics(out, impl_->registry);
   observe::append_process_metrics(out);
   return out;
 }

@@ -17,8 +17,7 @@
 #include <mutex>
 #include <string>
 
-#include "ingest/auth.h"
-#include "ingest/stream_key.h"
+#include "admission/admission.h"
 #include "proto/amf0/amf0.h"
 #include "proto/rtmp/chunk.h"
 #include "registry/registry.h"
@@ -36,8 +35,6 @@ struct ProxyConfig {
   bool splice = true;  // relay through kernel pipes (splice(2)) once routed, else copy
   rtmp::DecoderLimits chunk_limits;
   amf0::Limits amf0_limits;
-  ingest::PlaybackIdMode playback_id_mode = ingest::PlaybackIdMode::kHash;
-  std::string playback_secret;
 };
 
 struct ProxyCounters {
@@ -59,7 +56,7 @@ class RtmpProxy {
  public:
   RtmpProxy(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
             const ProxyConfig& config, const registry::Registry& registry,
-            ingest::PublishAuthorizer& auth, ProxyCounters& counters);
+            admission::Admission& admission, ProxyCounters& counters);
   ~RtmpProxy();
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   void start();

@@ -9,29 +9,29 @@ namespace sluice::serve {
 
 namespace {
 
-HttpReply json(int status, const nlohmann::json& body) {
-  HttpReply r;
+http::HttpReply json(int status, const nlohmann::json& body) {
+  http::HttpReply r;
   r.status = status;
   r.content_type = "application/json";
   r.text = body.dump(2);
   return r;
 }
 
-HttpReply error(int status, const std::string& message) {
+http::HttpReply error(int status, const std::string& message) {
   return json(status, {{"error", message}});
 }
 
-HttpReply json_text(std::string text) {
-  HttpReply r;
+http::HttpReply json_text(std::string text) {
+  http::HttpReply r;
   r.content_type = "application/json";
   r.text = std::move(text);
   return r;
 }
 
-HttpReply handle(const ServeContext& ctx, const std::string& token, const AdminActions& actions,
-                 const HttpRequest& req) {
+http::HttpReply handle(const ServeContext& ctx, const std::string& token,
+                       const AdminActions& actions, const http::HttpRequest& req) {
   if (!authorized(req.authorization, token)) {
-    HttpReply r = error(401, "missing or wrong bearer token");
+    http::HttpReply r = error(401, "missing or wrong bearer token");
     r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"sluice admin\"");
     return r;
   }
@@ -81,9 +81,10 @@ bool authorized(std::string_view header, std::string_view token) {
          CRYPTO_memcmp(header.data(), token.data(), token.size()) == 0;
 }
 
-HttpHandler make_admin_handler(ServeContext context, std::string token, AdminActions actions) {
+http::HttpHandler make_admin_handler(ServeContext context, std::string token,
+                                     AdminActions actions) {
   return [context, token = std::move(token), actions = std::move(actions)](
-             const HttpRequest& req) -> boost::asio::awaitable<HttpReply> {
+             const http::HttpRequest& req) -> boost::asio::awaitable<http::HttpReply> {
     co_return handle(context, token, actions, req);
   };
 }

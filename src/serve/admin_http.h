@@ -17,6 +17,6 @@ struct AdminActions {
 // Token comparison in constant time; an empty token refuses everything.
 bool authorized(std::string_view authorization_header, std::string_view token);
 
-HttpHandler make_admin_handler(ServeContext context, std::string token, AdminActions actions);
+http::HttpHandler make_admin_handler(ServeContext context, std::string token, AdminActions actions);
 
 }  // namespace sluice::serve

@@ -6,68 +6,14 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "http/routes.h"
+#include "http/web_assets.h"
 #include "package/media_playlist.h"
-#include "serve/routes.h"
-#include "serve/web_assets.h"
 #include "store/files.h"
 
 namespace sluice::serve {
 
-namespace {
-constexpr std::chrono::seconds kViewerWindow{30};  // a viewer polls far more often
-}  // namespace
-
 using observe::append_metric;
-
-void ViewerCounter::seen(const std::string& playback_id, std::string_view address) {
-  const auto now = std::chrono::steady_clock::now();
-  std::lock_guard lock(mutex_);
-  seen_[playback_id][std::string(address)] = now;
-  if (now - last_sweep_ < kViewerWindow) return;
-  last_sweep_ = now;
-  for (auto it = seen_.begin(); it != seen_.end();) {
-    std::erase_if(it->second,
-                  [&](const auto& entry) { return now - entry.second > kViewerWindow; });
-    it = it->second.empty() ? seen_.erase(it) : std::next(it);
-  }
-}
-
-std::size_t ViewerCounter::count(const std::string& playback_id) {
-  const auto cutoff = std::chrono::steady_clock::now() - kViewerWindow;
-  std::lock_guard lock(mutex_);
-  auto it = seen_.find(playback_id);
-  if (it == seen_.end()) return 0;
-  std::erase_if(it->second, [&](const auto& entry) { return entry.second < cutoff; });
-  const std::size_t n = it->second.size();
-  if (n == 0) seen_.erase(it);
-  return n;
-}
-
-void append_http_metrics(std::string& out, const HttpCounters& h) {
-  append_metric(out, "sluice_http_requests_total", "counter", "HTTP requests.", h.requests.load());
-  append_metric(out, "sluice_http_not_found_total", "counter", "HTTP 404 answers.",
-                h.not_found.load());
-  append_metric(out, "sluice_http_bytes_out_total", "counter", "HTTP body bytes sent.",
-                h.bytes_out.load());
-  append_metric(out, "sluice_http_connections_active", "gauge", "Open HTTP connections.",
-                h.connections_active.load());
-}
-
-void append_registry_metrics(std::string& out, const registry::Registry& registry) {
-  const auto h = registry.health();
-  append_metric(out, "sluice_registry_connected", "gauge",
-                "1 while the registry is reachable (always 1 in memory).", h.connected ? 1 : 0);
-  append_metric(out, "sluice_registry_errors_total", "counter",
-                "Failed registry calls and connections.", static_cast<double>(h.errors));
-  append_metric(out, "sluice_registry_connects_total", "counter",
-                "Registry connections established.", static_cast<double>(h.reconnects));
-  append_metric(out, "sluice_registry_events_total", "counter",
-                "Registry change notifications received.", static_cast<double>(h.events));
-  append_metric(out, "sluice_registry_streams", "gauge", "Streams in the registry (local view).",
-                static_cast<double>(registry.streams().size()));
-  append_metric(out, "sluice_registry_nodes", "gauge", "Servers in the registry (local view).",
-                static_cast<double>(registry.nodes().size()));
-}
 
 namespace {
 
@@ -157,8 +103,8 @@ std::string metrics_text(const ServeContext& ctx) {
       "Publishes served as source only because transcoding capacity was full.",
       ctx.transcoder.refused());
   append_stream_metrics(out, ctx);
-  append_http_metrics(out, h);
-  append_registry_metrics(out, ctx.registry);
+  http::append_http_metrics(out, h);
+  registry::append_registry_metrics(out, ctx.registry);
   if (ctx.recorder) {
     const auto d = ctx.recorder->counters();
     add("sluice_dvr_segments_recorded_total", "counter", "Segments written to recordings.",
@@ -231,19 +177,19 @@ std::string recordings_json(const ServeContext& ctx) {
 namespace {
 
 // A file of a recording kept on this server's disk.
-HttpReply recording_file(const ServeContext& ctx, const Route& route) {
-  if (!ctx.recorder) return not_streaming("");
+http::HttpReply recording_file(const ServeContext& ctx, const http::Route& route) {
+  if (!ctx.recorder) return http::not_streaming("");
   const std::string name =
-      route.kind == RouteKind::kRecordingPlaylist
+      route.kind == http::RouteKind::kRecordingPlaylist
           ? store::playlist_name(route.playback_id, route.rendition)
           : store::segment_name(route.playback_id, route.rendition, route.sequence);
   const auto path = ctx.recorder->local_file(name);
   // Small files from the page cache: read here rather than hopping threads.
   auto bytes = path ? store::read_file(*path, 1ull << 30) : std::nullopt;
-  if (!bytes) return not_streaming("");
-  HttpReply r;
-  r.content_type = content_type(route.kind);
-  r.cache_control = cache_control(route.kind);
+  if (!bytes) return http::not_streaming("");
+  http::HttpReply r;
+  r.content_type = http::content_type(route.kind);
+  r.cache_control = http::cache_control(route.kind);
   r.bytes = std::make_shared<const std::vector<std::uint8_t>>(std::move(*bytes));
   r.accept_ranges = true;
   return r;
@@ -316,60 +262,61 @@ std::string streams_json(const ServeContext& ctx) {
 
 namespace {
 
-HttpReply typed(RouteKind kind, std::string text) {
-  HttpReply r;
-  r.content_type = content_type(kind);
-  r.cache_control = cache_control(kind);
+http::HttpReply typed(http::RouteKind kind, std::string text) {
+  http::HttpReply r;
+  r.content_type = http::content_type(kind);
+  r.cache_control = http::cache_control(kind);
   r.text = std::move(text);
   return r;
 }
 
-HttpReply handle(const ServeContext& ctx, const HttpRequest& req) {
-  const Route route = parse_route(req.target);
+http::HttpReply handle(const ServeContext& ctx, const http::HttpRequest& req) {
+  const http::Route route = http::parse_route(req.target);
   switch (route.kind) {
-    case RouteKind::kHealth:
+    case http::RouteKind::kHealth:
       return typed(route.kind, "healthy\n");
-    case RouteKind::kMetrics:
+    case http::RouteKind::kMetrics:
       return typed(route.kind, metrics_text(ctx));
-    case RouteKind::kStreams:
+    case http::RouteKind::kStreams:
       return typed(route.kind, streams_json(ctx));
-    case RouteKind::kRecordings:
+    case http::RouteKind::kRecordings:
       return typed(route.kind, recordings_json(ctx));
-    case RouteKind::kRecordingPlaylist:
-    case RouteKind::kRecordingSegment:
+    case http::RouteKind::kRecordingPlaylist:
+    case http::RouteKind::kRecordingSegment:
       return recording_file(ctx, route);
-    case RouteKind::kIndex:
-    case RouteKind::kWebAsset:
-      if (auto reply = web_reply(route.kind == RouteKind::kIndex ? "index.html" : route.rendition))
+    case http::RouteKind::kIndex:
+    case http::RouteKind::kWebAsset:
+      if (auto reply = http::web_reply(route.kind == http::RouteKind::kIndex ? "index.html"
+                                                                             : route.rendition))
         return std::move(*reply);
-      return not_streaming("");
-    case RouteKind::kMaster:
+      return http::not_streaming("");
+    case http::RouteKind::kMaster:
       if (auto text = ctx.hls.master_playlist(route.playback_id))
         return typed(route.kind, std::move(*text));
-      return not_streaming(route.playback_id);
-    case RouteKind::kMediaPlaylist:
+      return http::not_streaming(route.playback_id);
+    case http::RouteKind::kMediaPlaylist:
       if (ctx.viewers) ctx.viewers->seen(route.playback_id, req.remote);
       if (auto text = ctx.hls.media_playlist(route.playback_id, route.rendition))
         return typed(route.kind, std::move(*text));
-      return not_streaming(route.playback_id);
-    case RouteKind::kSegment: {
+      return http::not_streaming(route.playback_id);
+    case http::RouteKind::kSegment: {
       auto seg = ctx.hls.segment(route.playback_id, route.rendition, route.sequence);
-      if (!seg || !seg->data) return not_streaming(route.playback_id);
-      HttpReply r = typed(route.kind, {});
+      if (!seg || !seg->data) return http::not_streaming(route.playback_id);
+      http::HttpReply r = typed(route.kind, {});
       r.bytes = seg->data;
       r.accept_ranges = true;
       return r;
     }
-    case RouteKind::kNotFound:
+    case http::RouteKind::kNotFound:
       break;
   }
-  return not_streaming("");
+  return http::not_streaming("");
 }
 
 }  // namespace
 
-HttpHandler make_hls_handler(ServeContext context) {
-  return [context](const HttpRequest& req) -> boost::asio::awaitable<HttpReply> {
+http::HttpHandler make_hls_handler(ServeContext context) {
+  return [context](const http::HttpRequest& req) -> boost::asio::awaitable<http::HttpReply> {
     co_return handle(context, req);
   };
 }

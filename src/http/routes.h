@@ -9,7 +9,7 @@
 #include <string_view>
 #include <utility>
 
-namespace sluice::serve {
+namespace sluice::http {
 
 enum class RouteKind {
   kMaster,             // /<playbackId>/live.m3u8
@@ -65,4 +65,4 @@ std::string response_head(int status, unsigned version, bool keep_alive,
                           std::span<const HeaderField> fields,
                           std::optional<std::uint64_t> content_length);
 
-}  // namespace sluice::serve
+}  // namespace sluice::http

@@ -5,12 +5,12 @@
 #include <optional>
 #include <string_view>
 
-#include "serve/http_server.h"
+#include "http/http_server.h"
 
-namespace sluice::serve {
+namespace sluice::http {
 
 // The answer for one of the page's files: "index.html" (served at /), "app.js" or
 // "hls.min.js" (served under /web/); nullopt for anything else. Bodies are shared, made once.
 std::optional<HttpReply> web_reply(std::string_view name);
 
-}  // namespace sluice::serve
+}  // namespace sluice::http

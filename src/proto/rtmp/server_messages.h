@@ -1,5 +1,7 @@
 // The RTMP messages a server sends (command answers, statuses, control), encoded once as
-// bytes. Shared by the ingest sessions and the proxy, which answers connect itself.
+// bytes. Used by the server's sessions and by the proxy, which answers the command phase
+// itself (both through CommandPhase), and by the players' fan-out (the chunk size and the
+// message stream ID below).
 #pragma once
 
 #include <cstdint>
@@ -9,11 +11,15 @@
 #include "media/packet.h"
 #include "proto/amf0/amf0.h"
 
-namespace sluice::ingest {
+namespace sluice::rtmp {
 
 inline constexpr std::uint32_t kCommandCsid = 3;
 inline constexpr std::uint32_t kStreamCommandCsid = 5;
-inline constexpr std::uint32_t kWindowAckSize = 2'500'000;
+inline constexpr std::uint32_t kServerWindowAckSize = 2'500'000;
+// The chunk size a server announces in its connect answer and sends everything at.
+inline constexpr std::uint32_t kServerChunkSize = 4096;
+// The message stream ID createStream answers; publish and play happen on it.
+inline constexpr std::uint32_t kMediaStreamId = 1;
 
 media::Bytes command_message(std::uint32_t csid, std::uint32_t stream_id,
                              std::initializer_list<amf0::Value> values);
@@ -25,10 +31,10 @@ media::Bytes on_status(const std::string& level, const std::string& code,
                        const std::string& description);
 media::Bytes user_control(std::uint16_t event, std::uint32_t value);
 // What a server sends to accept `connect`: Window Ack Size, Set Peer Bandwidth, Set Chunk
-// Size (kPlayChunkSize) and the _result with NetConnection.Connect.Success.
+// Size (kServerChunkSize) and the _result with NetConnection.Connect.Success.
 media::Bytes connect_accepted(double txid, double object_encoding);
 media::Bytes connect_rejected(double txid, const std::string& description);
 // "stream", "stream/", "stream?x=y" all name the app "stream".
 std::string normalize_app(std::string app);
 
-}  // namespace sluice::ingest
+}  // namespace sluice::rtmp

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-namespace sluice::ingest {
+namespace sluice::admission {
 
 // "key?youtube=x&push=rtmp%3A..." -> key and the raw query (kept for relays).
 struct PublishName {
@@ -31,4 +31,4 @@ std::string derive_playback_id(PlaybackIdMode mode, std::string_view secret, std
 // "abcdef123" -> "abc…(9)": enough to tell keys apart in logs, never the secret.
 std::string mask_key(std::string_view key);
 
-}  // namespace sluice::ingest
+}  // namespace sluice::admission

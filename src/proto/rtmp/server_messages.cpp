@@ -1,18 +1,17 @@
-#include "ingest/rtmp_messages.h"
+#include "proto/rtmp/server_messages.h"
 
-#include "ingest/stream_hub.h"
 #include "proto/rtmp/chunk.h"
 #include "proto/rtmp/message.h"
 
-namespace sluice::ingest {
+namespace sluice::rtmp {
 
 media::Bytes command_message(std::uint32_t csid, std::uint32_t stream_id,
                              std::initializer_list<amf0::Value> values) {
-  return rtmp::amf0_message(csid, rtmp::kCommandAmf0, stream_id, values, kPlayChunkSize);
+  return amf0_message(csid, kCommandAmf0, stream_id, values, kServerChunkSize);
 }
 
 media::Bytes data_message(std::uint32_t stream_id, std::initializer_list<amf0::Value> values) {
-  return rtmp::amf0_message(kStreamCommandCsid, rtmp::kDataAmf0, stream_id, values, kPlayChunkSize);
+  return amf0_message(kStreamCommandCsid, kDataAmf0, stream_id, values, kServerChunkSize);
 }
 
 amf0::Object status_object(const std::string& level, const std::string& code,
@@ -22,21 +21,21 @@ amf0::Object status_object(const std::string& level, const std::string& code,
 
 media::Bytes on_status(const std::string& level, const std::string& code,
                        const std::string& description) {
-  return command_message(kStreamCommandCsid, kPlayStreamId,
+  return command_message(kStreamCommandCsid, kMediaStreamId,
                          {"onStatus", 0.0, amf0::Null{}, status_object(level, code, description)});
 }
 
 media::Bytes user_control(std::uint16_t event, std::uint32_t value) {
   media::Bytes out;
-  rtmp::write_user_control(event, value, out);
+  write_user_control(event, value, out);
   return out;
 }
 
 media::Bytes connect_accepted(double txid, double object_encoding) {
   media::Bytes out;
-  rtmp::write_window_ack_size(kWindowAckSize, out);
-  rtmp::write_set_peer_bandwidth(kWindowAckSize, 2, out);
-  rtmp::write_set_chunk_size(kPlayChunkSize, out);
+  write_window_ack_size(kServerWindowAckSize, out);
+  write_set_peer_bandwidth(kServerWindowAckSize, 2, out);
+  write_set_chunk_size(kServerChunkSize, out);
   auto info = status_object("status", "NetConnection.Connect.Success", "Connection succeeded.");
   info.properties.emplace_back("objectEncoding", object_encoding);
   const auto result = command_message(
@@ -59,4 +58,4 @@ std::string normalize_app(std::string app) {
   return app;
 }
 
-}  // namespace sluice::ingest
+}  // namespace sluice::rtmp

@@ -14,7 +14,7 @@
 
 #include "media/result.h"
 
-namespace sluice::ingest {
+namespace sluice::admission {
 
 struct PublishRequest {
   std::string app;
@@ -96,4 +96,4 @@ class WebhookAuthorizer final : public PublishAuthorizer {
 Result<std::unique_ptr<PublishAuthorizer>> make_authorizer(const std::string& spec,
                                                            std::chrono::milliseconds timeout);
 
-}  // namespace sluice::ingest
+}  // namespace sluice::admission

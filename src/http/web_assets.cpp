@@ -1,4 +1,4 @@
-#include "serve/web_assets.h"
+#include "http/web_assets.h"
 
 // Each file becomes a symbol range in .rodata (the assembler's .incbin; CMake passes the paths
 // and rebuilds this file when they change).
@@ -12,7 +12,7 @@ SLUICE_EMBED(sluice_web_index, SLUICE_WEB_DIR "/index.html")
 SLUICE_EMBED(sluice_web_app, SLUICE_WEB_DIR "/app.js")
 SLUICE_EMBED(sluice_web_hls, SLUICE_HLS_JS)
 
-namespace sluice::serve {
+namespace sluice::http {
 
 namespace {
 
@@ -56,4 +56,4 @@ std::optional<HttpReply> web_reply(std::string_view name) {
   return std::nullopt;
 }
 
-}  // namespace sluice::serve
+}  // namespace sluice::http

@@ -1,4 +1,4 @@
-#include "serve/http_server.h"
+#include "http/http_server.h"
 
 #include <spdlog/spdlog.h>
 
@@ -16,13 +16,14 @@
 #include <tuple>
 #include <vector>
 
-#include "serve/routes.h"
+#include "http/routes.h"
+#include "observe/metrics.h"
 
-namespace sluice::serve {
+namespace sluice::http {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace http = beast::http;
+namespace bhttp = beast::http;
 using asio::ip::tcp;
 
 namespace {
@@ -67,13 +68,13 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
-    http::request_parser<http::string_body> parser;
+    bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(config_.header_limit));
     parser.body_limit(16 * 1024);
     stream.expires_after(config_.read_timeout);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+    auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
     if (ec) {
-      if (ec != http::error::end_of_stream && ec != asio::error::eof &&
+      if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
           ec != asio::error::connection_reset && ec != beast::error::timeout) {
         spdlog::info("http: bad request from client: {}", ec.message());
         // Answer malformed input with 400 before closing, as a well-behaved server does.
@@ -97,26 +98,26 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     std::string content_range;
     std::string_view body;  // points into reply.bytes or reply.text
     HttpReply reply;
-    if (req.method() == http::verb::options) {
+    if (req.method() == bhttp::verb::options) {
       status = 204;
       fields.insert(fields.end(), {{"Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"},
                                    {"Access-Control-Allow-Headers",
                                     "Range, Origin, Accept, Content-Type, Cache-Control"},
                                    {"Access-Control-Max-Age", "86400"}});
-    } else if (req.method() != http::verb::get && req.method() != http::verb::head &&
+    } else if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head &&
                !(config_.writes &&
-                 (req.method() == http::verb::post || req.method() == http::verb::delete_))) {
+                 (req.method() == bhttp::verb::post || req.method() == bhttp::verb::delete_))) {
       status = 405;
       fields.emplace_back("Allow", "GET, HEAD, OPTIONS");
       content_length = 0;
     } else {
-      const auto range_it = req.find(http::field::range);
+      const auto range_it = req.find(bhttp::field::range);
       const std::string_view range = range_it == req.end() ? "" : range_it->value();
-      const auto auth_it = req.find(http::field::authorization);
+      const auto auth_it = req.find(bhttp::field::authorization);
       const std::string_view authorization = auth_it == req.end() ? "" : auth_it->value();
-      const std::string_view method = req.method() == http::verb::post      ? "POST"
-                                      : req.method() == http::verb::delete_ ? "DELETE"
-                                                                            : "GET";
+      const std::string_view method = req.method() == bhttp::verb::post      ? "POST"
+                                      : req.method() == bhttp::verb::delete_ ? "DELETE"
+                                                                             : "GET";
       reply = co_await handler_(HttpRequest{req.target(), range, method, authorization, remote});
       status = reply.status;
       if (reply.status == 404) counters_.not_found.fetch_add(1, std::memory_order_relaxed);
@@ -152,7 +153,7 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
     }
     const std::string head =
         response_head(status, req.version(), keep_alive, fields, content_length);
-    if (req.method() == http::verb::head) body = {};
+    if (req.method() == bhttp::verb::head) body = {};
 
     // Header and body leave in one gathered write (the body is not copied), unless the reply
     // asks for its header to go first.
@@ -207,4 +208,15 @@ asio::awaitable<void> HttpServer::accept_loop() {
   }
 }
 
-}  // namespace sluice::serve
+void append_http_metrics(std::string& out, const HttpCounters& h) {
+  observe::append_metric(out, "sluice_http_requests_total", "counter", "HTTP requests.",
+                         h.requests.load());
+  observe::append_metric(out, "sluice_http_not_found_total", "counter", "HTTP 404 answers.",
+                         h.not_found.load());
+  observe::append_metric(out, "sluice_http_bytes_out_total", "counter", "HTTP body bytes sent.",
+                         h.bytes_out.load());
+  observe::append_metric(out, "sluice_http_connections_active", "gauge", "Open HTTP connections.",
+                         h.connections_active.load());
+}
+
+}  // namespace sluice::http

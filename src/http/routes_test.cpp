@@ -1,8 +1,8 @@
-#include "serve/routes.h"
+#include "http/routes.h"
 
 #include <gtest/gtest.h>
 
-namespace sluice::serve {
+namespace sluice::http {
 namespace {
 
 TEST(Routes, ParsesHlsPaths) {
@@ -103,4 +103,4 @@ TEST(Routes, ResponseHead) {
 }
 
 }  // namespace
-}  // namespace sluice::serve
+}  // namespace sluice::http

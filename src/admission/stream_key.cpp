@@ -1,11 +1,11 @@
-#include "ingest/stream_key.h"
+#include "admission/stream_key.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include <cctype>
 
-namespace sluice::ingest {
+namespace sluice::admission {
 
 PublishName split_publish_name(std::string_view name) {
   const auto q = name.find('?');
@@ -85,4 +85,4 @@ std::string mask_key(std::string_view key) {
   return std::string(key.substr(0, shown)) + "…(" + std::to_string(key.size()) + ")";
 }
 
-}  // namespace sluice::ingest
+}  // namespace sluice::admission

@@ -1,12 +1,12 @@
-#include "serve/routes.h"
+#include "http/routes.h"
 
-#include "serve/http_server.h"
+#include "http/http_server.h"
 
 #include <boost/beast/http/status.hpp>
 #include <charconv>
 #include <vector>
 
-namespace sluice::serve {
+namespace sluice::http {
 
 namespace {
 bool valid_name(std::string_view s) {
@@ -183,4 +183,4 @@ std::string response_head(int status, unsigned version, bool keep_alive,
   return head;
 }
 
-}  // namespace sluice::serve
+}  // namespace sluice::http

@@ -1,8 +1,8 @@
-#include "ingest/stream_key.h"
+#include "admission/stream_key.h"
 
 #include <gtest/gtest.h>
 
-namespace sluice::ingest {
+namespace sluice::admission {
 namespace {
 
 TEST(StreamKey, SplitsPublishNameAtFirstQuestionMark) {
@@ -49,4 +49,4 @@ TEST(StreamKey, MaskNeverShowsTheWholeKey) {
 }
 
 }  // namespace
-}  // namespace sluice::ingest
+}  // namespace sluice::admission

@@ -1,4 +1,4 @@
-#include "ingest/auth.h"
+#include "admission/auth.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,9 +11,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "ingest/stream_key.h"
+#include "admission/stream_key.h"
 
-namespace sluice::ingest {
+namespace sluice::admission {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -201,4 +201,4 @@ Result<std::unique_ptr<PublishAuthorizer>> make_authorizer(const std::string& sp
                     "auth must be open, file:PATH or webhook:URL, got '" + spec + "'");
 }
 
-}  // namespace sluice::ingest
+}  // namespace sluice::admission

@@ -17,7 +17,7 @@
 
 #include "media/packet.h"
 
-namespace sluice::serve {
+namespace sluice::http {
 
 struct HttpConfig {
   std::chrono::milliseconds read_timeout{30'000};  // per request, headers included
@@ -78,4 +78,7 @@ class HttpServer {
   HttpHandler handler_;
 };
 
-}  // namespace sluice::serve
+// The HTTP server's counters (sluice_http_*), for every role that serves HTTP.
+void append_http_metrics(std::string& out, const HttpCounters& counters);
+
+}  // namespace sluice::http
