@@ -147,7 +147,8 @@ int main(int argc, char** argv) {
   store.add_listener(&disk);
   const auto start = std::chrono::steady_clock::now();
   {
-    transcode::TranscodeService service(config, store);
+    transcode::TranscodeService service(
+        config, [&store](const std::string& id) { return store.begin_session(id); });
     std::vector<std::thread> feeders;
     for (int s = 0; s < streams; ++s) {
       feeders.emplace_back([&, s] {

@@ -155,7 +155,8 @@ int run_serve(const ServeConfig& config_in) {
     hls.add_listener(&*recorder);
   }
   std::optional<Registration> registration;  // emplaced once the HTTP address is known
-  transcode::TranscodeService transcoder(config.transcode, hls);
+  transcode::TranscodeService transcoder(
+      config.transcode, [&hls](const std::string& id) { return hls.begin_session(id); });
   ingest::RtmpCounters rtmp_counters;
   http::HttpCounters http_counters;
   http::ViewerCounter viewers;

@@ -18,6 +18,10 @@
 namespace sluice::package {
 namespace {
 
+media::PacketPtr share(media::Packet packet) {
+  return std::make_shared<const media::Packet>(std::move(packet));
+}
+
 namespace fs = std::filesystem;
 
 std::string run(const std::string& command) {
@@ -127,7 +131,7 @@ class HlsIntegration : public ::testing::Test {
     out.store->add_listener(out.collector.get());
     auto writer = out.store->begin("it");
     for (const auto& p : packets)
-      EXPECT_TRUE(writer->on_packet(p)) << "dts " << p.dts_ms;
+      EXPECT_TRUE(writer->on_packet(share(p))) << "dts " << p.dts_ms;
     writer->end();
     return out;
   }
@@ -150,7 +154,7 @@ TEST_F(HlsIntegration, SegmentsAreValidTsCutOnKeyframes) {
   store.add_listener(&collector);
   auto writer = store.begin("it");
   for (const auto& p : packets_)
-    ASSERT_TRUE(writer->on_packet(p)) << "dts " << p.dts_ms;
+    ASSERT_TRUE(writer->on_packet(share(p))) << "dts " << p.dts_ms;
   writer->end();
 
   // Keyframes every 2 s and a 4 s target: 4, 4, 4 and the final 1 s.
@@ -221,7 +225,7 @@ TEST_F(HlsIntegration, CodecChangeStartsDiscontinuity) {
     if (packets_[i].config && packets_[i].kind == media::TrackKind::kVideo) {
       video_config = &packets_[i];
     }
-    ASSERT_TRUE(writer->on_packet(packets_[i]));
+    ASSERT_TRUE(writer->on_packet(share(packets_[i])));
   }
   ASSERT_NE(video_config, nullptr);
   media::Packet changed = *video_config;
@@ -229,9 +233,9 @@ TEST_F(HlsIntegration, CodecChangeStartsDiscontinuity) {
   body[5 + 3] ^= 0x01;  // AVCLevelIndication
   changed.body = std::make_shared<const media::Bytes>(std::move(body));
   changed.dts_ms = packets_[half].dts_ms;
-  ASSERT_TRUE(writer->on_packet(changed));
+  ASSERT_TRUE(writer->on_packet(share(changed)));
   for (std::size_t i = half; i < packets_.size(); ++i)
-    ASSERT_TRUE(writer->on_packet(packets_[i]));
+    ASSERT_TRUE(writer->on_packet(share(packets_[i])));
   writer->end();
 
   int discontinuities = 0;
@@ -337,7 +341,7 @@ TEST_F(HlsIntegration, DamagedPacketsNeverCrash) {
       if (chance(2)) p.cts_ms = static_cast<std::int32_t>(rng() % 20000) - 10000;
       if (chance(1)) shift += static_cast<std::int64_t>(rng() % 20000) - 10000;
       p.dts_ms += shift;
-      if (!writer->on_packet(p)) ++errors;
+      if (!writer->on_packet(share(p))) ++errors;
     }
     writer->end();
     const auto playlist = store.media_playlist("it", "source");

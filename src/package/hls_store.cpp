@@ -246,7 +246,7 @@ struct SessionContext {
   std::chrono::system_clock::time_point start;
 };
 
-class RenditionWriter final : public HlsWriter {
+class RenditionWriter final : public media::RenditionOutput {
  public:
   RenditionWriter(const SessionContext& session, std::string name, const HlsConfig& config)
       : session_(session),
@@ -254,11 +254,11 @@ class RenditionWriter final : public HlsWriter {
         segmenter_(SegmenterConfig{config.target_duration_s, config.max_segment_bytes},
                    [this](FinishedSegment&& s) { publish(std::move(s)); }) {}
 
-  Status on_packet(const media::Packet& packet) override {
+  Status on_packet(const media::PacketPtr& packet) override {
     if (ended_ || stale_) return Ok{};
     last_packet_at_ = std::chrono::steady_clock::now();
     if (!segment_started_) segment_started_ = last_packet_at_;
-    return segmenter_.on_packet(packet);
+    return segmenter_.on_packet(*packet);
   }
 
   // Flushes the last segment. The session marks the playlists ended.
@@ -303,20 +303,20 @@ class RenditionWriter final : public HlsWriter {
   std::optional<std::chrono::steady_clock::time_point> segment_started_;
 };
 
-class Session final : public HlsSession {
+class Session final : public media::RenditionSink {
  public:
   Session(SessionContext context, const HlsConfig& config)
       : context_(std::move(context)), config_(config) {}
   ~Session() override { Session::end(); }
 
-  HlsWriter& rendition(const std::string& name, std::uint64_t declared_peak_bps) override {
-    auto it = writers_.find(name);
+  media::RenditionOutput& rendition(const media::RenditionInfo& info) override {
+    auto it = writers_.find(info.name);
     if (it != writers_.end()) return *it->second;
     if (auto store = context_.store.lock()) {
-      store->open(context_.id, context_.generation, name, declared_peak_bps);
+      store->open(context_.id, context_.generation, info.name, info.declared_peak_bps);
     }
-    auto writer = std::make_unique<RenditionWriter>(context_, name, config_);
-    return *writers_.emplace(name, std::move(writer)).first->second;
+    auto writer = std::make_unique<RenditionWriter>(context_, info.name, config_);
+    return *writers_.emplace(info.name, std::move(writer)).first->second;
   }
 
   void close_rendition(const std::string& name) override {
@@ -352,16 +352,16 @@ class Session final : public HlsSession {
 };
 
 // begin(): one "source" rendition whose writer owns its session.
-class SourceWriter final : public HlsWriter {
+class SourceWriter final : public media::RenditionOutput {
  public:
-  explicit SourceWriter(std::unique_ptr<HlsSession> session)
-      : session_(std::move(session)), writer_(session_->rendition(kSourceRendition, 0)) {}
-  Status on_packet(const media::Packet& packet) override { return writer_.on_packet(packet); }
+  explicit SourceWriter(std::unique_ptr<media::RenditionSink> session)
+      : session_(std::move(session)), writer_(session_->rendition({media::kSourceRendition, 0})) {}
+  Status on_packet(const media::PacketPtr& packet) override { return writer_.on_packet(packet); }
   void end() override { session_->end(); }
 
  private:
-  std::unique_ptr<HlsSession> session_;
-  HlsWriter& writer_;
+  std::unique_ptr<media::RenditionSink> session_;
+  media::RenditionOutput& writer_;
 };
 
 }  // namespace
@@ -371,7 +371,7 @@ HlsStore::HlsStore(HlsConfig config, Clock clock)
 
 HlsStore::~HlsStore() = default;
 
-std::unique_ptr<HlsSession> HlsStore::begin_session(const std::string& playback_id) {
+std::unique_ptr<media::RenditionSink> HlsStore::begin_session(const std::string& playback_id) {
   bool dropped_expired = false;
   std::vector<SegmentListener*> notify;
   SessionContext context{impl_, playback_id, 0, {}};
@@ -419,7 +419,7 @@ std::unique_ptr<HlsSession> HlsStore::begin_session(const std::string& playback_
   return std::make_unique<Session>(std::move(context), impl_->config);
 }
 
-std::unique_ptr<HlsWriter> HlsStore::begin(const std::string& playback_id) {
+std::unique_ptr<media::RenditionOutput> HlsStore::begin(const std::string& playback_id) {
   return std::make_unique<SourceWriter>(begin_session(playback_id));
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "media/packet.h"
+#include "media/rendition_sink.h"
 #include "media/result.h"
 
 namespace sluice::package {
@@ -52,37 +53,8 @@ class SegmentListener {
   virtual void on_stream_dropped(const std::string& playback_id) = 0;
 };
 
-// One publish session's writer, owned by the ingest session. Not thread-safe: one publisher
-// calls it. It publishes finished segments and playlists into the store (which is).
-class HlsWriter {
- public:
-  virtual ~HlsWriter() = default;
-  // Every packet of the session in order, config packets included. Errors are per packet
-  // (a malformed frame) and are logged by the caller; the writer stays usable.
-  virtual Status on_packet(const media::Packet& packet) = 0;
-  // Publisher left: flush the last segment, start the grace period; EXT-X-ENDLIST follows
-  // after endlist_delay unless the stream is published again.
-  virtual void end() = 0;
-};
-
-inline constexpr const char* kSourceRendition = "source";
-
-// One publish session of a playback ID: a writer per rendition. The master playlist lists the
-// renditions open in the current session, by ascending bandwidth, once each has a segment.
-// Not thread-safe itself; each writer may then be driven from its own thread.
-class HlsSession {
- public:
-  virtual ~HlsSession() = default;
-  // Opens (or returns the open) writer of `name`. `declared_peak_bps` is a floor for its
-  // BANDWIDTH (an encoder's rate cap); 0 means measured only. A rendition opened later
-  // starts at the sequence number the others have reached.
-  virtual HlsWriter& rendition(const std::string& name, std::uint64_t declared_peak_bps) = 0;
-  // Ends one rendition early (shed under overload, or gone after an input change): its
-  // playlist gets EXT-X-ENDLIST and it leaves the master playlist.
-  virtual void close_rendition(const std::string& name) = 0;
-  // Ends every rendition and starts the grace period. Idempotent; the destructor calls it.
-  virtual void end() = 0;
-};
+// A publish session's renditions are written through media::RenditionSink (one
+// media::RenditionOutput per rendition): see HlsStore::begin_session.
 
 // Where another server's playlists of the same playback ID stopped, so a stream that moves
 // here continues them: same numbering, one discontinuity.
@@ -102,10 +74,13 @@ class HlsStore {
   // the media sequence of each rendition with a discontinuity; otherwise segment numbers start
   // at the current epoch milliseconds, so they never repeat for a playback ID (CDNs keep
   // segments for 10 minutes), or where the continuation source says another server stopped.
-  // Renditions opened in one session start at the same number.
-  std::unique_ptr<HlsSession> begin_session(const std::string& playback_id);
-  // A session with the single passthrough rendition "source"; the writer owns the session.
-  std::unique_ptr<HlsWriter> begin(const std::string& playback_id);
+  // Renditions opened in one session start at the same number. The master playlist lists the
+  // renditions open in the current session, by ascending bandwidth, once each has a segment;
+  // a rendition's end flushes its last segment; the session's end starts the grace period,
+  // and EXT-X-ENDLIST follows after endlist_delay unless the stream is published again.
+  std::unique_ptr<media::RenditionSink> begin_session(const std::string& playback_id);
+  // A session with the single passthrough rendition "source"; the output owns the session.
+  std::unique_ptr<media::RenditionOutput> begin(const std::string& playback_id);
 
   // Reads for HTTP. nullopt when the stream, rendition or segment is unknown.
   std::optional<std::string> master_playlist(const std::string& playback_id) const;

@@ -10,6 +10,10 @@
 namespace sluice::package {
 namespace {
 
+media::PacketPtr share(media::Packet packet) {
+  return std::make_shared<const media::Packet>(std::move(packet));
+}
+
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using TimePoint = std::chrono::system_clock::time_point;
@@ -41,10 +45,10 @@ media::Packet aac_packet(bool config, std::int64_t dts_ms) {
 }
 
 // Config, then one frame every 100 ms over [from, to].
-void feed(HlsWriter& w, std::int64_t from, std::int64_t to) {
-  ASSERT_TRUE(w.on_packet(aac_packet(true, from)));
+void feed(media::RenditionOutput& w, std::int64_t from, std::int64_t to) {
+  ASSERT_TRUE(w.on_packet(share(aac_packet(true, from))));
   for (std::int64_t t = from; t <= to; t += 100)
-    ASSERT_TRUE(w.on_packet(aac_packet(false, t)));
+    ASSERT_TRUE(w.on_packet(share(aac_packet(false, t))));
 }
 
 HlsConfig test_config() {
@@ -368,13 +372,13 @@ TEST(HlsStore, WriterDestroyedWithoutEndStillEnds) {
 
 TEST(HlsStore, WriterOutlivingTheStoreIsHarmless) {
   FakeClock clock;
-  std::unique_ptr<HlsWriter> w;
+  std::unique_ptr<media::RenditionOutput> w;
   {
     HlsStore store(test_config(), clock.fn());
     w = store.begin("abc");
     feed(*w, 0, 500);
   }
-  EXPECT_TRUE(w->on_packet(aac_packet(false, 1600)));
+  EXPECT_TRUE(w->on_packet(share(aac_packet(false, 1600))));
   w->end();
 }
 
@@ -384,15 +388,15 @@ TEST(HlsStore, MalformedConfigIsAPerPacketError) {
   auto w = store.begin("abc");
   media::Packet bad = aac_packet(true, 0);
   bad.body = std::make_shared<media::Bytes>(media::Bytes{0xAF, 0x00});  // empty ASC
-  EXPECT_FALSE(w->on_packet(bad));
+  EXPECT_FALSE(w->on_packet(share(bad)));
   media::Packet video;
   video.kind = media::TrackKind::kVideo;
   video.codec = media::Codec::kH264;
   video.config = true;
   video.payload_offset = 5;
   video.body = std::make_shared<media::Bytes>(media::Bytes{0x17, 0x00, 0, 0, 0, 0x01, 0x64});
-  EXPECT_FALSE(w->on_packet(video));  // truncated AVCDecoderConfigurationRecord
-  feed(*w, 0, 1000);                  // still usable
+  EXPECT_FALSE(w->on_packet(share(video)));  // truncated AVCDecoderConfigurationRecord
+  feed(*w, 0, 1000);                         // still usable
   EXPECT_TRUE(store.media_playlist("abc", "source"));
 }
 
@@ -400,8 +404,8 @@ TEST(HlsStore, RenditionsOfASessionShareNumbersAndTheMasterWaitsForAll) {
   FakeClock clock;
   HlsStore store(test_config(), clock.fn());
   auto session = store.begin_session("abc");
-  HlsWriter& low = session->rendition("low", 0);
-  HlsWriter& high = session->rendition("high", 5'000'000);
+  media::RenditionOutput& low = session->rendition({"low", 0});
+  media::RenditionOutput& high = session->rendition({"high", 5'000'000});
   feed(low, 0, 2000);
   EXPECT_FALSE(store.master_playlist("abc")) << "high has no segment yet";
   feed(high, 0, 2000);
@@ -416,7 +420,7 @@ TEST(HlsStore, RenditionsOfASessionShareNumbersAndTheMasterWaitsForAll) {
     EXPECT_FALSE(store.segment("abc", r, kEpochMs + 2));
   }
   // A rendition opened later starts where the others are, so numbers stay aligned.
-  HlsWriter& late = session->rendition("late", 0);
+  media::RenditionOutput& late = session->rendition({"late", 0});
   EXPECT_FALSE(store.master_playlist("abc")->find("late") != std::string::npos);
   feed(late, 2000, 3000);
   EXPECT_TRUE(store.segment("abc", "late", kEpochMs + 2));
@@ -432,7 +436,7 @@ TEST(HlsStore, RenditionsOfASessionShareNumbersAndTheMasterWaitsForAll) {
 
   // A republish continues every rendition from the highest number reached.
   auto again = store.begin_session("abc");
-  HlsWriter& low2 = again->rendition("low", 0);
+  media::RenditionOutput& low2 = again->rendition({"low", 0});
   feed(low2, 0, 1000);
   // low ended at +2 and late at +3 (end() flushes the partial segments), so +4.
   EXPECT_TRUE(store.segment("abc", "low", kEpochMs + 4));

@@ -63,25 +63,23 @@ class Feed final : public ingest::Subscriber {
   std::uint32_t stream_id_;
 };
 
-// An HLS session stand-in for an encoding profile's pipeline: its one rendition's packets
-// become a Stream of their own, which a relay sends like any other.
-class ForwardSession final : public package::HlsSession {
+// The renditions of an encoding profile's pipeline (it has one) go into a Stream of their
+// own, which a relay sends like any other: the port's shared packets are published as they
+// are.
+class StreamRenditions final : public media::RenditionSink, media::RenditionOutput {
  public:
-  explicit ForwardSession(std::shared_ptr<ingest::Stream> out) : writer_(std::move(out)) {}
-  package::HlsWriter& rendition(const std::string&, std::uint64_t) override { return writer_; }
+  explicit StreamRenditions(std::shared_ptr<ingest::Stream> out) : out_(std::move(out)) {}
+  ~StreamRenditions() override { StreamRenditions::end(); }
+  media::RenditionOutput& rendition(const media::RenditionInfo&) override { return *this; }
+  Status on_packet(const media::PacketPtr& packet) override {
+    out_->publish(packet);
+    return Ok{};
+  }
   void close_rendition(const std::string&) override { end(); }
-  void end() override { writer_.out->end(); }
+  void end() override { out_->end(); }
 
  private:
-  struct Writer final : package::HlsWriter {
-    explicit Writer(std::shared_ptr<ingest::Stream> s) : out(std::move(s)) {}
-    Status on_packet(const media::Packet& packet) override {
-      out->publish(std::make_shared<const media::Packet>(packet));
-      return Ok{};
-    }
-    void end() override {}
-    std::shared_ptr<ingest::Stream> out;
-  } writer_;
+  std::shared_ptr<ingest::Stream> out_;
 };
 
 // Feeds a stream's packets to an encoding pipeline whose output is `output()`.
@@ -93,7 +91,7 @@ class Encoded final : public ingest::Subscriber {
                                        const std::string& name) {
     auto out = std::make_shared<ingest::Stream>(source->playback_id(), source->session_id());
     auto sink = transcoder.open_encoder(source->playback_id() + "#" + name, {profile},
-                                        std::make_unique<ForwardSession>(out));
+                                        std::make_unique<StreamRenditions>(out));
     if (!sink) return nullptr;
     auto encoded = std::shared_ptr<Encoded>(new Encoded(std::move(out), std::move(sink)));
     if (!source->subscribe(encoded)) encoded->on_stream_end();

@@ -75,7 +75,7 @@ using RungItem = std::variant<FrameItem, media::PacketPtr, FinishItem>;
 
 class Rung {
  public:
-  Rung(PlannedRung plan, package::HlsWriter& writer, VideoEncoderParams params,
+  Rung(PlannedRung plan, media::RenditionOutput& writer, VideoEncoderParams params,
        std::size_t queue_frames, const observe::Logger& log)
       : plan_(std::move(plan)),
         queue_(queue_frames),
@@ -175,12 +175,12 @@ class Rung {
   }
 
   void write(const media::PacketPtr& packet) {
-    if (auto st = writer_.on_packet(*packet); !st) warn_("hls: " + st.error().message);
+    if (auto st = writer_.on_packet(packet); !st) warn_("hls: " + st.error().message);
   }
 
   const PlannedRung plan_;
   BoundedQueue<RungItem> queue_;
-  package::HlsWriter& writer_;
+  media::RenditionOutput& writer_;
   const VideoEncoderParams params_;
   std::unique_ptr<VideoEncoder> encoder_;
   bool broken_ = false;
@@ -198,7 +198,7 @@ class Rung {
 
 class Pipeline {
  public:
-  Pipeline(std::string id, TranscodeConfig config, std::unique_ptr<package::HlsSession> session)
+  Pipeline(std::string id, TranscodeConfig config, std::unique_ptr<media::RenditionSink> session)
       : id_(std::move(id)),
         config_(std::move(config)),
         session_(std::move(session)),
@@ -434,7 +434,7 @@ class Pipeline {
       params.bufsize_kbps = p.spec.vbv_bufsize_kbps;
       params.gop_frames = gop_frames;
       params.threads = config_.ladder.encoder_threads;
-      auto& writer = session_->rendition(p.spec.name, declared_peak_bps(p));
+      auto& writer = session_->rendition({p.spec.name, declared_peak_bps(p)});
       auto rung = std::make_unique<Rung>(p, writer, params, config_.rung_queue_frames, warn_.log());
       // A rung joining mid-stream needs the current configs first.
       if (p.passthrough) {
@@ -646,7 +646,7 @@ class Pipeline {
 
   const std::string id_;
   const TranscodeConfig config_;
-  std::unique_ptr<package::HlsSession> session_;
+  std::unique_ptr<media::RenditionSink> session_;
   Warner warn_;
   const Clock::time_point started_;
 
@@ -711,25 +711,28 @@ class PipelineSink final : public media::PacketSink {
   std::shared_ptr<Pipeline> pipeline_;
 };
 
-// No transcoding: the source goes to HLS as rendition "source", muxed on the caller's thread.
+// No transcoding: the source goes out as rendition "source", muxed on the caller's thread.
 class SourceSink final : public media::PacketSink {
  public:
-  SourceSink(package::HlsStore& store, const std::string& id)
-      : writer_(store.begin(id)), warn_(stream_logger("hls", id)) {}
+  SourceSink(std::unique_ptr<media::RenditionSink> session, const std::string& id)
+      : session_(std::move(session)),
+        output_(session_->rendition({media::kSourceRendition, 0})),
+        warn_(stream_logger("hls", id)) {}
   void on_packet(const media::PacketPtr& packet) override {
-    if (auto st = writer_->on_packet(*packet); !st) warn_(st.error().message);
+    if (auto st = output_.on_packet(packet); !st) warn_(st.error().message);
   }
-  void end() override { writer_->end(); }
+  void end() override { session_->end(); }
 
  private:
-  std::unique_ptr<package::HlsWriter> writer_;
+  std::unique_ptr<media::RenditionSink> session_;
+  media::RenditionOutput& output_;
   Warner warn_;
 };
 
 }  // namespace
 
-TranscodeService::TranscodeService(TranscodeConfig config, package::HlsStore& store)
-    : config_(with_capacity(std::move(config))), store_(store) {
+TranscodeService::TranscodeService(TranscodeConfig config, RenditionSinkFactory open_session)
+    : config_(with_capacity(std::move(config))), open_session_(std::move(open_session)) {
   encodes_ = std::any_of(config_.ladder.rungs.begin(), config_.ladder.rungs.end(),
                          [](const RungSpec& r) { return !r.source; });
   av::route_logs();
@@ -751,8 +754,7 @@ std::unique_ptr<media::PacketSink> TranscodeService::open(const std::string& pla
     const auto running = static_cast<std::size_t>(std::count_if(
         pipelines_.begin(), pipelines_.end(), [](const auto& p) { return !p->done(); }));
     if (running < config_.capacity) {
-      auto pipeline =
-          std::make_shared<Pipeline>(playback_id, config_, store_.begin_session(playback_id));
+      auto pipeline = std::make_shared<Pipeline>(playback_id, config_, open_session_(playback_id));
       pipelines_.push_back(pipeline);
       return std::make_unique<PipelineSink>(std::move(pipeline));
     }
@@ -761,12 +763,12 @@ std::unique_ptr<media::PacketSink> TranscodeService::open(const std::string& pla
     spdlog::warn("transcode {}: capacity of {} streams reached; serving the source only",
                  playback_id, config_.capacity);
   }
-  return std::make_unique<SourceSink>(store_, playback_id);
+  return std::make_unique<SourceSink>(open_session_(playback_id), playback_id);
 }
 
 std::unique_ptr<media::PacketSink> TranscodeService::open_encoder(
     const std::string& id, std::vector<RungSpec> rungs,
-    std::unique_ptr<package::HlsSession> session) {
+    std::unique_ptr<media::RenditionSink> session) {
   TranscodeConfig config = config_;
   config.ladder.rungs = std::move(rungs);
   config.ladder.smart_passthrough = false;

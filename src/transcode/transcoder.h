@@ -1,4 +1,5 @@
-// Turns a publish session's packets into the HLS renditions of its ladder, in process.
+// Turns a publish session's packets into the renditions of its ladder, in process, written
+// into a media::RenditionSink (HLS packaging for a stream, a relay for its own encode).
 //
 // Threads: the ingest thread only queues (PacketSink never blocks). One pipeline thread per
 // stream decodes each input once, decides keyframes, encodes audio once per distinct setting
@@ -10,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -18,7 +20,7 @@
 #include <vector>
 
 #include "media/packet_sink.h"
-#include "package/hls_store.h"
+#include "media/rendition_sink.h"
 #include "transcode/ladder.h"
 
 namespace sluice::transcode {
@@ -56,10 +58,14 @@ struct TranscodeStats {
 
 class Pipeline;
 
+// Opens where a stream's renditions go, per playback ID (the HLS store's sessions).
+using RenditionSinkFactory =
+    std::function<std::unique_ptr<media::RenditionSink>(const std::string& playback_id)>;
+
 // Owns every stream's pipeline and the node's transcoding capacity. Thread-safe.
 class TranscodeService {
  public:
-  TranscodeService(TranscodeConfig config, package::HlsStore& store);
+  TranscodeService(TranscodeConfig config, RenditionSinkFactory open_session);
   ~TranscodeService() { stop(); }
   // Ends every pipeline and waits until each has flushed its renditions. A pipeline's
   // outputs may reach objects on the caller's io_context (a relay's encode), so the server
@@ -71,11 +77,11 @@ class TranscodeService {
   std::unique_ptr<media::PacketSink> open(const std::string& playback_id);
 
   // A pipeline for `rungs` alone (a relay's encoding profile) whose renditions go to
-  // `session` instead of the HLS store. It counts against the capacity like a stream's
+  // `session` instead of the stream's. It counts against the capacity like a stream's
   // ladder; nullptr when the capacity is used up.
   std::unique_ptr<media::PacketSink> open_encoder(const std::string& id,
                                                   std::vector<RungSpec> rungs,
-                                                  std::unique_ptr<package::HlsSession> session);
+                                                  std::unique_ptr<media::RenditionSink> session);
   // Joins pipelines that finished. Call periodically.
   void reap();
 
@@ -87,7 +93,7 @@ class TranscodeService {
 
  private:
   const TranscodeConfig config_;
-  package::HlsStore& store_;
+  const RenditionSinkFactory open_session_;
   bool encodes_;  // the ladder has at least one encoded rung
   mutable std::mutex mutex_;
   std::list<std::shared_ptr<Pipeline>> pipelines_;
