@@ -16,6 +16,7 @@
 #include "transcode/bounded_queue.h"
 #include "transcode/codecs.h"
 #include "transcode/interleaver.h"
+#include "transcode/pipeline_policy.h"
 
 namespace sluice::transcode {
 namespace {
@@ -25,11 +26,6 @@ using Clock = std::chrono::steady_clock;
 // Audio may wait this long in a rung for video output to catch up (x264 lookahead is well
 // under a second at the presets a live ladder uses).
 constexpr std::int64_t kMaxAudioHoldMs = 3000;
-// After shedding a rung, give the others this long (media time) to catch up before the next.
-constexpr std::int64_t kShedCooldownMs = 4000;
-// Before planning, the pipeline watches the input this long at most.
-constexpr std::int64_t kMaxPrerollMs = 6000;
-constexpr std::int64_t kAudioOnlyAfterMs = 1500;
 constexpr auto kRungPushTimeout = std::chrono::seconds(10);
 
 bool is_video_frame(const media::Packet& p) {
@@ -228,20 +224,21 @@ class Pipeline {
     if (ended_) return;
     if (packet->kind == media::TrackKind::kVideo) saw_video_ = true;
     last_input_dts_ = std::max(last_input_dts_, packet->dts_ms);
-    if (dropping_ && !packet->config) {
-      const bool resume = packet->kind == media::TrackKind::kVideo ? packet->keyframe : !saw_video_;
-      if (!resume || input_bytes_ + bytes > config_.input_queue_bytes) {
+    switch (admit_input({input_bytes_, config_.input_queue_bytes, dropping_, saw_video_}, *packet,
+                        bytes)) {
+      case InputDecision::kQueue:
+        break;
+      case InputDecision::kResume:
+        dropping_ = false;
+        break;
+      case InputDecision::kStartDropping:
+        dropping_ = true;
+        warn_.log().warn("input queue over {} bytes; dropping to the next keyframe",
+                         config_.input_queue_bytes);
+        [[fallthrough]];
+      case InputDecision::kDrop:
         input_dropped_.fetch_add(1, std::memory_order_relaxed);
         return;
-      }
-      dropping_ = false;
-    }
-    if (!packet->config && input_bytes_ + bytes > config_.input_queue_bytes) {
-      dropping_ = true;
-      input_dropped_.fetch_add(1, std::memory_order_relaxed);
-      warn_.log().warn("input queue over {} bytes; dropping to the next keyframe",
-                       config_.input_queue_bytes);
-      return;
     }
     input_bytes_ += bytes;
     input_.push_back(packet);
@@ -324,18 +321,14 @@ class Pipeline {
         if (keyframes_.size() == 1) gop_bytes_ += p->payload().size();
       }
     }
-    const std::int64_t first = preroll_.front()->dts_ms;
-    const std::int64_t span = p->dts_ms - first;
-    const bool smart = config_.ladder.smart_passthrough;
-    bool ready = false;
-    if (source_size_ && !keyframes_.empty()) {
-      ready = !smart || keyframes_.size() >= 2 ||
-              p->dts_ms - keyframes_.front() >
-                  static_cast<std::int64_t>(config_.ladder.gop_s * 2000) + 1000;
-    } else if (!source_size_ && video_frames_seen_ == 0 && span >= kAudioOnlyAfterMs) {
-      ready = true;  // audio only
-    }
-    if (span >= kMaxPrerollMs || preroll_bytes_ > config_.input_queue_bytes / 2) ready = true;
+    PrerollState preroll;
+    preroll.span_ms = p->dts_ms - preroll_.front()->dts_ms;
+    preroll.bytes = preroll_bytes_;
+    preroll.have_size = source_size_.has_value();
+    preroll.keyframes = keyframes_.size();
+    preroll.ms_since_first_keyframe = keyframes_.empty() ? 0 : p->dts_ms - keyframes_.front();
+    preroll.video_frames = video_frames_seen_;
+    const bool ready = ready_to_plan(preroll, config_.ladder, config_.input_queue_bytes / 2);
     if (ready) plan_and_replay();
   }
 
@@ -378,35 +371,32 @@ class Pipeline {
       process(p);
   }
 
-  static bool same_rung(const PlannedRung& a, const PlannedRung& b) {
-    return a.spec.name == b.spec.name && a.width == b.width && a.height == b.height &&
-           a.passthrough == b.passthrough;
+  std::vector<RunningRung> running() const {
+    std::vector<RunningRung> out;
+    for (const auto& r : rungs_)
+      out.push_back({r->plan(), r->encoded()});
+    return out;
   }
 
-  // Runs `plan`. When it differs from the running one, every encoded rung restarts (flushing
-  // its last segment), so all start again on the same picture and stay aligned; passthrough
-  // rungs that did not change keep running.
+  // Runs `plan` (pipeline_policy's change_plan says what it changes).
   void apply_plan(const std::vector<PlannedRung>& plan) {
-    if (plan.size() == plan_.size() &&
-        std::equal(plan.begin(), plan.end(), plan_.begin(), same_rung)) {
-      return;
-    }
+    const PlanChange change = change_plan(plan_, running(), plan);
+    if (!change.changed) return;
     plan_ = plan;
     next_key_ms_.reset();
-    std::vector<std::unique_ptr<Rung>> current, keep, stop;
+    std::vector<std::unique_ptr<Rung>> current, keep;
     {
       std::lock_guard lock(rungs_mutex_);  // stats() may be reading
       current.swap(rungs_);
     }
     for (auto& r : current) {
-      const bool same = !r->encoded() && std::any_of(plan.begin(), plan.end(), [&](const auto& p) {
-        return same_rung(p, r->plan());
-      });
-      (same ? keep : stop).push_back(std::move(r));
-    }
-    for (auto& r : stop) {
+      const auto& name = r->plan().spec.name;
+      if (std::find(change.keep.begin(), change.keep.end(), name) != change.keep.end()) {
+        keep.push_back(std::move(r));
+        continue;
+      }
       r->finish();
-      session_->close_rendition(r->plan().spec.name);
+      session_->close_rendition(name);
     }
     std::string summary;
     smart_ = false;
@@ -418,10 +408,8 @@ class Pipeline {
           (p.width > 0 ? " " + std::to_string(p.width) + "x" + std::to_string(p.height) : "") +
           (p.passthrough ? " (passthrough)" : "");
       if (p.passthrough && !p.spec.source) smart_ = true;
-      auto running = std::find_if(keep.begin(), keep.end(), [&](const auto& r) {
-        return r->plan().spec.name == p.spec.name;
-      });
-      if (running != keep.end()) continue;
+    }
+    for (const auto& p : change.start) {
       VideoEncoderParams params;
       params.width = p.width;
       params.height = p.height;
@@ -543,55 +531,39 @@ class Pipeline {
       source_size_ = size;
       apply_plan(plan_ladder(config_.ladder, source_video()));
     }
-    bool force = false;
     const auto gop_ms = static_cast<std::int64_t>(std::llround(config_.ladder.gop_s * 1000));
-    if (smart_) {
-      force = frame->key_frame != 0;  // follow the passthrough rung's keyframes
-    } else if (!next_key_ms_ || frame->pts >= *next_key_ms_) {
-      force = true;
-      const std::int64_t k =
-          frame->pts >= 0 ? frame->pts / gop_ms : -((-frame->pts + gop_ms - 1) / gop_ms);
-      next_key_ms_ = (k + 1) * gop_ms;
-    }
-    if (!force && degrade_for(frame->pts)) {
+    const auto key =
+        decide_keyframe(frame->pts, frame->key_frame != 0, smart_, next_key_ms_, gop_ms);
+    next_key_ms_ = key.next_key_ms;
+    if (degrade_for(frame->pts, key.force)) {
       frames_dropped_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
+    const bool force = key.force;
     FrameItem item{av::share(frame), force};
     for (auto& r : rungs_)
       if (r->encoded() && r->plan().width > 0) r->push(item);
   }
 
-  // Overload: true to drop this picture. Shedding happens here too.
-  bool degrade_for(std::int64_t pts) {
+  // Overload (pipeline_policy's decide_overload): true to drop this picture. Shedding
+  // happens here too.
+  bool degrade_for(std::int64_t pts, bool keyframe) {
     if (config_.offline) return false;
     std::int64_t newest;
     {
       std::lock_guard lock(input_mutex_);
       newest = last_input_dts_;
     }
-    const bool lagging = newest - pts > config_.ladder.max_lag.count();
-    if (!lagging) return false;
-    if (config_.ladder.overload == OverloadPolicy::kDropFrames) {
-      return (++lag_frames_ % 2) == 0;  // halve the frame rate until caught up
-    }
-    if (pts < next_shed_ms_) return false;
-    shed_top_rung();
-    next_shed_ms_ = pts + kShedCooldownMs;
-    return false;
+    const auto d = decide_overload(config_.ladder, overload_, newest, pts, keyframe);
+    overload_ = d.next;
+    if (d.shed) shed_top_rung();
+    return d.drop_frame;
   }
 
   void shed_top_rung() {
-    Rung* top = nullptr;
-    std::size_t encoded = 0;
-    for (auto& r : rungs_) {
-      if (!r->encoded()) continue;
-      ++encoded;
-      if (!top || r->plan().width * r->plan().height > top->plan().width * top->plan().height) {
-        top = r.get();
-      }
-    }
-    if (!top || encoded < 2) return;  // never shed the last rung
+    const auto index = rung_to_shed(running());
+    if (!index) return;
+    Rung* top = rungs_[*index].get();
     warn_.log().warn("cannot keep up in real time; shedding rung {}", top->plan().spec.name);
     top->abandon();
     session_->close_rendition(top->plan().spec.name);
@@ -599,8 +571,7 @@ class Pipeline {
     auto stats = top->stats();
     stats.shed = true;
     shed_.push_back(stats);
-    rungs_.erase(
-        std::find_if(rungs_.begin(), rungs_.end(), [&](const auto& r) { return r.get() == top; }));
+    rungs_.erase(rungs_.begin() + static_cast<long>(*index));
     rungs_shed_.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -676,8 +647,7 @@ class Pipeline {
   std::int64_t last_audio_dts_ = 0;
   bool smart_ = false;
   std::optional<std::int64_t> next_key_ms_;
-  std::int64_t next_shed_ms_ = 0;
-  std::uint64_t lag_frames_ = 0;
+  OverloadState overload_;
 
   mutable std::mutex rungs_mutex_;  // rungs_ changes on the pipeline thread; stats() reads it
   std::vector<std::unique_ptr<Rung>> rungs_;
