@@ -99,220 +99,275 @@ store::Recorder::RenditionPicker rendition_picker(const ServeConfig& config,
   };
 }
 
-}  // namespace
+// What has to be right before anything starts; a failure here is a start-up error.
+struct ServeInputs {
+  admission::AdmissionConfig admission;
+  std::unique_ptr<admission::PublishAuthorizer> auth;
+  std::unique_ptr<registry::Registry> registry;
+  tcp::endpoint rtmp, http;
+  std::optional<tcp::endpoint> admin;
+};
 
-int run_serve(const ServeConfig& config_in) {
-  ServeConfig config = config_in;
-  setup_logging(config);
-
+Result<ServeInputs> prepare(const ServeConfig& config) {
   std::error_code fs_ec;
   std::filesystem::create_directories(config.data_dir, fs_ec);
-  if (fs_ec) {
-    spdlog::critical("data_dir {}: {}", config.data_dir.string(), fs_ec.message());
-    return 1;
-  }
+  if (fs_ec)
+    return make_error(Errc::kIo, "data_dir " + config.data_dir.string() + ": " + fs_ec.message());
+  ServeInputs in;
   auto admission_cfg = admission_config(config);
-  if (!admission_cfg) {
-    spdlog::critical("{}", admission_cfg.error().message);
-    return 1;
-  }
-
+  if (!admission_cfg) return admission_cfg.error();
+  in.admission = std::move(*admission_cfg);
   auto auth = admission::make_authorizer(config.auth, config.webhook_timeout);
-  if (!auth) {
-    spdlog::critical("{}", auth.error().message);
-    return 1;
-  }
+  if (!auth) return auth.error();
+  in.auth = std::move(*auth);
   if (config.auth == "open") {
     spdlog::warn("auth = open: any valid stream key may publish (development only)");
   }
-
   auto rtmp_ep = parse_endpoint(config.rtmp_listen);
+  if (!rtmp_ep) return rtmp_ep.error();
   auto http_ep = parse_endpoint(config.http_listen);
-  if (!rtmp_ep || !http_ep) {
-    spdlog::critical("{}", (!rtmp_ep ? rtmp_ep.error() : http_ep.error()).message);
-    return 1;
+  if (!http_ep) return http_ep.error();
+  in.rtmp = *rtmp_ep;
+  in.http = *http_ep;
+  if (!config.admin_listen.empty()) {
+    auto admin_ep = parse_endpoint(config.admin_listen);
+    if (!admin_ep) return admin_ep.error();
+    in.admin = *admin_ep;
   }
-
-  const int threads = io_thread_count(config.io_threads);
   auto registry = registry::make_registry(config.registry);
-  if (!registry) {
-    spdlog::critical("{}", registry.error().message);
-    return 1;
-  }
-  ingest::StreamHub hub(config.max_streams);
-  package::HlsStore hls(config.hls);
-  std::unique_ptr<store::HlsMirror> mirror;
+  if (!registry) return registry.error();
+  in.registry = std::move(*registry);
+  return in;
+}
+
+// `sluice serve`: every component, declared in dependency order. A member refers only to
+// those above it, so the language's construction and (reverse) destruction order is the
+// right one: sources (listeners, relays) stop before the transcoder, the transcoder before
+// the io_context, the io_context before the hub and the store.
+class MediaServer {
+ public:
+  // Throws boost::system::system_error when a listener cannot bind.
+  MediaServer(const ServeConfig& config, ServeInputs inputs);
+  void run();
+
+ private:
+  serve::ServeContext serve_context();
+  void publish_node();
+  void schedule_sweep();
+  void shut_down();
+  bool on_stop_signal();
+  void check_drained();
+
+  const ServeConfig& config_;
+  ServeInputs in_;
+  const int threads_;
+  ingest::StreamHub hub_;
+  package::HlsStore hls_;
+  std::unique_ptr<store::HlsMirror> mirror_;
+  std::optional<store::Recorder> recorder_;
+  std::optional<Registration> registration_;  // emplaced once the HTTP address is known
+  ingest::RtmpCounters rtmp_counters_;
+  http::HttpCounters http_counters_, admin_counters_;
+  http::ViewerCounter viewers_;
+  std::atomic<bool> draining_{false};
+  admission::Admission admission_;
+  // Destroying the io_context destroys the suspended session coroutines, which refer to
+  // everything above.
+  asio::io_context io_;
+  // Ends and joins its pipelines before the io_context goes (a relay's encode delivers into
+  // that relay's send queue, whose timer belongs to it); their last segments reach the store
+  // and its listeners above.
+  transcode::TranscodeService transcoder_;
+  relay::RelayService relays_;
+  ingest::PublishGate gate_;
+  const http::HttpConfig admin_http_config_;
+  std::unique_ptr<ingest::RtmpServer> rtmp_;
+  std::unique_ptr<http::HttpServer> http_;
+  std::unique_ptr<http::HttpServer> admin_;
+  std::string advertise_;
+  int capacity_ = 0;
+  asio::steady_timer sweeper_;
+  asio::steady_timer drain_timer_;
+  std::chrono::steady_clock::time_point drain_deadline_;
+  bool drain_signalled_ = false;  // a second signal stops at once
+};
+
+MediaServer::MediaServer(const ServeConfig& config, ServeInputs inputs)
+    : config_(config),
+      in_(std::move(inputs)),
+      threads_(io_thread_count(config.io_threads)),
+      hub_(config.max_streams),
+      hls_(config.hls),
+      admission_(in_.admission, *in_.auth, &draining_),
+      io_(threads_),
+      transcoder_(config.transcode,
+                  [this](const std::string& id) { return hls_.begin_session(id); }),
+      relays_(io_, config.relay, &transcoder_),
+      gate_(admission_, hub_,
+            ingest::PublishGateHooks{
+                [this](const std::string& id) { return transcoder_.open(id); },
+                [this](const std::shared_ptr<ingest::Stream>& stream, const std::string& options) {
+                  if (auto position = hls_.live_session(stream->playback_id()))
+                    registration_->on_publish(stream->playback_id(), *position);
+                  relays_.start(stream, options);
+                }},
+            config.rtmp.takeover),
+      admin_http_config_([&] {
+        http::HttpConfig c = config.http;
+        c.writes = true;
+        return c;
+      }()),
+      sweeper_(io_),
+      drain_timer_(io_) {
   if (config.hls_mirror) {
-    mirror =
-        std::make_unique<store::HlsMirror>(config.data_dir / "hls", hls, config.hls.window + 3);
-    hls.add_listener(mirror.get());
+    mirror_ =
+        std::make_unique<store::HlsMirror>(config.data_dir / "hls", hls_, config.hls.window + 3);
+    hls_.add_listener(mirror_.get());
     spdlog::info("mirroring HLS to {}", (config.data_dir / "hls").string());
   }
-  // Before the transcoder: its pipelines may flush a last segment to the listeners as they stop.
-  std::optional<store::Recorder> recorder;
   if (auto rc = recorder_config(config)) {
-    recorder.emplace(std::move(*rc), rendition_picker(config, hls));
-    hls.add_listener(&*recorder);
+    recorder_.emplace(std::move(*rc), rendition_picker(config, hls_));
+    hls_.add_listener(&*recorder_);
   }
-  std::optional<Registration> registration;  // emplaced once the HTTP address is known
-  transcode::TranscodeService transcoder(
-      config.transcode, [&hls](const std::string& id) { return hls.begin_session(id); });
-  ingest::RtmpCounters rtmp_counters;
-  http::HttpCounters http_counters;
-  http::ViewerCounter viewers;
-  std::atomic<bool> draining{false};
-  admission::Admission admission(std::move(*admission_cfg), **auth, &draining);
-  // Declared after everything sessions refer to, so it is destroyed first: destroying the
-  // io_context destroys the suspended session coroutines while the hub and store still exist.
-  asio::io_context io(threads);
-  relay::RelayService relays(io, config.relay, &transcoder);
+  rtmp_ = std::make_unique<ingest::RtmpServer>(
+      io_, in_.rtmp, ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_});
+  http_ = std::make_unique<http::HttpServer>(io_, in_.http, config.http, http_counters_,
+                                             serve::make_hls_handler(serve_context()));
+  advertise_ = advertised_address(config, http_->local_endpoint());
+  registration_.emplace(*in_.registry, advertise_, node_tag());
+  hls_.add_listener(&*registration_);
+  hls_.set_continuation_source(
+      [this](const std::string& id) { return registration_->continuation(id); });
+  capacity_ = static_cast<int>(serve::node_capacity(hub_, transcoder_));
+  publish_node();
+  // The admin API, on its own listener (off unless admin.listen is set).
+  if (in_.admin) {
+    serve::AdminActions actions{[this] {
+                                  draining_ = true;
+                                  publish_node();
+                                  return hub_.size();
+                                },
+                                [this] { in_.auth->reload(); }};
+    admin_ = std::make_unique<http::HttpServer>(
+        io_, *in_.admin, admin_http_config_, admin_counters_,
+        serve::make_admin_handler(serve_context(), config.admin_token, std::move(actions)));
+  }
+}
 
-  ingest::PublishGate gate(
-      admission, hub,
-      ingest::PublishGateHooks{
-          [&transcoder](const std::string& id) { return transcoder.open(id); },
-          [&](const std::shared_ptr<ingest::Stream>& stream, const std::string& options) {
-            if (auto position = hls.live_session(stream->playback_id()))
-              registration->on_publish(stream->playback_id(), *position);
-            relays.start(stream, options);
-          }},
-      config.rtmp.takeover);
+serve::ServeContext MediaServer::serve_context() {
+  return serve::ServeContext{hls_,
+                             hub_,
+                             transcoder_,
+                             *in_.registry,
+                             rtmp_counters_,
+                             http_counters_,
+                             recorder_ ? &*recorder_ : nullptr,
+                             &relays_,
+                             &viewers_};
+}
 
-  std::unique_ptr<ingest::RtmpServer> rtmp;
-  std::unique_ptr<http::HttpServer> http;
+void MediaServer::publish_node() {
+  const auto rtmp_port = std::to_string(rtmp_->local_endpoint().port());
+  in_.registry->publish_node(
+      registry::NodeEntry{advertise_, advertise_.substr(0, advertise_.rfind(':') + 1) + rtmp_port,
+                          capacity_, static_cast<int>(hub_.size()), draining_.load()});
+}
+
+// Drops ended streams whose grace period is over.
+void MediaServer::schedule_sweep() {
+  sweeper_.expires_after(std::chrono::seconds(1));
+  sweeper_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    hls_.sweep();
+    transcoder_.reap();
+    publish_node();
+    schedule_sweep();
+  });
+}
+
+void MediaServer::shut_down() {
+  if (admin_) admin_->stop();
+  relays_.stop();
+  rtmp_->stop();
+  http_->stop();
+  sweeper_.cancel();
+}
+
+// SIGTERM with drain_timeout: stay up, refuse new publishes, tell the registry (the proxy
+// sends nothing new here), and exit once the publishers are gone or the deadline passes.
+bool MediaServer::on_stop_signal() {
+  if (drain_signalled_ || config_.drain_timeout.count() == 0 || hub_.size() == 0) {
+    drain_timer_.cancel();
+    shut_down();
+    return true;
+  }
+  drain_signalled_ = true;
+  draining_ = true;
+  publish_node();
+  drain_deadline_ = std::chrono::steady_clock::now() + config_.drain_timeout;
+  spdlog::info("drain: refusing new publishes; waiting up to {} ms for {} publisher(s)",
+               config_.drain_timeout.count(), hub_.size());
+  check_drained();
+  return false;
+}
+
+void MediaServer::check_drained() {
+  drain_timer_.expires_after(std::chrono::milliseconds(250));
+  drain_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    if (hub_.size() > 0 && std::chrono::steady_clock::now() < drain_deadline_) {
+      check_drained();
+      return;
+    }
+    spdlog::info("drain: {}; stopping", hub_.size() == 0 ? "no publisher left" : "deadline passed");
+    shut_down();
+    io_.stop();
+  });
+}
+
+void MediaServer::run() {
+  if (admin_) {
+    admin_->start();
+    spdlog::info("admin API listening on {}", endpoint_text(admin_->local_endpoint()));
+  }
+  rtmp_->start();
+  http_->start();
+  spdlog::info("sluice serve: rtmp listening on {} (app '{}'), http listening on {}, auth {}",
+               endpoint_text(rtmp_->local_endpoint()), config_.rtmp.app,
+               endpoint_text(http_->local_endpoint()), in_.auth->describe());
+  spdlog::info("registry {}; this server is {}", in_.registry->describe(), advertise_);
+  spdlog::info("recordings: {}", recorder_ ? recorder_->describe() : "off");
+  spdlog::info("ladder {} (preset {}, gop {} s{}); transcoding capacity {} streams",
+               transcode::format_rungs(config_.transcode.ladder.rungs),
+               config_.transcode.ladder.preset, config_.transcode.ladder.gop_s,
+               config_.transcode.ladder.smart_passthrough ? ", smart passthrough" : "",
+               transcoder_.capacity());
+  schedule_sweep();
+  run_until_signal(
+      io_, threads_, [this] { return on_stop_signal(); },
+      [this] {
+        spdlog::info("SIGHUP: reloading publish authorization");
+        in_.auth->reload();
+      });
+}
+
+}  // namespace
+
+int run_serve(const ServeConfig& config_in) {
+  const ServeConfig config = config_in;
+  setup_logging(config);
+  auto inputs = prepare(config);
+  if (!inputs) {
+    spdlog::critical("{}", inputs.error().message);
+    return 1;
+  }
   try {
-    rtmp = std::make_unique<ingest::RtmpServer>(
-        io, *rtmp_ep, ingest::IngestContext{config.rtmp, hub, gate, rtmp_counters});
-    http = std::make_unique<http::HttpServer>(
-        io, *http_ep, config.http, http_counters,
-        serve::make_hls_handler(serve::ServeContext{hls, hub, transcoder, **registry, rtmp_counters,
-                                                    http_counters, recorder ? &*recorder : nullptr,
-                                                    &relays, &viewers}));
+    MediaServer server(config, std::move(*inputs));
+    server.run();
   } catch (const boost::system::system_error& e) {
     spdlog::critical("cannot listen: {}", e.what());
     return 1;
   }
-  const std::string advertise = advertised_address(config, http->local_endpoint());
-  registration.emplace(**registry, advertise, node_tag());
-  hls.add_listener(&*registration);
-  hls.set_continuation_source(
-      [&registration](const std::string& id) { return registration->continuation(id); });
-  const auto rtmp_port = std::to_string(rtmp->local_endpoint().port());
-  const int capacity = static_cast<int>(serve::node_capacity(hub, transcoder));
-  const auto publish_node = [&] {
-    (*registry)->publish_node(
-        registry::NodeEntry{advertise, advertise.substr(0, advertise.rfind(':') + 1) + rtmp_port,
-                            capacity, static_cast<int>(hub.size()), draining.load()});
-  };
-  publish_node();
-
-  // The admin API, on its own listener (off unless admin.listen is set).
-  http::HttpConfig admin_http_config = config.http;
-  admin_http_config.writes = true;
-  http::HttpCounters admin_counters;
-  std::unique_ptr<http::HttpServer> admin;
-  if (!config.admin_listen.empty()) {
-    auto admin_ep = parse_endpoint(config.admin_listen);
-    if (!admin_ep) {
-      spdlog::critical("{}", admin_ep.error().message);
-      return 1;
-    }
-    serve::AdminActions actions{[&] {
-                                  draining = true;
-                                  publish_node();
-                                  return hub.size();
-                                },
-                                [&] { (*auth)->reload(); }};
-    try {
-      admin = std::make_unique<http::HttpServer>(
-          io, *admin_ep, admin_http_config, admin_counters,
-          serve::make_admin_handler(
-              serve::ServeContext{hls, hub, transcoder, **registry, rtmp_counters, http_counters,
-                                  recorder ? &*recorder : nullptr, &relays, &viewers},
-              config.admin_token, std::move(actions)));
-    } catch (const boost::system::system_error& e) {
-      spdlog::critical("cannot listen on admin.listen: {}", e.what());
-      return 1;
-    }
-    admin->start();
-    spdlog::info("admin API listening on {}", endpoint_text(admin->local_endpoint()));
-  }
-  rtmp->start();
-  http->start();
-  spdlog::info("sluice serve: rtmp listening on {} (app '{}'), http listening on {}, auth {}",
-               endpoint_text(rtmp->local_endpoint()), config.rtmp.app,
-               endpoint_text(http->local_endpoint()), (*auth)->describe());
-  spdlog::info("registry {}; this server is {}", (*registry)->describe(), advertise);
-  spdlog::info("recordings: {}", recorder ? recorder->describe() : "off");
-  spdlog::info("ladder {} (preset {}, gop {} s{}); transcoding capacity {} streams",
-               transcode::format_rungs(config.transcode.ladder.rungs),
-               config.transcode.ladder.preset, config.transcode.ladder.gop_s,
-               config.transcode.ladder.smart_passthrough ? ", smart passthrough" : "",
-               transcoder.capacity());
-
-  // Drops ended streams whose grace period is over.
-  asio::steady_timer sweeper(io);
-  std::function<void()> schedule_sweep = [&] {
-    sweeper.expires_after(std::chrono::seconds(1));
-    sweeper.async_wait([&](boost::system::error_code ec) {
-      if (ec) return;
-      hls.sweep();
-      transcoder.reap();
-      publish_node();
-      schedule_sweep();
-    });
-  };
-  schedule_sweep();
-
-  const auto shut_down = [&] {
-    if (admin) admin->stop();
-    relays.stop();
-    rtmp->stop();
-    http->stop();
-    sweeper.cancel();
-  };
-  // SIGTERM with drain_timeout: stay up, refuse new publishes, tell the registry (the proxy
-  // sends nothing new here), and exit once the publishers are gone or the deadline passes.
-  asio::steady_timer drain_timer(io);
-  std::chrono::steady_clock::time_point drain_deadline;
-  std::function<void()> check_drained = [&] {
-    drain_timer.expires_after(std::chrono::milliseconds(250));
-    drain_timer.async_wait([&](boost::system::error_code ec) {
-      if (ec) return;
-      if (hub.size() > 0 && std::chrono::steady_clock::now() < drain_deadline) {
-        check_drained();
-        return;
-      }
-      spdlog::info("drain: {}; stopping",
-                   hub.size() == 0 ? "no publisher left" : "deadline passed");
-      shut_down();
-      io.stop();
-    });
-  };
-  bool drain_signalled = false;  // a second signal stops at once
-  run_until_signal(
-      io, threads,
-      [&] {
-        if (drain_signalled || config.drain_timeout.count() == 0 || hub.size() == 0) {
-          drain_timer.cancel();
-          shut_down();
-          return true;
-        }
-        drain_signalled = true;
-        draining = true;
-        publish_node();
-        drain_deadline = std::chrono::steady_clock::now() + config.drain_timeout;
-        spdlog::info("drain: refusing new publishes; waiting up to {} ms for {} publisher(s)",
-                     config.drain_timeout.count(), hub.size());
-        check_drained();
-        return false;
-      },
-      [&] {
-        spdlog::info("SIGHUP: reloading publish authorization");
-        (*auth)->reload();
-      });
-  // While the io_context still exists: a relay's encode delivers to that relay's send queue.
-  transcoder.stop();
   spdlog::info("sluice serve: stopped");
   return 0;
 }
