@@ -3,18 +3,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -22,80 +16,21 @@
 #include "http/viewers.h"
 #include "http/web_assets.h"
 #include "observe/metrics.h"
+#include "route/coalescer.h"
 #include "route/fleet_api.h"
+#include "route/upstream_pool.h"
 
 namespace sluice::route {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
-using asio::ip::tcp;
 using http::HttpReply;
 using http::RouteKind;
 
 namespace {
 
-constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
-
 Clock::duration seconds(double s) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
-
-// The outcome of one upstream fetch: an object to cache and serve, or a failure (object null)
-// that waiters answer with stale content or an error status.
-struct FetchResult {
-  CachedPtr object;
-  int error_status = 502;
-  std::string error;
-};
-
-// Waiters of one upstream fetch. Each waits on a timer of its own executor (its connection's
-// strand); completion cancels every timer, so all are answered at once, without polling.
-class Flight {
- public:
-  asio::awaitable<FetchResult> wait(Clock::duration limit) {
-    auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, limit);
-    if (auto done = add(timer)) co_return *done;
-    co_await timer->async_wait(kUseTuple);
-    if (auto done = result()) co_return *done;
-    FetchResult late;  // the fetch outlived its own timeout: should not happen
-    late.error_status = 504;
-    late.error = "upstream timed out\n";
-    co_return late;
-  }
-  void complete(FetchResult result) {
-    std::vector<std::shared_ptr<asio::steady_timer>> timers;
-    {
-      std::lock_guard lock(mutex_);
-      result_ = std::move(result);
-      timers.swap(timers_);
-    }
-    for (auto& t : timers)
-      asio::post(t->get_executor(), [t] { t->cancel(); });
-  }
-
- private:
-  std::optional<FetchResult> add(std::shared_ptr<asio::steady_timer> timer) {
-    std::lock_guard lock(mutex_);
-    if (!result_) timers_.push_back(std::move(timer));
-    return result_;
-  }
-  std::optional<FetchResult> result() {
-    std::lock_guard lock(mutex_);
-    return result_;
-  }
-  std::mutex mutex_;  // guards result_ and timers_
-  std::optional<FetchResult> result_;
-  std::vector<std::shared_ptr<asio::steady_timer>> timers_;
-};
-
-using StreamPtr = std::unique_ptr<beast::tcp_stream>;
-
-struct UpstreamResponse {
-  int status = 0;
-  std::string content_type;
-  media::SharedBytes body;
-};
 
 }  // namespace
 
@@ -106,21 +41,22 @@ struct Origin::Impl {
   const http::HttpCounters& http_counters;
   ObjectCache cache;
   OriginCounters counters;
-  observe::Histogram upstream_latency{
-      std::vector<double>{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
   // The servers see one client, the origin; so the origin counts its own viewers for
   // /api/streams.
   http::ViewerCounter viewers;
 
-  std::mutex flights_mutex;  // guards flights
-  std::map<std::string, std::shared_ptr<Flight>> flights;
-
-  std::mutex pool_mutex;  // guards idle
-  std::map<std::string, std::vector<StreamPtr>> idle;
+  UpstreamPool upstream;
+  Coalescer flights;
 
   Impl(asio::io_context& i, const OriginConfig& c, const registry::Registry& r,
        const http::HttpCounters& h)
-      : io(i), config(c), registry(r), http_counters(h), cache(c.cache_bytes) {}
+      : io(i),
+        config(c),
+        registry(r),
+        http_counters(h),
+        cache(c.cache_bytes),
+        upstream(i, UpstreamPoolConfig{c.upstream_timeout, c.idle_connections_per_server,
+                                       c.max_object_bytes}) {}
 
   Clock::duration freshness(RouteKind kind, int status) const {
     if (status != 200) return seconds(config.not_found_fresh_s);
@@ -135,117 +71,12 @@ struct Origin::Impl {
     }
   }
 
-  StreamPtr take_idle(const std::string& address) {
-    std::lock_guard lock(pool_mutex);
-    auto it = idle.find(address);
-    if (it == idle.end() || it->second.empty()) return nullptr;
-    StreamPtr s = std::move(it->second.back());
-    it->second.pop_back();
-    return s;
-  }
-  void give_back(const std::string& address, StreamPtr s) {
-    std::lock_guard lock(pool_mutex);
-    auto& list = idle[address];
-    if (list.size() < config.idle_connections_per_server) list.push_back(std::move(s));
-  }
-
-  asio::awaitable<StreamPtr> connect(const std::string& address, std::string& error) {
-    const auto colon = address.rfind(':');
-    if (colon == std::string::npos) {
-      error = "bad upstream address " + address;
-      co_return nullptr;
-    }
-    tcp::resolver resolver(io);
-    auto [rerr, results] = co_await resolver.async_resolve(address.substr(0, colon),
-                                                           address.substr(colon + 1), kUseTuple);
-    if (rerr) {
-      error = "resolve " + address + ": " + rerr.message();
-      co_return nullptr;
-    }
-    auto stream = std::make_unique<beast::tcp_stream>(io);
-    stream->expires_after(config.upstream_timeout);
-    auto [cerr, ep] = co_await stream->async_connect(results, kUseTuple);
-    if (cerr) {
-      error = (cerr == beast::error::timeout ? "timeout: connect " : "connect ") + address + ": " +
-              cerr.message();
-      co_return nullptr;
-    }
-    boost::system::error_code ignored;
-    stream->socket().set_option(tcp::no_delay(true), ignored);
-    co_return stream;
-  }
-
-  // One GET on a pooled connection; a reused connection that the server had closed is retried
-  // once on a fresh one.
-  asio::awaitable<std::optional<UpstreamResponse>> get(const std::string& address,
-                                                       const std::string& target,
-                                                       std::string& error) {
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      StreamPtr stream = attempt == 0 ? take_idle(address) : nullptr;
-      const bool was_reused = stream != nullptr;
-      if (!stream) {
-        stream = co_await connect(address, error);
-        if (!stream) co_return std::nullopt;
-      }
-      bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
-      req.set(bhttp::field::host, address);
-      req.set(bhttp::field::user_agent, "sluice-origin");
-      stream->expires_after(config.upstream_timeout);
-      auto [werr, wn] = co_await bhttp::async_write(*stream, req, kUseTuple);
-      // Room for large reads: an empty buffer makes Beast read a segment 512 bytes at a time.
-      beast::flat_buffer buffer;
-      buffer.reserve(256 * 1024);
-      bhttp::response_parser<bhttp::vector_body<std::uint8_t>> parser;
-      parser.body_limit(config.max_object_bytes);
-      parser.header_limit(64 * 1024);
-      boost::system::error_code rerr = werr;
-      if (!werr) {
-        auto [e, n] = co_await bhttp::async_read(*stream, buffer, parser, kUseTuple);
-        rerr = e;
-      }
-      if (rerr) {
-        // A pooled connection may have been closed by the server while idle.
-        if (was_reused &&
-            (rerr == bhttp::error::end_of_stream || rerr == asio::error::eof ||
-             rerr == asio::error::connection_reset || rerr == asio::error::broken_pipe)) {
-          continue;
-        }
-        error = (rerr == beast::error::timeout ? "timeout: GET " : "GET ") + address + target +
-                ": " + rerr.message();
-        co_return std::nullopt;
-      }
-      auto& res = parser.get();
-      UpstreamResponse out;
-      out.status = res.result_int();
-      out.content_type = std::string(res[bhttp::field::content_type]);
-      out.body = std::make_shared<const std::vector<std::uint8_t>>(std::move(res.body()));
-      if (res.keep_alive()) give_back(address, std::move(stream));
-      co_return out;
-    }
-    error = "GET " + address + target + ": connection closed";
-    co_return std::nullopt;
-  }
-
-  // get(), counted and timed for the metrics.
-  asio::awaitable<std::optional<UpstreamResponse>> timed_get(const std::string& address,
-                                                             const std::string& target,
-                                                             std::string& error) {
-    counters.upstream_requests.fetch_add(1, std::memory_order_relaxed);
-    const auto start = Clock::now();
-    auto response = co_await get(address, target, error);
-    const auto micros =
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
-    counters.upstream_micros.fetch_add(static_cast<std::uint64_t>(micros));
-    upstream_latency.observe(static_cast<double>(micros) / 1e6);
-    co_return response;
-  }
-
   // Fetches `key` from `address` and completes its flight; runs detached so a client that
   // leaves does not cancel the fetch for the others.
   asio::awaitable<void> fetch(std::string key, std::string address, std::string path,
                               RouteKind kind, std::shared_ptr<Flight> flight) {
     std::string error;
-    auto response = co_await timed_get(address, path, error);
+    auto response = co_await upstream.get(address, path, error);
     FetchResult result;
     if (!response) {
       counters.upstream_errors.fetch_add(1, std::memory_order_relaxed);
@@ -267,28 +98,14 @@ struct Origin::Impl {
       result.error_status = 502;
       result.error = "upstream answered " + std::to_string(response->status) + "\n";
     }
-    {
-      std::lock_guard lock(flights_mutex);
-      flights.erase(key);
-    }
-    flight->complete(std::move(result));
-  }
-
-  // The flight of `key`: the one in progress, or a new one that the caller must start
-  // (`started`).
-  std::shared_ptr<Flight> enter_flight(const std::string& key, bool& started) {
-    std::lock_guard lock(flights_mutex);
-    auto& slot = flights[key];
-    started = !slot;
-    if (!slot) slot = std::make_shared<Flight>();
-    return slot;
+    flights.finish(key, flight, std::move(result));
   }
 
   // Joins the fetch of `key` in flight, or starts one (GET `path` from `address`). `started`
   // tells which.
   std::shared_ptr<Flight> join(const std::string& key, const std::string& address,
                                const std::string& path, RouteKind kind, bool& started) {
-    auto flight = enter_flight(key, started);
+    auto flight = flights.enter(key, started);
     if (started) {
       asio::co_spawn(asio::make_strand(io), fetch(key, address, path, kind, flight),
                      asio::detached);
@@ -301,7 +118,7 @@ struct Origin::Impl {
     NodeAnswer answer;
     answer.address = address;
     std::string error;
-    auto response = co_await timed_get(address, path, error);
+    auto response = co_await upstream.get(address, path, error);
     if (response && response->status == 200) {
       answer.body.emplace(response->body->begin(), response->body->end());
       co_return answer;
@@ -364,13 +181,9 @@ struct Origin::Impl {
     object->fetched_at = Clock::now();
     object->fresh_for = seconds(config.api_fresh_s);
     cache.put(key, object);
-    {
-      std::lock_guard lock(flights_mutex);
-      flights.erase(key);
-    }
     FetchResult result;
     result.object = std::move(object);
-    flight->complete(std::move(result));
+    flights.finish(key, flight, std::move(result));
   }
 
   // /api/streams or /api/recordings of the whole fleet: cached for api_fresh_s, so a herd of
@@ -383,7 +196,7 @@ struct Origin::Impl {
       co_return reply_from(*cached, kind, "HIT");
     }
     bool started = false;
-    auto flight = enter_flight(key, started);
+    auto flight = flights.enter(key, started);
     if (started) {
       asio::co_spawn(asio::make_strand(io), fetch_fleet(key, kind, flight), asio::detached);
     }
@@ -532,13 +345,13 @@ struct Origin::Impl {
     add("sluice_origin_unknown_stream_total", "counter",
         "Requests for streams not in the registry.", counters.unknown.load());
     add("sluice_origin_upstream_requests_total", "counter", "Requests sent to servers.",
-        counters.upstream_requests.load());
+        upstream.requests());
     add("sluice_origin_upstream_errors_total", "counter",
         "Upstream requests that failed or answered an error.", counters.upstream_errors.load());
     add("sluice_origin_upstream_seconds_total", "counter", "Total upstream request time.",
-        counters.upstream_micros.load() / 1e6);
-    upstream_latency.append(out, "sluice_origin_upstream_latency_seconds",
-                            "Time for a server to answer one upstream request.");
+        upstream.seconds_total());
+    upstream.latency().append(out, "sluice_origin_upstream_latency_seconds",
+                              "Time for a server to answer one upstream request.");
     add("sluice_origin_cache_bytes", "gauge", "Bytes held by the cache.", c.bytes);
     add("sluice_origin_cache_objects", "gauge", "Objects held by the cache.", c.objects);
     add("sluice_origin_cache_evictions_total", "counter", "Objects evicted for the budget.",
@@ -554,26 +367,26 @@ struct Origin::Impl {
     const double hits = static_cast<double>(counters.hits + counters.stale + counters.coalesced);
     const double lookups = hits + static_cast<double>(counters.misses);
     const auto h = registry.health();
-    return nlohmann::json{{"cache",
-                           {{"bytes", c.bytes},
-                            {"objects", c.objects},
-                            {"budget_bytes", cache.budget()},
-                            {"evictions", c.evictions},
-                            {"hit_ratio", lookups > 0 ? hits / lookups : 0.0}}},
-                          {"requests",
-                           {{"hits", counters.hits.load()},
-                            {"stale", counters.stale.load()},
-                            {"misses", counters.misses.load()},
-                            {"coalesced", counters.coalesced.load()},
-                            {"unknown_stream", counters.unknown.load()}}},
-                          {"upstream",
-                           {{"requests", counters.upstream_requests.load()},
-                            {"errors", counters.upstream_errors.load()}}},
-                          {"registry",
-                           {{"description", registry.describe()},
-                            {"connected", h.connected},
-                            {"streams", registry.streams().size()},
-                            {"nodes", registry.nodes().size()}}}}
+    return nlohmann::json{
+        {"cache",
+         {{"bytes", c.bytes},
+          {"objects", c.objects},
+          {"budget_bytes", cache.budget()},
+          {"evictions", c.evictions},
+          {"hit_ratio", lookups > 0 ? hits / lookups : 0.0}}},
+        {"requests",
+         {{"hits", counters.hits.load()},
+          {"stale", counters.stale.load()},
+          {"misses", counters.misses.load()},
+          {"coalesced", counters.coalesced.load()},
+          {"unknown_stream", counters.unknown.load()}}},
+        {"upstream",
+         {{"requests", upstream.requests()}, {"errors", counters.upstream_errors.load()}}},
+        {"registry",
+         {{"description", registry.describe()},
+          {"connected", h.connected},
+          {"streams", registry.streams().size()},
+          {"nodes", registry.nodes().size()}}}}
         .dump(2);
   }
 };

@@ -46,9 +46,7 @@ struct OriginCounters {
   std::atomic<std::uint64_t> misses{0};     // started an upstream request
   std::atomic<std::uint64_t> coalesced{0};  // waited for another request's upstream fetch
   std::atomic<std::uint64_t> unknown{0};    // stream not in the registry
-  std::atomic<std::uint64_t> upstream_requests{0};
   std::atomic<std::uint64_t> upstream_errors{0};
-  std::atomic<std::uint64_t> upstream_micros{0};  // total upstream latency
 };
 
 class Origin {
