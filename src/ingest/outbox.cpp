@@ -8,6 +8,8 @@
 #include <boost/asio/write.hpp>
 #include <vector>
 
+#include "ingest/rtmp_wire.h"
+
 namespace sluice::ingest {
 
 namespace asio = boost::asio;
@@ -41,29 +43,32 @@ void Outbox::send(media::SharedBytes bytes) {
   wake_locked();
 }
 
-void Outbox::on_item(const LiveItem& item) {
-  const auto& packet = *item.packet;
+void Outbox::on_item(const LiveItemPtr& item) {
+  queue_media(*item->packet, rtmp_chunks(*item));
+}
+
+void Outbox::queue_media(const media::Packet& packet, const media::SharedBytes& chunks) {
   std::lock_guard lock(mutex_);
-  if (closed_ || !item.rtmp_chunks) return;
+  if (closed_) return;
   const bool media = !packet.config && packet.kind != media::TrackKind::kData;
   if (packet.kind == media::TrackKind::kVideo) saw_video_ = true;
   if (media) {
     const bool keyframe = packet.kind == media::TrackKind::kVideo && packet.keyframe;
     if (waiting_for_keyframe_) {
       const bool resume = keyframe || (!saw_video_ && queued_bytes_ < media_limit_ / 2);
-      if (!resume || queued_bytes_ + item.rtmp_chunks->size() > media_limit_) {
+      if (!resume || queued_bytes_ + chunks->size() > media_limit_) {
         drops_.fetch_add(1, std::memory_order_relaxed);
         return;
       }
       waiting_for_keyframe_ = false;
-    } else if (queued_bytes_ + item.rtmp_chunks->size() > media_limit_) {
+    } else if (queued_bytes_ + chunks->size() > media_limit_) {
       waiting_for_keyframe_ = true;
       drops_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
   }
-  queued_bytes_ += item.rtmp_chunks->size();
-  queue_.push_back(item.rtmp_chunks);
+  queued_bytes_ += chunks->size();
+  queue_.push_back(chunks);
   wake_locked();
 }
 

@@ -1,6 +1,6 @@
 // A connection's bounded send queue. The session queues control messages; for players the
 // StreamHub queues media from the publisher's thread. One writer coroutine drains it.
-// Slow-player policy (style practice 15): past the byte limit, media is dropped until the
+// Slow-player policy: past the byte limit, media is dropped until the
 // next video keyframe (or, for audio-only streams, until the queue has half drained), and
 // the drops are counted. The queue never grows past the limit plus control messages.
 #pragma once
@@ -30,8 +30,11 @@ class Outbox final : public Subscriber, public std::enable_shared_from_this<Outb
   void send(media::SharedBytes bytes);
   void send(media::Bytes bytes) { send(std::make_shared<const media::Bytes>(std::move(bytes))); }
 
-  // Subscriber (called by the Stream, on the publisher's thread).
-  void on_item(const LiveItem& item) override;
+  // Subscriber (called by the Stream, on the publisher's thread): the item's shared RTMP
+  // chunks.
+  void on_item(const LiveItemPtr& item) override;
+  // A packet's chunks, under the same drop policy.
+  void queue_media(const media::Packet& packet, const media::SharedBytes& chunks);
   void on_stream_end() override;
 
   // Bytes to send when the stream ends (a player's StreamEOF and UnpublishNotify); the writer

@@ -1,7 +1,8 @@
 // How a publisher becomes a live stream on this server, whatever protocol it came in on: the
 // shared admission step (admission/), then the claim of the playback ID in the hub with the
-// take-over rule, then its outputs. An ingest protocol only turns its wire format into a
-// PublishAttempt and media packets, and tells its client the outcome in its own terms.
+// take-over rule, then its outputs, subscribed to the stream like every other consumer. An
+// ingest protocol only turns its wire format into a PublishAttempt and media packets for
+// Stream::publish, and tells its client the outcome in its own terms.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -17,13 +18,12 @@
 namespace sluice::ingest {
 
 struct Publication {
-  std::shared_ptr<Stream> stream;
-  std::unique_ptr<media::PacketSink> outputs;  // HLS passthrough or a transcoder
+  std::shared_ptr<Stream> stream;  // where the protocol publishes the session's packets
   admission::Admitted admitted;
 };
 
 struct PublishGateHooks {
-  // Opens where a publish session's packets go.
+  // Opens where a publish session's media goes (HLS passthrough or a transcoder).
   std::function<std::unique_ptr<media::PacketSink>(const std::string& playback_id)> open_outputs;
   // Told about each publish that starts, with its publish options (relays start here).
   std::function<void(const std::shared_ptr<Stream>&, const std::string& options)> on_publish;
@@ -38,10 +38,8 @@ class PublishGate {
 
   boost::asio::awaitable<std::variant<Publication, admission::Refusal>> admit(
       const admission::PublishAttempt& attempt);
-  // The publisher left: ends its outputs and releases the playback ID.
+  // The publisher left: ends the stream (and with it its outputs) and releases the playback ID.
   void end(Publication& publication);
-
-  admission::Admission& admission() { return admission_; }
 
  private:
   admission::Admission& admission_;

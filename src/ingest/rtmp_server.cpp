@@ -324,9 +324,6 @@ class Session {
     packet->dts_ms = timestamps_.normalize(packet->kind, m.timestamp);
     last_dts_ = packet->dts_ms;
     publication_.stream->publish(packet);
-    if (publication_.outputs && packet->codec != media::Codec::kUnknown) {
-      publication_.outputs->on_packet(packet);
-    }
   }
 
   void warn_media(const std::string& what) {

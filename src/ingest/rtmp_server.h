@@ -1,6 +1,7 @@
 // RTMP listener and sessions: the I/O shell around the sans-I/O codecs in proto/.
 // Threading: one strand per connection; a session's reader, writer and watchdog coroutines
-// all run on it. Publishers push into the StreamHub and their output sink from their strand.
+// all run on it. A publisher publishes into its Stream from its strand; the stream's outputs,
+// players and relays are its subscribers.
 #pragma once
 
 #include <atomic>

@@ -2,59 +2,26 @@
 
 #include <algorithm>
 
-#include "proto/rtmp/chunk.h"
-#include "proto/rtmp/server_messages.h"
-
 namespace sluice::ingest {
 
 namespace {
 // A GOP longer than this (a publisher that never sends keyframes) stops being cached; players
 // then wait for the next keyframe instead of receiving an unbounded backlog.
 constexpr std::size_t kMaxGopBytes = 32u << 20;
-
-std::uint8_t rtmp_type(media::TrackKind kind) {
-  switch (kind) {
-    case media::TrackKind::kVideo:
-      return rtmp::kVideo;
-    case media::TrackKind::kAudio:
-      return rtmp::kAudio;
-    case media::TrackKind::kData:
-      return rtmp::kDataAmf0;
-  }
-  return rtmp::kDataAmf0;
-}
-
-// Chunk stream ids for media sent to players (any value >= 3 works; these match librtmp).
-std::uint32_t play_csid(media::TrackKind kind) {
-  return kind == media::TrackKind::kAudio ? 4 : kind == media::TrackKind::kVideo ? 6 : 5;
-}
 }  // namespace
 
 Stream::Stream(std::string playback_id, std::uint64_t session_id)
     : playback_id_(std::move(playback_id)), session_id_(session_id) {}
 
-LiveItem Stream::make_item(const media::PacketPtr& packet) const {
-  auto chunks = std::make_shared<media::Bytes>();
-  const auto& body = *packet->body;
-  chunks->reserve(body.size() + body.size() / rtmp::kServerChunkSize + 16);
-  rtmp::encode_message(play_csid(packet->kind), rtmp_type(packet->kind), rtmp::kMediaStreamId,
-                       static_cast<std::uint32_t>(packet->dts_ms), body, rtmp::kServerChunkSize,
-                       *chunks);
-  return LiveItem{packet, std::move(chunks)};
-}
-
 void Stream::publish(const media::PacketPtr& packet) {
+  auto item = std::make_shared<const LiveItem>(packet);
   std::lock_guard lock(mutex_);
   if (ended_) return;
-  // Encoded lazily per packet: with no player, nobody pays for the wire form.
-  LiveItem item = subscribers_.empty() ? LiveItem{packet, nullptr} : make_item(packet);
   bytes_in_ += packet->body ? packet->body->size() : 0;
 
   if (packet->config) {
-    if (!item.rtmp_chunks) item = make_item(packet);
     (packet->kind == media::TrackKind::kVideo ? video_config_ : audio_config_) = item;
   } else if (packet->kind == media::TrackKind::kData) {
-    if (!item.rtmp_chunks) item = make_item(packet);
     metadata_ = item;
   } else {
     if (packet->kind == media::TrackKind::kVideo) ++video_frames_;
@@ -67,7 +34,7 @@ void Stream::publish(const media::PacketPtr& packet) {
         !gop_.empty() || (packet->kind == media::TrackKind::kVideo && packet->keyframe);
     const std::size_t size = packet->body ? packet->body->size() : 0;
     if (have_keyframe && gop_bytes_ + size <= kMaxGopBytes) {
-      gop_.push_back(item);  // wire form made on replay if a player arrives later
+      gop_.push_back(item);
       gop_bytes_ += size;
     }
   }
@@ -94,21 +61,16 @@ bool Stream::ended() const {
 }
 
 void Stream::replay_to(Subscriber& subscriber) const {
-  for (const LiveItem* item : {&metadata_, &video_config_, &audio_config_}) {
-    if (item->packet) subscriber.on_item(*item);
+  for (const auto* item : {&metadata_, &video_config_, &audio_config_}) {
+    if (*item) subscriber.on_item(*item);
   }
-  for (const auto& item : gop_) {
-    subscriber.on_item(item.rtmp_chunks ? item : make_item(item.packet));
-  }
+  for (const auto& item : gop_)
+    subscriber.on_item(item);
 }
 
 bool Stream::subscribe(const std::shared_ptr<Subscriber>& subscriber) {
   std::lock_guard lock(mutex_);
   if (ended_) return false;
-  // Items cached before the first player have no wire form yet; fill it in once.
-  for (auto& item : gop_) {
-    if (!item.rtmp_chunks) item = make_item(item.packet);
-  }
   replay_to(*subscriber);
   subscribers_.push_back(subscriber);
   return true;

@@ -1,5 +1,6 @@
-// The live streams of this node: one Stream per playback ID, fanning a publisher's packets
-// out to subscribers (RTMP players now; transcoders and relays later).
+// The live streams of this node: one Stream per playback ID, the one distribution point of a
+// publisher's packets, which every consumer subscribes to: its outputs (HLS passthrough or the
+// transcoder), RTMP players and relays. The hub knows no protocol.
 // Thread-safety: StreamHub and Stream are safe to call from any thread. The publisher calls
 // Stream::publish from its own strand; subscribers must not block in on_item (they queue).
 #pragma once
@@ -18,18 +19,32 @@
 
 namespace sluice::ingest {
 
-// A packet as fanned out, with its RTMP wire encoding made once for every player.
-struct LiveItem {
-  media::PacketPtr packet;
-  // Encoded at rtmp::kServerChunkSize on message stream rtmp::kMediaStreamId.
-  media::SharedBytes rtmp_chunks;
+// A packet as fanned out, shared by every subscriber. A protocol's subscribers can keep one
+// encoding of it with it (RTMP's chunks, ingest/rtmp_wire.h): made once, by the first that
+// asks, and shared by every player of the stream.
+class LiveItem {
+ public:
+  explicit LiveItem(media::PacketPtr p) : packet(std::move(p)) {}
+  const media::PacketPtr packet;
+
+  // `encode(packet)`, made at most once per item. Thread-safe.
+  template <typename Encode>
+  const media::SharedBytes& encoded(Encode&& encode) const {
+    std::call_once(once_, [&] { encoded_ = encode(*packet); });
+    return encoded_;
+  }
+
+ private:
+  mutable std::once_flag once_;
+  mutable media::SharedBytes encoded_;
 };
+using LiveItemPtr = std::shared_ptr<const LiveItem>;
 
 class Subscriber {
  public:
   virtual ~Subscriber() = default;
-  // Called with the stream's lock held, in publish order. Must only queue.
-  virtual void on_item(const LiveItem& item) = 0;
+  // Called with the stream's lock held, in publish order. Must not block.
+  virtual void on_item(const LiveItemPtr& item) = 0;
   // The publisher left (or was replaced); no more items will come.
   virtual void on_stream_end() = 0;
 };
@@ -58,7 +73,7 @@ class Stream {
   // True once ended, e.g. because a new publisher took the playback ID over.
   bool ended() const;
 
-  // Player side. Replays metadata, configs and the GOP cache, then live items.
+  // Subscriber side. Replays metadata, configs and the GOP cache, then live items.
   // Returns false if the stream has already ended.
   bool subscribe(const std::shared_ptr<Subscriber>& subscriber);
   void unsubscribe(const Subscriber* subscriber);
@@ -66,7 +81,6 @@ class Stream {
   StreamStats stats() const;
 
  private:
-  LiveItem make_item(const media::PacketPtr& packet) const;
   void replay_to(Subscriber& subscriber) const;
 
   const std::string playback_id_;
@@ -75,10 +89,10 @@ class Stream {
 
   mutable std::mutex mutex_;  // guards everything below
   bool ended_ = false;
-  LiveItem metadata_;
-  LiveItem video_config_;
-  LiveItem audio_config_;
-  std::vector<LiveItem> gop_;  // from the last video keyframe (bounded by kMaxGopBytes)
+  LiveItemPtr metadata_;
+  LiveItemPtr video_config_;
+  LiveItemPtr audio_config_;
+  std::vector<LiveItemPtr> gop_;  // from the last video keyframe (bounded by kMaxGopBytes)
   std::size_t gop_bytes_ = 0;
   std::vector<std::shared_ptr<Subscriber>> subscribers_;
   std::uint64_t bytes_in_ = 0, video_frames_ = 0, audio_frames_ = 0;

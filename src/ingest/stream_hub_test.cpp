@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "ingest/rtmp_wire.h"
+
 namespace sluice::ingest {
 namespace {
 
@@ -17,9 +19,9 @@ media::PacketPtr packet(media::TrackKind kind, std::int64_t dts, bool key = fals
 }
 
 struct Recorder : Subscriber {
-  std::vector<LiveItem> items;
+  std::vector<LiveItemPtr> items;
   bool ended = false;
-  void on_item(const LiveItem& item) override { items.push_back(item); }
+  void on_item(const LiveItemPtr& item) override { items.push_back(item); }
   void on_stream_end() override { ended = true; }
 };
 
@@ -62,15 +64,15 @@ TEST(Stream, NewSubscriberGetsConfigsThenGopFromLastKeyframe) {
   auto r = std::make_shared<Recorder>();
   ASSERT_TRUE(s.subscribe(r));
   ASSERT_EQ(r->items.size(), 4u);
-  EXPECT_TRUE(r->items[0].packet->config);
-  EXPECT_EQ(r->items[1].packet->dts_ms, 66);
-  EXPECT_EQ(r->items[3].packet->dts_ms, 100);
+  EXPECT_TRUE(r->items[0]->packet->config);
+  EXPECT_EQ(r->items[1]->packet->dts_ms, 66);
+  EXPECT_EQ(r->items[3]->packet->dts_ms, 100);
   for (const auto& item : r->items)
-    ASSERT_TRUE(item.rtmp_chunks);
+    ASSERT_TRUE(rtmp_chunks(*item));
 
   s.publish(packet(media::TrackKind::kVideo, 133));
   ASSERT_EQ(r->items.size(), 5u);
-  ASSERT_TRUE(r->items.back().rtmp_chunks);
+  ASSERT_TRUE(rtmp_chunks(*r->items.back()));
   s.end();
   EXPECT_TRUE(r->ended);
   EXPECT_FALSE(s.subscribe(std::make_shared<Recorder>()));
@@ -83,7 +85,7 @@ TEST(Stream, WireEncodingIsSharedBetweenSubscribers) {
   s.subscribe(b);
   s.publish(packet(media::TrackKind::kVideo, 0, true));
   ASSERT_EQ(a->items.size(), 1u);
-  EXPECT_EQ(a->items[0].rtmp_chunks.get(), b->items[0].rtmp_chunks.get());
+  EXPECT_EQ(rtmp_chunks(*a->items[0]).get(), rtmp_chunks(*b->items[0]).get());
 }
 
 }  // namespace

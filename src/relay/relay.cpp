@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "ingest/outbox.h"
+#include "ingest/rtmp_wire.h"
 #include "observe/log.h"
 #include "proto/rtmp/publish_client.h"
 #include "proto/rtmp/server_messages.h"
@@ -37,24 +38,19 @@ static_assert(rtmp::PublishClient::kMediaChunkSize == rtmp::kServerChunkSize,
               "relays send the players' chunk encoding as is");
 constexpr auto kKeepStopped = std::chrono::seconds(60);  // stopped relays stay in the stats
 
-// The live items, encoded for players on message stream 1, on the stream ID this server's
-// createStream gave: only the first chunk's header names the stream, so one patch suffices.
+// The live items as RTMP players get them (shared chunks on message stream 1), or encoded
+// for this destination alone when its createStream gave another stream ID.
 class Feed final : public ingest::Subscriber {
  public:
   Feed(std::shared_ptr<ingest::Outbox> out, std::uint32_t stream_id)
       : out_(std::move(out)), stream_id_(stream_id) {}
 
-  void on_item(const ingest::LiveItem& item) override {
-    if (stream_id_ == rtmp::kMediaStreamId || !item.rtmp_chunks) {
+  void on_item(const ingest::LiveItemPtr& item) override {
+    if (stream_id_ == rtmp::kMediaStreamId) {
       out_->on_item(item);
-      return;
+    } else {
+      out_->queue_media(*item->packet, ingest::rtmp_chunks_on(*item->packet, stream_id_));
     }
-    media::Bytes bytes = *item.rtmp_chunks;
-    const std::size_t basic = (bytes[0] & 0x3f) == 0 ? 2 : (bytes[0] & 0x3f) == 1 ? 3 : 1;
-    if (bytes.size() < basic + 11) return;
-    for (int i = 0; i < 4; ++i)  // little-endian, unlike every other RTMP field
-      bytes[basic + 7 + i] = static_cast<std::uint8_t>(stream_id_ >> (8 * i));
-    out_->on_item({item.packet, std::make_shared<const media::Bytes>(std::move(bytes))});
   }
   void on_stream_end() override { out_->on_stream_end(); }
 
@@ -100,7 +96,7 @@ class Encoded final : public ingest::Subscriber {
 
   const std::shared_ptr<ingest::Stream>& output() const { return out_; }
   // Called under the source's lock: the pipeline's push never blocks (it drops when behind).
-  void on_item(const ingest::LiveItem& item) override { sink_->on_packet(item.packet); }
+  void on_item(const ingest::LiveItemPtr& item) override { sink_->on_packet(item->packet); }
   void on_stream_end() override { sink_->end(); }
 
  private:
