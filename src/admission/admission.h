@@ -8,6 +8,7 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -75,9 +76,6 @@ class Admission {
   boost::asio::awaitable<Verdict> admit(const PublishAttempt& attempt);
   // The playback ID a play name asks for, if it is a valid one.
   static std::optional<std::string> playback_id_to_play(std::string_view name);
-
-  PublishAuthorizer& authorizer() { return auth_; }
-  const AdmissionConfig& config() const { return config_; }
 
  private:
   const AdmissionConfig config_;

@@ -1,4 +1,4 @@
-// Stream keys are secrets and playback IDs are public (ARCHITECTURE.md, URL contract).
+// Stream keys are secrets and playback IDs are public.
 // Pure functions: parsing the publish name, validating keys, deriving IDs, masking for logs.
 #pragma once
 

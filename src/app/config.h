@@ -1,6 +1,6 @@
 // Configuration of every role (`sluice serve` and `sluice origin` read the same options, so
-// one file can describe a fleet): typed structs with defaults at the declaration (style
-// practice 17), filled from a TOML file, then SLUICE_* environment variables, then flags.
+// one file can describe a fleet): typed structs with defaults at the declaration, filled
+// from a TOML file, then SLUICE_* environment variables, then flags.
 // Each option has one name used everywhere: TOML "rtmp.listen", env SLUICE_RTMP_LISTEN,
 // flag --rtmp-listen.
 #pragma once

@@ -1,4 +1,4 @@
-// Composition root: parses the command line, builds the graph, runs it (style practice 7).
+// Composition root: parses the command line, builds the graph, runs it.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>

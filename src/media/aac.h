@@ -1,4 +1,4 @@
-// AAC AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1) as carried in FLV/RTMP sequence headers.
+// AAC AudioSpecificConfig as carried in FLV/RTMP sequence headers.
 #pragma once
 
 #include <array>
@@ -19,14 +19,14 @@ struct AacConfig {
 };
 Result<AacConfig> parse_aac_config(std::span<const std::uint8_t> asc);
 
-// The 7-byte ADTS header (ISO/IEC 13818-7 6.2) that lets a raw frame of `payload_size` bytes
+// The 7-byte ADTS header that lets a raw frame of `payload_size` bytes
 // stand alone, as MPEG-TS carries AAC. Empty for what ADTS cannot say: object types above 4
 // (explicitly signalled HE-AAC), a rate outside the table, channel configuration 0, frames
 // over 8184 bytes.
 std::optional<std::array<std::uint8_t, 7>> adts_header(const AacConfig& config,
                                                        std::size_t payload_size);
 
-// RFC 6381 codec string for HLS CODECS, e.g. "mp4a.40.2".
+// Codec string for HLS CODECS, e.g. "mp4a.40.2".
 std::string aac_codec_string(const AacConfig& config);
 
 }  // namespace sluice::media

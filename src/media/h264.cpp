@@ -414,7 +414,7 @@ Result<Bytes> avc_config_from_annexb(std::span<const std::uint8_t> annexb) {
   if (sps.empty() || pps.empty()) {
     return make_error(Errc::kMalformed, "h264: encoder headers without SPS or PPS");
   }
-  // ISO/IEC 14496-15 5.2.4.1: version, profile, compatibility, level from the first SPS.
+  // The record's version, then profile, compatibility and level from the first SPS.
   Bytes record{1,         sps[0][1],
                sps[0][2], sps[0][3],
                0xff,      static_cast<std::uint8_t>(0xe0 | std::min<std::size_t>(sps.size(), 31))};

@@ -1,5 +1,5 @@
 // H.264 bitstream helpers: the AVCDecoderConfigurationRecord carried in FLV/RTMP sequence
-// headers (ISO/IEC 14496-15 5.2.4.1), SPS fields needed for playlists, and AVCC -> Annex B.
+// headers, SPS fields needed for playlists, and AVCC -> Annex B.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +22,7 @@ struct AvcConfig {
 };
 Result<AvcConfig> parse_avc_config(std::span<const std::uint8_t> record);
 
-// RFC 6381 codec string for HLS CODECS, e.g. "avc1.4d401f".
+// Codec string for HLS CODECS, e.g. "avc1.4d401f".
 std::string avc_codec_string(const AvcConfig& config);
 
 struct SpsInfo {

@@ -1,4 +1,4 @@
-// The canonical media unit that flows from ingest to every consumer (style practice 5).
+// The canonical media unit that flows from ingest to every consumer.
 // Packets are immutable once built and shared by pointer: fan-out copies pointers, not payloads.
 #pragma once
 
@@ -20,7 +20,7 @@ struct Packet {
   TrackKind kind = TrackKind::kData;
   Codec codec = Codec::kUnknown;
   // Milliseconds, rebased so the stream starts near 0, monotonic per track, 64-bit so the
-  // 32-bit RTMP rollover after 49.7 days never shows downstream (practice 6).
+  // 32-bit RTMP rollover after 49.7 days never shows downstream.
   std::int64_t dts_ms = 0;
   std::int32_t cts_ms = 0;  // pts = dts + cts (H.264 B-frames)
   bool keyframe = false;

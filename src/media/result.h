@@ -1,4 +1,4 @@
-// Error values for untrusted input and environment failures (style practice 11).
+// Error values for untrusted input and environment failures.
 // Exceptions stay off the data plane: parsers and sessions return Result<T>.
 #pragma once
 

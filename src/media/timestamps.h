@@ -1,5 +1,6 @@
-// Normalises RTMP timestamps once, at ingest (style practice 6): 32-bit wrap extended to
-// 64 bits, the first timestamp of the session rebased to 0, and DTS kept monotonic per track.
+// Normalises RTMP timestamps once, at ingest, so no later stage re-checks them: 32-bit wrap
+// extended to 64 bits, the first timestamp of the session rebased to 0, and DTS kept monotonic
+// per track.
 #pragma once
 
 #include <cstdint>

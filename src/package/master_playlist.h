@@ -1,4 +1,4 @@
-// HLS master (multivariant) playlist model and its pure render function (style practice 4).
+// HLS master (multivariant) playlist model and its pure render function.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +14,7 @@ struct Variant {
   std::uint64_t average_bps = 0;  // AVERAGE-BANDWIDTH
   int width = 0;                  // RESOLUTION omitted when 0 (audio-only)
   int height = 0;
-  std::vector<std::string> codecs;  // RFC 6381, e.g. "avc1.64001f", "mp4a.40.2"
+  std::vector<std::string> codecs;  // e.g. "avc1.64001f", "mp4a.40.2"
   std::optional<double> frame_rate;
 };
 

@@ -1,5 +1,5 @@
-// HLS media playlist (RFC 8216) as a plain model plus a pure render function (style
-// practice 4): the store mutates the model, render() turns it into text, tests compare strings.
+// HLS media playlist as a plain model plus a pure render function: the store mutates the
+// model, render() turns it into text, tests compare strings.
 #pragma once
 
 #include <chrono>
@@ -18,9 +18,9 @@ struct PlaylistEntry {
 
 struct MediaPlaylist {
   double configured_target_s = 6.0;
-  // Longest segment ever listed; EXT-X-TARGETDURATION must never shrink (RFC 8216 6.2.1).
+  // Longest segment ever listed; EXT-X-TARGETDURATION must never shrink.
   double longest_segment_s = 0;
-  // Count of EXT-X-DISCONTINUITY tags that have slid out of the window (RFC 8216 6.2.2).
+  // Count of EXT-X-DISCONTINUITY tags that have slid out of the window.
   std::uint64_t discontinuity_sequence = 0;
   std::deque<PlaylistEntry> entries;  // oldest first
   bool ended = false;

@@ -20,7 +20,7 @@ namespace sluice::package {
 
 // What the master playlist says about a rendition.
 struct StreamInfo {
-  std::vector<std::string> codecs;  // RFC 6381, video first
+  std::vector<std::string> codecs;  // CODECS strings, video first
   int width = 0;                    // 0 when unknown or audio-only
   int height = 0;
   std::optional<double> frame_rate;

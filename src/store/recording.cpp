@@ -25,7 +25,7 @@ std::string render_playlist(const Recording& recording, std::size_t count) {
   for (std::size_t i = 0; i < count; ++i)
     longest = std::max(longest, recording.segments[i].duration_s);
   std::string out = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:EVENT\n";
-  // Rounded as players round EXTINF, so no segment exceeds it (RFC 8216 4.3.3.1).
+  // Rounded as players round EXTINF, so no segment exceeds it.
   fmt::format_to(std::back_inserter(out), "#EXT-X-TARGETDURATION:{}\n",
                  std::max(1L, std::lround(longest)));
   fmt::format_to(std::back_inserter(out), "#EXT-X-MEDIA-SEQUENCE:{}\n",

@@ -1,6 +1,6 @@
 // AMF0 (Action Message Format 0) values, decoder and encoder. Sans-I/O: bytes in, values out.
-// Spec: Adobe "AMF0 File Format Specification". Only the types RTMP clients send are decoded;
-// any other marker is an error (kUnsupported), never a guess.
+// Only the types RTMP clients send are decoded; any other marker is an error (kUnsupported),
+// never a guess.
 #pragma once
 
 #include <cstddef>

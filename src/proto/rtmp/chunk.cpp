@@ -22,7 +22,7 @@ std::uint32_t be24(const std::uint8_t* p) {
 std::uint32_t be32(const std::uint8_t* p) {
   return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
 }
-// The message stream id is the one little-endian field in RTMP (spec 5.3.1.2.1).
+// The message stream id is the one little-endian field in RTMP.
 std::uint32_t le32(const std::uint8_t* p) {
   return std::uint32_t{p[3]} << 24 | std::uint32_t{p[2]} << 16 | std::uint32_t{p[1]} << 8 | p[0];
 }
@@ -235,7 +235,7 @@ Status ChunkDecoder::parse_header(std::span<const std::uint8_t> in, std::size_t&
   } else if (new_message) {
     // fmt 1/2 carry a delta; a fmt-3 chunk that starts a message repeats the previous
     // timestamp field as its delta, which after fmt 0 is that header's absolute value
-    // (spec 5.3.1.2.4, as FFmpeg reads it). Unsigned addition wraps at 2^32 like the wire.
+    // (as FFmpeg reads it). Unsigned addition wraps at 2^32 like the wire.
     cs.timestamp += cs.ts_field;
   }
 

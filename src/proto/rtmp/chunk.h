@@ -1,4 +1,4 @@
-// RTMP chunk stream (RTMP spec 5.3), sans-I/O: a push decoder from bytes to messages and a
+// RTMP chunk stream, sans-I/O: a push decoder from bytes to messages and a
 // stateless encoder from messages to bytes.
 #pragma once
 
@@ -14,7 +14,7 @@
 
 namespace sluice::rtmp {
 
-// Message type ids (RTMP spec 5.4, 7.1).
+// Message type ids: protocol control, user control, media, data and commands.
 enum MessageType : std::uint8_t {
   kSetChunkSize = 1,
   kAbort = 2,
@@ -97,7 +97,7 @@ void encode_message(std::uint32_t csid, std::uint8_t type, std::uint32_t stream_
                     std::uint32_t timestamp, std::span<const std::uint8_t> payload,
                     std::uint32_t chunk_size, std::vector<std::uint8_t>& out);
 
-// Counts received bytes for Acknowledgement messages (RTMP spec 5.4.3). The sequence number
+// Counts received bytes for Acknowledgement messages. The sequence number
 // is a 32-bit byte count that wraps; it is compared with modular arithmetic.
 class AckCounter {
  public:
@@ -112,7 +112,7 @@ class AckCounter {
   std::uint32_t last_ack_ = 0;
 };
 
-// Protocol control and user control messages (RTMP spec 5.4, 6.2). Each appends a whole
+// Protocol control and user control messages. Each appends a whole
 // chunked message on csid 2, stream 0.
 void write_set_chunk_size(std::uint32_t size, std::vector<std::uint8_t>& out);
 void write_window_ack_size(std::uint32_t size, std::vector<std::uint8_t>& out);

@@ -168,7 +168,7 @@ Result<ServerHandshake::Step> ServerHandshake::feed(std::span<const std::uint8_t
       fill_digest_response(s2, c1.subspan(found->offset, kDigestSize), full_key(kServerKey),
                            random_);
     } else {
-      // Simple handshake (spec 5.2.3): S1 zero field, S2 echoes C1.
+      // Simple handshake: S1 zero field, S2 echoes C1.
       std::fill_n(s1.begin() + 4, 4, 0);
       std::copy(c1.begin(), c1.end(), s2.begin());
     }

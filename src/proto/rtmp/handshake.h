@@ -1,4 +1,4 @@
-// RTMP handshake, sans-I/O. Server side accepts both the simple handshake (RTMP spec 5.2)
+// RTMP handshake, sans-I/O. Server side accepts both the simple handshake
 // and the digest ("complex", Flash-style) handshake that Flash/FMS-era clients send and that
 // librtmp/OBS-family clients validate (HMAC-SHA256 with the Genuine Adobe keys).
 #pragma once

@@ -31,7 +31,7 @@ Bytes read_testdata(const std::string& name) {
 }
 
 // An independent check of the digest layout, written from the FFmpeg description
-// (rtmpproto.c rtmp_validate_digest / ff_rtmp_calc_digest) rather than shared with the code.
+// rather than shared with the code.
 const std::string kPlayerKey = "Genuine Adobe Flash Player 001";
 const std::string kServerKey = "Genuine Adobe Flash Media Server 001";
 const Bytes kTail = {0xF0, 0xEE, 0xC2, 0x4A, 0x80, 0x68, 0xBE, 0xE8, 0x2E, 0x00, 0xD0,
