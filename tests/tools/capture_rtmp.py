@@ -42,6 +42,10 @@ import tempfile
 import threading
 import time
 
+# The integration tests' process handling: children in their own session, stopped by PID.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+from harness import Process, wait_until  # noqa: E402
+
 HANDSHAKE_BYTES = 1 + 1536 + 1536
 C2S_CAP = 64 * 1024
 S2C_CAP = 16 * 1024
@@ -303,49 +307,6 @@ def decode_file(path, out=sys.stdout):
 
 # --- processes --------------------------------------------------------------------------------
 
-class Process:
-    """A child in its own session, output to a log file; stop() ends it by its PID."""
-
-    def __init__(self, args, log_path):
-        self.args, self.log_path = args, log_path
-        self.log = open(log_path, "wb")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def output(self):
-        self.log.flush()
-        with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-
-    def stop(self, sig=signal.SIGTERM, timeout=10):
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, sig)  # its own process group, led by this PID
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        if not self.log.closed:
-            self.log.close()
-        return self.proc.returncode
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = predicate()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise RuntimeError(f"timed out waiting for {what}")
-
-
 class Sluice(Process):
     def __init__(self, binary, workdir):
         args = [binary, "serve", "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
@@ -353,7 +314,7 @@ class Sluice(Process):
                 "--transcode-ladder", "source", "--log-level", "debug"]
         super().__init__(args, os.path.join(workdir, "sluice.log"))
         m = wait_until(lambda: re.search(r"rtmp listening on [\d.]+:(\d+)", self.output())
-                       or (not self.alive() and "exited"), 15, "sluice to listen")
+                       or (not self.alive() and "exited"), 15, what="sluice to listen")
         if m == "exited":
             raise RuntimeError("sluice exited at start:\n" + self.output())
         self.rtmp_port = int(m.group(1))
@@ -500,7 +461,7 @@ def capture(name, binary, out_dir, workroot):
             url = f"rtmp://127.0.0.1:{sluice.rtmp_port}/stream/{key}"
             procs.append(Process(ffmpeg_publish_args(url, 30), os.path.join(workdir, "pub.log")))
             wait_until(lambda: f"publishing key" in sluice.output() or
-                       not procs[0].alive() and "exited", 15, "the publisher")
+                       not procs[0].alive() and "exited", 15, what="the publisher")
             if not procs[0].alive():
                 raise RuntimeError("publisher exited:\n" + procs[0].output()[-3000:])
             time.sleep(1)  # let it send a keyframe so the player gets media at once
