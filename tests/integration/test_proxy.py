@@ -2,10 +2,12 @@
 capacity, the full-fleet refusal, discovery, drain, sticky republish, a server killed
 mid-stream, playback through the proxy, and bad input."""
 
+import http.server
 import json
 import os
 import signal
 import socket
+import threading
 import time
 import unittest
 
@@ -13,6 +15,20 @@ from harness import (Proxy, Redis, Sluice, SluiceTestCase, ffmpeg_publish, ffpro
                      gst_publish, parse_media_playlist, wait_until)
 
 SECRET = "test-secret"  # the harness's servers use it; the proxy must derive the same IDs
+
+
+class BadPlaybackIdWebhook(http.server.BaseHTTPRequestHandler):
+    """Allows every publish but names a playback ID no server may use."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("X-Playback-Id", "../not-an-id")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
 
 
 class ProxyFleet(SluiceTestCase):
@@ -163,6 +179,23 @@ class ProxyFleet(SluiceTestCase):
         again = self.publish(proxy, "victim", seconds=5, name="again.log")
         self.assertNotEqual(again.wait(15), 0)
         self.assertTrue(proxy.alive())
+
+    def test_authorizer_playback_id_is_checked_at_the_edge(self):
+        # The proxy runs the servers' admission step, so it refuses what a server would refuse
+        # instead of placing a publisher on the ID the authorizer gave.
+        webhook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BadPlaybackIdWebhook)
+        threading.Thread(target=webhook.serve_forever, daemon=True).start()
+        self.addCleanup(webhook.shutdown)
+        server = self.server(1)
+        proxy = self.proxy("--auth", f"webhook:http://127.0.0.1:{webhook.server_address[1]}/")
+        self.wait_nodes(proxy, 1)
+        publisher = self.publish(proxy, "anykey", seconds=5)
+        self.assertNotEqual(publisher.wait(30), 0)
+        self.assertIn("authorizer gave an invalid playback ID", proxy.output())
+        self.assertIn("Server error: authorizer gave an invalid playback ID", publisher.output())
+        self.assertEqual(proxy.metric("sluice_proxy_publishes_routed_total"), 0)
+        self.assertGreaterEqual(proxy.metric("sluice_proxy_rejected_auth_total"), 1)
+        self.assertNotIn("publish of key", server.output())
 
     def test_bad_input_is_cut_off(self):
         self.server(1)
