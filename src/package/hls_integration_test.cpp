@@ -9,6 +9,8 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -309,6 +311,153 @@ TEST_F(HlsIntegration, LateAudioConfigRestartsAtTheNextKeyframe) {
   for (const auto& s : segments)
     total += s->duration_s;
   EXPECT_NEAR(total, 11.0, 0.1);
+}
+
+// fMP4: every segment is a fragment of one init segment, and init + segments decode.
+TEST_F(HlsIntegration, Fmp4SegmentsDecodeAfterTheirInitSegment) {
+  HlsConfig config;
+  config.format = HlsFormat::kFmp4;
+  config.target_duration_s = 4;
+  config.endlist_delay = std::chrono::milliseconds(0);
+  HlsStore store(config);
+  Collector collector;
+  store.add_listener(&collector);
+  auto writer = store.begin("it");
+  for (const auto& p : packets_)
+    ASSERT_TRUE(writer->on_packet(share(p))) << "dts " << p.dts_ms;
+  writer->end();
+
+  ASSERT_EQ(collector.segments.size(), 4u);
+  const auto& first = *collector.segments.front();
+  ASSERT_TRUE(first.init);
+  EXPECT_EQ(first.init_id, first.sequence);
+  const auto init = store.init_segment("it", "source", first.init_id);
+  ASSERT_TRUE(init);
+  EXPECT_EQ(*init, *first.init);
+  const fs::path all = dir_ / "all.mp4";
+  std::ofstream out(all, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(init->data()),
+            static_cast<std::streamsize>(init->size()));
+  for (const auto& s : collector.segments) {
+    EXPECT_EQ(s->init, first.init);  // one muxer: one init segment
+    const fs::path one = dir_ / (std::to_string(s->sequence) + ".mp4");
+    std::ofstream single(one, std::ios::binary);
+    single.write(reinterpret_cast<const char*>(init->data()),
+                 static_cast<std::streamsize>(init->size()));
+    single.write(reinterpret_cast<const char*>(s->data->data()),
+                 static_cast<std::streamsize>(s->data->size()));
+    single.close();
+    const auto streams = probe(one, "-show_entries stream=codec_name");
+    EXPECT_NE(streams.find("h264"), std::string::npos) << streams;
+    EXPECT_NE(streams.find("aac"), std::string::npos) << streams;
+    const auto key = probe(one,
+                           "-select_streams v -show_frames -read_intervals %+#1 "
+                           "-show_entries frame=key_frame");
+    EXPECT_EQ(key.substr(0, 1), "1") << s->sequence;
+    out.write(reinterpret_cast<const char*>(s->data->data()),
+              static_cast<std::streamsize>(s->data->size()));
+  }
+  out.close();
+  const auto frames = probe(all,
+                            "-select_streams v -count_frames -show_entries "
+                            "stream=nb_read_frames");
+  EXPECT_EQ(std::stoi(frames), 390);
+  const auto errors = run("ffmpeg -nostdin -v error -i " + all.string() + " -f null - 2>&1");
+  EXPECT_EQ(errors, "");
+  const auto playlist = *store.media_playlist("it", "source");
+  EXPECT_NE(playlist.find("#EXT-X-MAP:URI=\"init" + std::to_string(first.init_id) + ".mp4\"\n"),
+            std::string::npos)
+      << playlist;
+  EXPECT_NE(playlist.find(std::to_string(first.sequence) + ".m4s\n"), std::string::npos);
+}
+
+// Low-latency: parts no longer than the part target, independent where a keyframe starts
+// them, that make up each segment byte for byte and second for second, and a preload hint
+// that always names the next part.
+TEST_F(HlsIntegration, LowLatencyPartsMakeUpTheSegments) {
+  HlsConfig config;
+  config.format = HlsFormat::kLowLatency;
+  config.part_target_s = 0.334;
+  config.target_duration_s = 4;
+  config.endlist_delay = std::chrono::milliseconds(0);
+  HlsStore store(config);
+  Collector collector;
+  store.add_listener(&collector);
+  std::optional<std::uint64_t> first_part;
+  std::uint64_t last_part = 0;
+  int updates = 0;
+  int hints = 0;
+  store.set_update_listener([&](const std::string& id, const std::string& rendition) {
+    ++updates;
+    if (rendition.empty()) return;
+    const auto answer = store.media_playlist(id, rendition, PlaylistRequest{});
+    ASSERT_EQ(answer.state, Availability::kReady);
+    const auto& text = answer.text;
+    // The last part listed, and the hint.
+    const auto part_line = text.rfind("#EXT-X-PART:");
+    const auto part_at =
+        part_line == std::string::npos ? part_line : text.find("URI=\"part", part_line);
+    const auto hint_at = text.find("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part");
+    if (part_at == std::string::npos) return;
+    const std::uint64_t number = std::stoull(text.substr(part_at + 9));
+    if (!first_part) first_part = number;
+    last_part = std::max(last_part, number);
+    if (hint_at != std::string::npos && hint_at > part_at) {
+      ++hints;
+      EXPECT_EQ(std::stoull(text.substr(hint_at + 39)), number + 1) << text;
+      EXPECT_EQ(store.part(id, rendition, number + 1).state, Availability::kWait);
+      EXPECT_EQ(store.part(id, rendition, number + 2).state, Availability::kNotFound);
+    }
+  });
+  auto writer = store.begin("it");
+  for (const auto& p : packets_)
+    ASSERT_TRUE(writer->on_packet(share(p))) << "dts " << p.dts_ms;
+  writer->end();
+  ASSERT_TRUE(first_part);
+  EXPECT_GT(hints, 30);
+
+  ASSERT_EQ(collector.segments.size(), 4u);
+  std::map<std::uint64_t, std::vector<PartPtr>> by_segment;
+  for (std::uint64_t n = *first_part; n <= last_part; ++n) {
+    const auto answer = store.part("it", "source", n);
+    ASSERT_EQ(answer.state, Availability::kReady) << n;
+    EXPECT_LE(answer.part->duration_s, config.part_target_s) << n;
+    by_segment[answer.part->sequence].push_back(answer.part);
+  }
+  ASSERT_EQ(by_segment.size(), 4u);
+  for (const auto& s : collector.segments) {
+    SCOPED_TRACE("segment " + std::to_string(s->sequence));
+    const auto& parts = by_segment[s->sequence];
+    ASSERT_FALSE(parts.empty());
+    EXPECT_TRUE(parts.front()->independent);
+    media::Bytes joined;
+    double seconds = 0;
+    for (const auto& part : parts) {
+      joined.insert(joined.end(), part->data->begin(), part->data->end());
+      seconds += part->duration_s;
+    }
+    EXPECT_EQ(joined, *s->data);
+    EXPECT_NEAR(seconds, s->duration_s, 0.0005);
+  }
+  // A lone independent part decodes after the init segment.
+  const auto& part = by_segment.begin()->second.front();
+  const fs::path one = dir_ / "part.mp4";
+  std::ofstream single(one, std::ios::binary);
+  const auto& init = *collector.segments.front()->init;
+  single.write(reinterpret_cast<const char*>(init.data()),
+               static_cast<std::streamsize>(init.size()));
+  single.write(reinterpret_cast<const char*>(part->data->data()),
+               static_cast<std::streamsize>(part->data->size()));
+  single.close();
+  const auto frames = probe(one,
+                            "-select_streams v -count_frames -show_entries "
+                            "stream=nb_read_frames");
+  // Every frame the part lasts, at 30 fps (9 or 10: the segmenter leaves room for jitter).
+  EXPECT_EQ(std::stoi(frames), std::lround(part->duration_s * 30));
+  EXPECT_GE(std::stoi(frames), 9);
+  const auto playlist = *store.media_playlist("it", "source");
+  EXPECT_NE(playlist.find("#EXT-X-PART-INF:PART-TARGET=0.334\n"), std::string::npos);
+  EXPECT_EQ(playlist.find("PRELOAD-HINT"), std::string::npos);  // ended
 }
 
 // Publisher bytes are untrusted: damaged frames, wrong keyframe flags and timestamp jumps

@@ -19,6 +19,9 @@ namespace {
 // Segments kept retrievable beyond the window, for players that fetched the playlist just
 // before it slid.
 constexpr std::size_t kExtraRetained = 3;
+// Parts stay retrievable this many target durations: listed for three, then three more for
+// players that fetched the playlist just before they left it.
+constexpr double kPartRetentionTargets = 6;
 
 std::uint64_t epoch_millis(std::chrono::system_clock::time_point t) {
   const auto ms =
@@ -33,17 +36,31 @@ namespace detail {
 // The store's state. Writers hold it weakly, so it is a named type rather than the private
 // HlsStore::Impl.
 const std::vector<double> kSegmentSecondsBuckets = {0.5, 1, 2, 3, 4, 6, 8, 10, 15, 20, 30, 60};
+const std::vector<double> kPartSecondsBuckets = {0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5};
 
 struct StoreState {
   struct Rendition {
     MediaPlaylist playlist;
     std::deque<SegmentPtr> segments;  // window + kExtraRetained, oldest first
     std::string text;                 // render(playlist), cached so readers only copy
+    std::string delta_text;           // low-latency: render(playlist, delta)
     std::uint64_t next_sequence = 0;
+    // Low-latency: recent parts, oldest first, each with the media time at its end.
+    struct RetainedPart {
+      PartPtr part;
+      double end_s = 0;
+    };
+    std::deque<RetainedPart> parts;
+    double part_clock_s = 0;  // media seconds of all parts so far
+    std::uint64_t next_part = 0;
+    // fMP4: the current init segment, and those the retained segments still need, by ID.
+    media::SharedBytes init;
+    std::uint64_t init_id = 0;
+    std::map<std::uint64_t, media::SharedBytes> inits;
     bool next_discontinuity = false;    // republish or takeover: flag the next segment
     std::uint64_t discontinuities = 0;  // tags emitted in this rendition's timeline
     bool open = false;                  // part of the current session
-    bool has_session_segment = false;
+    bool has_session_media = false;     // a part or segment since the session opened it
     std::uint64_t declared_peak_bps = 0;
     StreamInfo info;
   };
@@ -53,6 +70,7 @@ struct StoreState {
     bool live = true;
     std::chrono::system_clock::time_point ended_at;
     std::uint64_t session_base = 0;         // first sequence number of the current session
+    std::uint64_t part_base = 0;            // first part number of a rendition
     std::optional<Continuation> continued;  // moved here from another server
     bool endlist_pending = false;           // ended; ENDLIST once endlist_delay has passed
     std::map<std::string, Rendition, std::less<>> renditions;
@@ -63,6 +81,7 @@ struct StoreState {
   HlsStore::Clock clock;
   observe::Histogram segment_duration{kSegmentSecondsBuckets};
   observe::Histogram segment_production{kSegmentSecondsBuckets};
+  observe::Histogram part_production{kPartSecondsBuckets};
 
   // Guards everything below. Held only to update the model and swap cached strings, never
   // while muxing or calling listeners.
@@ -71,22 +90,34 @@ struct StoreState {
   // Last sequence number used per playback ID, kept after a stream is dropped so numbering
   // never goes back even if the clock does. One integer per ID ever published.
   std::map<std::string, std::uint64_t, std::less<>> last_sequence;
+  std::map<std::string, std::uint64_t, std::less<>> last_part;  // likewise for part numbers
   std::vector<SegmentListener*> listeners;
+  HlsStore::UpdateListener update_listener;
   std::uint64_t next_generation = 1;
   HlsStore::ContinuationSource continuation_source;
 
   StoreState(HlsConfig c, HlsStore::Clock k) : config(c), clock(std::move(k)) {}
 
+  bool low_latency() const { return config.format == HlsFormat::kLowLatency; }
+
   Variant measure(const std::string& name, const Rendition& r) const {
-    // Bandwidth over the listed window only, so it tracks the current encoder settings.
+    // Bandwidth over the listed window only, so it tracks the current encoder settings;
+    // before the first segment, over the parts so far.
     const std::size_t listed = std::min(r.segments.size(), r.playlist.entries.size());
     double peak = 0, total_bits = 0, total_s = 0;
-    for (std::size_t i = r.segments.size() - listed; i < r.segments.size(); ++i) {
-      const double bits = 8.0 * static_cast<double>(r.segments[i]->data->size());
-      const double seconds = r.segments[i]->duration_s;
+    auto add = [&](const media::SharedBytes& data, double seconds) {
+      const double bits = 8.0 * static_cast<double>(data->size());
       total_bits += bits;
       total_s += seconds;
       if (seconds > 0) peak = std::max(peak, bits / seconds);
+    };
+    for (std::size_t i = r.segments.size() - listed; i < r.segments.size(); ++i)
+      add(r.segments[i]->data, r.segments[i]->duration_s);
+    if (listed == 0) {
+      for (const auto& retained : r.parts)
+        add(retained.part->data, retained.part->duration_s);
+      // A part is a fraction of a GOP: its peak says little about a segment's.
+      peak = total_s > 0 ? total_bits / total_s : 0;
     }
     Variant v;
     v.rendition = name;
@@ -105,7 +136,7 @@ struct StoreState {
     MasterPlaylist master;
     for (const auto& [name, r] : s.renditions) {
       if (!r.open) continue;
-      if (!r.has_session_segment) {
+      if (!r.has_session_media) {
         // Players pick a variant from the first master they see; wait until all can play.
         // Before the first one, keep nothing; afterwards keep the last complete one.
         return;
@@ -138,6 +169,8 @@ struct StoreState {
     const std::uint64_t start = reached_sequence(s);
     Rendition& r = s.renditions[name];
     r.playlist.configured_target_s = config.target_duration_s;
+    r.playlist.part_target_s = low_latency() ? config.part_target_s : 0;
+    r.next_part = std::max(r.next_part, s.part_base);
     r.next_discontinuity = !r.playlist.entries.empty();
     if (s.continued && r.playlist.entries.empty() && r.discontinuities == 0) {
       // The first segment here follows another server's last: one discontinuity, counted on.
@@ -148,10 +181,83 @@ struct StoreState {
     r.next_sequence = std::max(r.next_sequence, start);
     r.playlist.ended = false;
     r.open = true;
-    r.has_session_segment = false;
+    r.has_session_media = false;
     r.declared_peak_bps = declared_peak_bps;
-    r.text = render(r.playlist);
+    r.playlist.partial = {};
+    r.playlist.next_sequence = r.next_sequence;
+    r.playlist.next_part = r.next_part;
+    render_texts(r);
     return true;
+  }
+
+  void render_texts(Rendition& r) const {
+    r.text = render(r.playlist);
+    if (r.playlist.low_latency()) r.delta_text = render(r.playlist, /*delta=*/true);
+  }
+
+  // The rendition `name` open in the live session `generation`, or null.
+  Rendition* writable(const std::string& id, std::uint64_t generation, const std::string& name) {
+    auto it = streams.find(id);
+    if (it == streams.end() || it->second.generation != generation || !it->second.live) {
+      return nullptr;
+    }
+    auto rit = it->second.renditions.find(name);
+    if (rit == it->second.renditions.end() || !rit->second.open) return nullptr;
+    return &rit->second;
+  }
+
+  // The map ID (init<ID>.mp4) of media muxed with `init`: the sequence number of the first
+  // segment that uses it. 0 for MPEG-TS.
+  std::uint64_t adopt_init(Rendition& r, const media::SharedBytes& init) {
+    if (!init) return 0;
+    if (init != r.init) {
+      r.init = init;
+      r.init_id = r.next_sequence;
+      r.inits[r.init_id] = init;
+    }
+    return r.init_id;
+  }
+
+  // Stores a finished part. Returns it, or null when the session was superseded or the
+  // stream dropped.
+  PartPtr publish_part(const std::string& id, std::uint64_t generation, const std::string& name,
+                       std::chrono::system_clock::time_point session_start,
+                       FinishedPart&& finished) {
+    std::lock_guard lock(mutex);
+    Rendition* found = writable(id, generation, name);
+    if (!found) return nullptr;
+    Rendition& r = *found;
+    const std::uint64_t map = adopt_init(r, finished.init);
+    auto& partial = r.playlist.partial;
+    if (partial.parts.empty()) {
+      partial.discontinuity = finished.discontinuity || r.next_discontinuity;
+      partial.program_date_time = session_start + std::chrono::milliseconds(finished.start_dts_ms);
+      partial.map = map;
+    }
+    auto part = std::make_shared<Part>();
+    part->number = r.next_part++;
+    part->sequence = r.next_sequence;
+    part->duration_s = static_cast<double>(finished.duration_ms) / 1000.0;
+    part->independent = finished.independent;
+    part->data = media::BytesPool::shared().share(std::move(finished.data));
+    auto& last = last_part[id];
+    last = std::max(last, part->number);
+
+    partial.parts.push_back(PartEntry{part->number, part->duration_s, part->independent});
+    r.playlist.next_part = r.next_part;
+    r.part_clock_s += part->duration_s;
+    r.parts.push_back({part, r.part_clock_s});
+    const double keep_s = kPartRetentionTargets * r.playlist.target_duration();
+    while (!r.parts.empty() && r.parts.front().end_s < r.part_clock_s - keep_s) {
+      r.parts.pop_front();
+    }
+    render_texts(r);
+    if (!r.has_session_media) {
+      r.info = std::move(finished.info);
+      r.has_session_media = true;
+      render_master(streams.find(id)->second);
+    }
+    return part;
   }
 
   // Stores a finished segment. Returns the segment to announce, or null when the session was
@@ -160,14 +266,11 @@ struct StoreState {
                      std::chrono::system_clock::time_point session_start,
                      FinishedSegment&& finished, std::vector<SegmentListener*>& notify) {
     std::lock_guard lock(mutex);
-    auto it = streams.find(id);
-    if (it == streams.end() || it->second.generation != generation || !it->second.live) {
-      return nullptr;
-    }
-    Stream& s = it->second;
-    auto rit = s.renditions.find(name);
-    if (rit == s.renditions.end() || !rit->second.open) return nullptr;
-    Rendition& r = rit->second;
+    Rendition* found = writable(id, generation, name);
+    if (!found) return nullptr;
+    Rendition& r = *found;
+    Stream& s = streams.find(id)->second;
+    const std::uint64_t map = adopt_init(r, finished.init);
     auto segment = std::make_shared<Segment>();
     segment->sequence = r.next_sequence++;
     segment->duration_s = static_cast<double>(finished.duration_ms) / 1000.0;
@@ -177,19 +280,27 @@ struct StoreState {
     segment->session = generation;
     segment->program_date_time = session_start + std::chrono::milliseconds(finished.start_dts_ms);
     segment->data = media::BytesPool::shared().share(std::move(finished.data));
+    segment->init = finished.init;
+    segment->init_id = map;
     auto& last = last_sequence[id];
     last = std::max(last, segment->sequence);
 
-    r.playlist.add(PlaylistEntry{segment->sequence, segment->duration_s, segment->discontinuity,
-                                 segment->program_date_time},
-                   config.window);
+    r.playlist.add(
+        PlaylistEntry{segment->sequence, segment->duration_s, segment->discontinuity,
+                      segment->program_date_time, map, std::move(r.playlist.partial.parts)},
+        config.window);
+    r.playlist.partial = {};
+    r.playlist.next_sequence = r.next_sequence;
     r.segments.push_back(segment);
     while (r.segments.size() > config.window + kExtraRetained) {
       r.segments.pop_front();
     }
-    r.text = render(r.playlist);
+    std::erase_if(r.inits, [&](const auto& entry) {
+      return entry.first < r.segments.front()->init_id && entry.first != r.init_id;
+    });
+    render_texts(r);
     r.info = std::move(finished.info);
-    r.has_session_segment = true;
+    r.has_session_media = true;
     render_master(s);
     notify = listeners;
     return segment;
@@ -204,7 +315,7 @@ struct StoreState {
     Rendition& r = rit->second;
     r.open = false;
     r.playlist.ended = true;
-    r.text = render(r.playlist);
+    render_texts(r);
     render_master(it->second);
   }
 
@@ -223,7 +334,7 @@ struct StoreState {
     s.endlist_pending = false;
     for (auto& [name, r] : s.renditions) {
       r.playlist.ended = true;
-      r.text = render(r.playlist);
+      render_texts(r);
     }
   }
 };
@@ -251,13 +362,19 @@ class RenditionWriter final : public media::RenditionOutput {
   RenditionWriter(const SessionContext& session, std::string name, const HlsConfig& config)
       : session_(session),
         name_(std::move(name)),
-        segmenter_(SegmenterConfig{config.target_duration_s, config.max_segment_bytes},
-                   [this](FinishedSegment&& s) { publish(std::move(s)); }) {}
+        segmenter_(
+            SegmenterConfig{
+                config.target_duration_s, config.max_segment_bytes,
+                config.format == HlsFormat::kMpegTs ? Container::kMpegTs : Container::kFmp4,
+                config.format == HlsFormat::kLowLatency ? config.part_target_s : 0},
+            [this](FinishedSegment&& s) { publish(std::move(s)); },
+            [this](FinishedPart&& p) { publish_part(std::move(p)); }) {}
 
   Status on_packet(const media::PacketPtr& packet) override {
     if (ended_ || stale_) return Ok{};
     last_packet_at_ = std::chrono::steady_clock::now();
     if (!segment_started_) segment_started_ = last_packet_at_;
+    if (!part_started_) part_started_ = last_packet_at_;
     return segmenter_.on_packet(*packet);
   }
 
@@ -290,8 +407,29 @@ class RenditionWriter final : public media::RenditionOutput {
     }
     // The packet that cut this segment (a keyframe) is the first of the next one.
     segment_started_ = last_packet_at_;
+    part_started_ = last_packet_at_;
     for (auto* listener : notify)
       listener->on_segment(session_.id, name_, segment);
+    if (store->update_listener) store->update_listener(session_.id, name_);
+  }
+
+  void publish_part(FinishedPart&& finished) {
+    auto store = session_.store.lock();
+    if (!store) {
+      stale_ = true;
+      return;
+    }
+    if (!store->publish_part(session_.id, session_.generation, name_, session_.start,
+                             std::move(finished))) {
+      stale_ = true;
+      return;
+    }
+    if (part_started_) {
+      store->part_production.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - *part_started_).count());
+    }
+    part_started_ = last_packet_at_;
+    if (store->update_listener) store->update_listener(session_.id, name_);
   }
 
   const SessionContext& session_;
@@ -301,6 +439,7 @@ class RenditionWriter final : public media::RenditionOutput {
   bool stale_ = false;
   std::chrono::steady_clock::time_point last_packet_at_;
   std::optional<std::chrono::steady_clock::time_point> segment_started_;
+  std::optional<std::chrono::steady_clock::time_point> part_started_;
 };
 
 class Session final : public media::RenditionSink {
@@ -324,7 +463,10 @@ class Session final : public media::RenditionSink {
     if (it == writers_.end()) return;
     it->second->end();
     writers_.erase(it);
-    if (auto store = context_.store.lock()) store->close(context_.id, context_.generation, name);
+    if (auto store = context_.store.lock()) {
+      store->close(context_.id, context_.generation, name);
+      if (store->update_listener) store->update_listener(context_.id, name);
+    }
   }
 
   void end() override {
@@ -335,6 +477,7 @@ class Session final : public media::RenditionSink {
     auto store = context_.store.lock();
     if (!store) return;
     store->end(context_.id, context_.generation);
+    if (store->update_listener) store->update_listener(context_.id, "");
     std::vector<SegmentListener*> notify;
     {
       std::lock_guard lock(store->mutex);
@@ -406,9 +549,13 @@ std::unique_ptr<media::RenditionSink> HlsStore::begin_session(const std::string&
     StoreState::Stream s;
     s.generation = context.generation;
     s.session_base = continuation ? continuation->next_sequence : epoch_millis(now);
+    s.part_base = epoch_millis(now);
     s.continued = continuation;
     if (auto last = impl_->last_sequence.find(playback_id); last != impl_->last_sequence.end()) {
       s.session_base = std::max(s.session_base, last->second + 1);
+    }
+    if (auto last = impl_->last_part.find(playback_id); last != impl_->last_part.end()) {
+      s.part_base = std::max(s.part_base, last->second + 1);
     }
     impl_->streams.emplace(playback_id, std::move(s));
   }
@@ -436,11 +583,83 @@ std::optional<std::string> HlsStore::media_playlist(const std::string& playback_
   auto it = impl_->streams.find(playback_id);
   if (it == impl_->streams.end()) return std::nullopt;
   auto rit = it->second.renditions.find(rendition);
-  // No segment yet: a playlist without segments makes players give up, so 404 until then.
-  if (rit == it->second.renditions.end() || rit->second.playlist.entries.empty()) {
+  // No media yet: a playlist without segments (or parts) makes players give up, so 404.
+  if (rit == it->second.renditions.end() || !rit->second.playlist.last_position()) {
     return std::nullopt;
   }
   return rit->second.text;
+}
+
+HlsStore::PlaylistAnswer HlsStore::media_playlist(const std::string& playback_id,
+                                                  const std::string& rendition,
+                                                  const PlaylistRequest& request) const {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->streams.find(playback_id);
+  if (it == impl_->streams.end()) return {};
+  auto rit = it->second.renditions.find(rendition);
+  if (rit == it->second.renditions.end() || !rit->second.playlist.last_position()) return {};
+  const auto& r = rit->second;
+  const MediaPlaylist& playlist = r.playlist;
+  if (!playlist.low_latency() || playlist.ended) return {Availability::kReady, r.text};
+  if (request.part && !request.msn) return {Availability::kBadRequest, {}};
+  if (request.msn) {
+    switch (block_state(playlist, *request.msn, request.part)) {
+      case BlockState::kReady:
+        break;
+      case BlockState::kWait:
+        return {Availability::kWait, {}};
+      case BlockState::kBadRequest:
+        return {Availability::kBadRequest, {}};
+    }
+  }
+  PlaylistAnswer answer{Availability::kReady, request.skip ? r.delta_text : r.text};
+  for (const auto& [name, other] : it->second.renditions) {
+    if (name == rendition || !other.open || !other.playlist.last_position()) continue;
+    answer.text += rendition_report("../" + name + "/index.m3u8", other.playlist);
+  }
+  return answer;
+}
+
+HlsStore::PartAnswer HlsStore::part(const std::string& playback_id, const std::string& rendition,
+                                    std::uint64_t number) const {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->streams.find(playback_id);
+  if (it == impl_->streams.end()) return {};
+  auto rit = it->second.renditions.find(rendition);
+  if (rit == it->second.renditions.end()) return {};
+  const auto& r = rit->second;
+  if (number == r.next_part && r.open && !r.playlist.ended && r.playlist.low_latency()) {
+    return {Availability::kWait, nullptr};  // the preload hint: held until it exists
+  }
+  auto pos = std::lower_bound(
+      r.parts.begin(), r.parts.end(), number,
+      [](const auto& retained, std::uint64_t n) { return retained.part->number < n; });
+  if (pos == r.parts.end() || pos->part->number != number) return {};
+  return {Availability::kReady, pos->part};
+}
+
+media::SharedBytes HlsStore::init_segment(const std::string& playback_id,
+                                          const std::string& rendition,
+                                          std::uint64_t init_id) const {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->streams.find(playback_id);
+  if (it == impl_->streams.end()) return nullptr;
+  auto rit = it->second.renditions.find(rendition);
+  if (rit == it->second.renditions.end()) return nullptr;
+  auto init = rit->second.inits.find(init_id);
+  return init == rit->second.inits.end() ? nullptr : init->second;
+}
+
+std::chrono::milliseconds HlsStore::hold_limit(const std::string& playback_id,
+                                               const std::string& rendition) const {
+  std::lock_guard lock(impl_->mutex);
+  double target_s = impl_->config.target_duration_s;
+  if (auto it = impl_->streams.find(playback_id); it != impl_->streams.end()) {
+    if (auto rit = it->second.renditions.find(rendition); rit != it->second.renditions.end()) {
+      target_s = rit->second.playlist.target_duration();
+    }
+  }
+  return std::chrono::milliseconds(std::llround(3 * target_s * 1000));
 }
 
 SegmentPtr HlsStore::segment(const std::string& playback_id, const std::string& rendition,
@@ -495,6 +714,7 @@ std::vector<std::string> HlsStore::renditions(const std::string& playback_id) co
 
 void HlsStore::sweep() {
   std::vector<std::string> dropped;
+  std::vector<std::string> ended;
   std::vector<SegmentListener*> notify;
   {
     std::lock_guard lock(impl_->mutex);
@@ -502,6 +722,7 @@ void HlsStore::sweep() {
     for (auto it = impl_->streams.begin(); it != impl_->streams.end();) {
       if (it->second.endlist_pending && now >= it->second.ended_at + impl_->config.endlist_delay) {
         impl_->add_endlist(it->second);
+        ended.push_back(it->first);
       }
       if (!it->second.live && now >= it->second.ended_at + impl_->config.grace) {
         dropped.push_back(it->first);
@@ -516,6 +737,16 @@ void HlsStore::sweep() {
     for (auto* listener : notify)
       listener->on_stream_dropped(id);
   }
+  if (impl_->update_listener) {
+    for (const auto& id : ended)
+      impl_->update_listener(id, "");
+    for (const auto& id : dropped)
+      impl_->update_listener(id, "");
+  }
+}
+
+void HlsStore::set_update_listener(UpdateListener listener) {
+  impl_->update_listener = std::move(listener);
 }
 
 void HlsStore::set_continuation_source(ContinuationSource source) {
@@ -527,6 +758,9 @@ void HlsStore::append_metrics(std::string& out) const {
                                  "Media duration of finished HLS segments.");
   impl_->segment_production.append(out, "sluice_hls_segment_production_seconds",
                                    "Wall time from a segment's first packet to its publication.");
+  impl_->part_production.append(out, "sluice_hls_part_production_seconds",
+                                "Wall time from a low-latency part's first packet to its "
+                                "publication.");
 }
 
 void HlsStore::add_listener(SegmentListener* listener) {

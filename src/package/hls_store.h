@@ -17,7 +17,13 @@
 
 namespace sluice::package {
 
+// What the media playlists list: low-latency HLS (fMP4 segments made of parts, blocking
+// reload, preload hints, delta updates), fMP4 segments alone, or MPEG-TS for old players.
+enum class HlsFormat { kLowLatency, kFmp4, kMpegTs };
+
 struct HlsConfig {
+  HlsFormat format = HlsFormat::kMpegTs;
+  double part_target_s = 0.334;               // low-latency: parts no longer than this
   double target_duration_s = 6.0;             // cut at the first keyframe at or after this
   std::size_t window = 10;                    // segments listed in a live media playlist
   std::size_t max_segment_bytes = 64u << 20;  // cut even without a keyframe past this
@@ -29,16 +35,43 @@ struct HlsConfig {
 
 // One finished segment, immutable.
 struct Segment {
-  std::uint64_t sequence = 0;  // also its URI: <sequence>.ts
+  std::uint64_t sequence = 0;  // also its URI: <sequence>.ts, or <sequence>.m4s for fMP4
   double duration_s = 0;
   bool discontinuity = false;  // first segment after a republish or a codec change
   // EXT-X-DISCONTINUITY tags in this rendition's timeline up to and including this segment.
   std::uint64_t discontinuities = 0;
   std::uint64_t session = 0;  // the store's number of the publish session that made it
   std::chrono::system_clock::time_point program_date_time;
-  media::SharedBytes data;  // MPEG-TS
+  media::SharedBytes data;  // MPEG-TS, or fMP4 fragments
+  // fMP4: the init segment the data needs, and its number (URI init<init_id>.mp4).
+  media::SharedBytes init;
+  std::uint64_t init_id = 0;
 };
 using SegmentPtr = std::shared_ptr<const Segment>;
+
+// One part of a low-latency segment (a CMAF fragment), immutable.
+struct Part {
+  std::uint64_t number = 0;    // also its URI: part<number>.m4s; counts on across segments
+  std::uint64_t sequence = 0;  // of the segment it belongs to
+  double duration_s = 0;
+  bool independent = false;
+  media::SharedBytes data;
+};
+using PartPtr = std::shared_ptr<const Part>;
+
+// What the HLS query parameters of a media playlist request ask for.
+struct PlaylistRequest {
+  std::optional<std::uint64_t> msn;   // _HLS_msn: block until this segment exists
+  std::optional<std::uint64_t> part;  // _HLS_part: ... and this part of it
+  bool skip = false;                  // _HLS_skip=YES: a delta update
+};
+
+enum class Availability {
+  kReady,
+  kWait,        // not yet: ask again after the next update of the rendition
+  kBadRequest,  // a blocking request too far ahead of the live edge
+  kNotFound,
+};
 
 // Told about each finished segment (disk mirror, DVR, registry). Called on the publisher's
 // (or its transcoder's) thread with no lock held; must not block.
@@ -86,8 +119,29 @@ class HlsStore {
   std::optional<std::string> master_playlist(const std::string& playback_id) const;
   std::optional<std::string> media_playlist(const std::string& playback_id,
                                             const std::string& rendition) const;
+  // A media playlist as a (low-latency) player asks for it. With kReady, `text` is the
+  // playlist, with rendition reports for the other renditions. Query parameters are ignored
+  // unless the format is low-latency, and blocking ones once the playlist has ended.
+  struct PlaylistAnswer {
+    Availability state = Availability::kNotFound;
+    std::string text;
+  };
+  PlaylistAnswer media_playlist(const std::string& playback_id, const std::string& rendition,
+                                const PlaylistRequest& request) const;
   SegmentPtr segment(const std::string& playback_id, const std::string& rendition,
                      std::uint64_t sequence) const;
+  // A part: kReady with it, kWait while it is the next one (the preload hint), else kNotFound.
+  struct PartAnswer {
+    Availability state = Availability::kNotFound;
+    PartPtr part;
+  };
+  PartAnswer part(const std::string& playback_id, const std::string& rendition,
+                  std::uint64_t number) const;
+  media::SharedBytes init_segment(const std::string& playback_id, const std::string& rendition,
+                                  std::uint64_t init_id) const;
+  // How long a blocking request may be held: three target durations.
+  std::chrono::milliseconds hold_limit(const std::string& playback_id,
+                                       const std::string& rendition) const;
   bool has_stream(const std::string& playback_id) const;
   // Where the live session of `playback_id` stands: its number (Segment::session), the
   // sequence its next segment gets and the discontinuities so far. nullopt unless live.
@@ -110,6 +164,12 @@ class HlsStore {
   void append_metrics(std::string& out) const;
 
   void add_listener(SegmentListener* listener);  // must outlive the store
+  // Told after a rendition's playlist changed (a part, a segment, its end) or the stream was
+  // dropped (rendition empty: all of them), so held requests can look again. Called with no
+  // lock held, on the publisher's thread; must not block. Set before use.
+  using UpdateListener =
+      std::function<void(const std::string& playback_id, const std::string& rendition)>;
+  void set_update_listener(UpdateListener listener);
   // Asked when a playback ID that this store does not hold starts publishing. Set before use.
   void set_continuation_source(ContinuationSource source);
 

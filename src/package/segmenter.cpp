@@ -29,7 +29,8 @@ bool same_bytes(const media::Bytes& a, std::span<const std::uint8_t> b) {
 
 }  // namespace
 
-Segmenter::Segmenter(SegmenterConfig config, Sink sink) : config_(config), sink_(std::move(sink)) {}
+Segmenter::Segmenter(SegmenterConfig config, Sink sink, PartSink part_sink)
+    : config_(config), sink_(std::move(sink)), part_sink_(std::move(part_sink)) {}
 
 Segmenter::~Segmenter() = default;
 
@@ -99,19 +100,27 @@ Status Segmenter::on_video_frame(const media::Packet& packet) {
   }
   if (!muxing_video_) return Ok{};
 
-  scratch_.clear();
-  if (auto st = media::avcc_to_annexb(packet.payload(), video_->avc.nal_length_size,
-                                      packet.keyframe ? &video_->avc : nullptr, scratch_);
-      !st) {
-    return make_error(st.error().code, "hls: video frame at dts " + std::to_string(packet.dts_ms) +
-                                           " ms: " + st.error().message);
+  // MPEG-TS carries Annex B; MP4 carries the frame as RTMP does, with the avcC alongside.
+  std::span<const std::uint8_t> frame = packet.payload();
+  if (config_.container == Container::kMpegTs) {
+    scratch_.clear();
+    if (auto st = media::avcc_to_annexb(packet.payload(), video_->avc.nal_length_size,
+                                        packet.keyframe ? &video_->avc : nullptr, scratch_);
+        !st) {
+      return make_error(st.error().code, "hls: video frame at dts " +
+                                             std::to_string(packet.dts_ms) +
+                                             " ms: " + st.error().message);
+    }
+    frame = scratch_;
   }
   const auto target_ms = static_cast<std::int64_t>(std::llround(config_.target_duration_s * 1000));
-  maybe_cut(packet.dts_ms, packet.keyframe && packet.dts_ms - segment_start_ms_ >= target_ms);
-  if (auto st = muxer_->write_video(scratch_, packet.dts_ms, packet.pts_ms(), packet.keyframe);
-      !st) {
+  maybe_cut(packet.dts_ms, packet.keyframe && packet.dts_ms - segment_start_ms_ >= target_ms,
+            packet.keyframe || part_would_overrun(packet.dts_ms));
+  if (auto st = muxer_->write_video(frame, packet.dts_ms, packet.pts_ms(), packet.keyframe); !st) {
     return make_error(st.error().code, "hls: " + st.error().message);
   }
+  if (!part_has_media_) part_independent_ = packet.keyframe;
+  part_has_media_ = true;
   segment_has_media_ = true;
   last_dts_ms_ = packet.dts_ms;
   if (video_frames_ == 0) {
@@ -132,31 +141,40 @@ Status Segmenter::on_audio_frame(const media::Packet& packet) {
   }
   if (!muxing_audio_) return Ok{};  // video-only: the audio config came too late
   const auto target_ms = static_cast<std::int64_t>(std::llround(config_.target_duration_s * 1000));
-  maybe_cut(packet.dts_ms, !muxing_video_ && packet.dts_ms - segment_start_ms_ >= target_ms);
+  // With video, parts and segments cut on video frames only.
+  maybe_cut(packet.dts_ms, !muxing_video_ && packet.dts_ms - segment_start_ms_ >= target_ms,
+            !muxing_video_ && part_would_overrun(packet.dts_ms));
   if (auto st = muxer_->write_audio(packet.payload(), packet.dts_ms); !st) {
     return make_error(st.error().code, "hls: " + st.error().message);
   }
+  if (!part_has_media_) part_independent_ = !muxing_video_;
+  part_has_media_ = true;
   segment_has_media_ = true;
   last_dts_ms_ = std::max(last_dts_ms_, packet.dts_ms);
   return Ok{};
 }
 
 Status Segmenter::start(std::int64_t dts_ms) {
-  TsTracks tracks;
+  MuxTracks tracks;
   if (video_) {
-    tracks.video = TsVideoTrack{video_->annexb, video_->sps.width, video_->sps.height};
+    tracks.video =
+        MuxVideoTrack{config_.container == Container::kFmp4 ? video_->record : video_->annexb,
+                      video_->sps.width, video_->sps.height};
   }
   if (audio_) {
-    tracks.audio = TsAudioTrack{audio_->record, audio_->aac.sample_rate, audio_->aac.channels};
+    tracks.audio = MuxAudioTrack{audio_->record, audio_->aac.sample_rate, audio_->aac.channels};
   }
-  auto muxer = TsMuxer::create(tracks);
+  auto muxer = Muxer::create(config_.container, tracks);
   if (!muxer) return make_error(muxer.error().code, "hls: " + muxer.error().message);
   muxer_ = std::move(*muxer);
   muxing_video_ = tracks.video.has_value();
   muxing_audio_ = tracks.audio.has_value();
   segment_start_ms_ = dts_ms;
+  part_start_ms_ = dts_ms;
   last_dts_ms_ = dts_ms;
   segment_has_media_ = false;
+  part_has_media_ = false;
+  segment_parts_.clear();
   video_frames_ = 0;
   last_video_delta_ = 0;
   return Ok{};
@@ -171,32 +189,75 @@ void Segmenter::discard() {
   muxing_video_ = false;
   muxing_audio_ = false;
   segment_has_media_ = false;
+  part_has_media_ = false;
+  segment_parts_.clear();
 }
 
-void Segmenter::maybe_cut(std::int64_t dts_ms, bool boundary) {
+bool Segmenter::part_would_overrun(std::int64_t dts_ms) const {
+  if (!parts()) return false;
+  // Cut before the frame that would end past the target: each part stays within it, with a
+  // quarter frame of room for timestamp jitter.
+  const std::int64_t frame_ms = std::max<std::int64_t>(frame_duration_estimate_ms(), 1);
+  const auto target_ms = static_cast<std::int64_t>(std::floor(config_.part_target_s * 1000));
+  return dts_ms - part_start_ms_ + frame_ms + frame_ms / 4 > target_ms;
+}
+
+void Segmenter::maybe_cut(std::int64_t dts_ms, bool segment_boundary, bool part_boundary) {
   if (!segment_has_media_) return;
-  const bool too_big = muxer_->pending_bytes() >= config_.max_segment_bytes;
-  if (!boundary && !too_big) return;
-  emit(dts_ms);
-  segment_start_ms_ = dts_ms;
+  const bool too_big = segment_parts_.size() + muxer_->pending_bytes() >= config_.max_segment_bytes;
+  if (segment_boundary || too_big) {
+    emit(dts_ms);
+    segment_start_ms_ = dts_ms;
+    part_start_ms_ = dts_ms;
+  } else if (parts() && part_boundary && part_has_media_) {
+    emit_part(dts_ms);
+    part_start_ms_ = dts_ms;
+  }
 }
 
-void Segmenter::emit(std::int64_t end_dts_ms) {
-  auto bytes = muxer_->cut();
-  segment_has_media_ = false;
+void Segmenter::emit_part(std::int64_t end_dts_ms, bool at_next_frame) {
+  auto bytes = muxer_->cut(at_next_frame ? std::optional(end_dts_ms) : std::nullopt);
+  part_has_media_ = false;
   if (!bytes || bytes->empty()) return;
+  FinishedPart part;
+  part.start_dts_ms = part_start_ms_;
+  part.duration_ms = std::max<std::int64_t>(0, end_dts_ms - part_start_ms_);
+  part.independent = part_independent_;
+  part.discontinuity = segment_parts_.empty() && next_discontinuity_;
+  part.init = muxer_->init_segment();
+  part.info = info();
+  segment_parts_.insert(segment_parts_.end(), bytes->begin(), bytes->end());
+  part.data = std::move(*bytes);
+  part_sink_(std::move(part));
+}
+
+void Segmenter::emit(std::int64_t end_dts_ms, bool at_next_frame) {
+  media::Bytes data;
+  if (parts()) {
+    if (part_has_media_) emit_part(end_dts_ms, at_next_frame);
+    data = std::move(segment_parts_);
+    segment_parts_ = {};
+  } else if (auto bytes = muxer_->cut(at_next_frame ? std::optional(end_dts_ms) : std::nullopt)) {
+    data = std::move(*bytes);
+  }
+  segment_has_media_ = false;
+  part_has_media_ = false;
+  if (data.empty()) return;
   FinishedSegment segment;
-  segment.data = std::move(*bytes);
+  segment.data = std::move(data);
   segment.start_dts_ms = segment_start_ms_;
   segment.duration_ms = std::max<std::int64_t>(0, end_dts_ms - segment_start_ms_);
   segment.discontinuity = std::exchange(next_discontinuity_, false);
+  segment.init = muxer_->init_segment();
   segment.info = info();
   emitted_ = true;
   sink_(std::move(segment));
 }
 
 void Segmenter::finish() {
-  if (muxer_ && segment_has_media_) emit(last_dts_ms_ + frame_duration_estimate_ms());
+  if (muxer_ && segment_has_media_) {
+    emit(last_dts_ms_ + frame_duration_estimate_ms(), /*at_next_frame=*/false);
+  }
   muxer_.reset();
   muxing_video_ = false;
   muxing_audio_ = false;

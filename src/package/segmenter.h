@@ -1,6 +1,7 @@
-// Cuts one rendition's packets into MPEG-TS segments. Sans-I/O and clock-free: it sees only
-// packet timestamps, and hands each finished segment to a sink. The store adds sequence
-// numbers and wall-clock times.
+// Cuts one rendition's packets into HLS segments (MPEG-TS or fMP4) and, for low-latency HLS,
+// each segment into parts. Sans-I/O and clock-free: it sees only packet timestamps, and hands
+// each finished part and segment to a sink. The store adds sequence numbers and wall-clock
+// times.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,7 @@
 #include "media/h264.h"
 #include "media/packet.h"
 #include "media/result.h"
-#include "package/ts_muxer.h"
+#include "package/muxer.h"
 
 namespace sluice::package {
 
@@ -27,24 +28,42 @@ struct StreamInfo {
 };
 
 struct FinishedSegment {
-  media::Bytes data;  // MPEG-TS, starts with PAT/PMT
+  // MPEG-TS starting with PAT/PMT, or fMP4 fragments (with parts: its parts, concatenated).
+  media::Bytes data;
   std::int64_t start_dts_ms = 0;
   std::int64_t duration_ms = 0;
   bool discontinuity = false;  // a codec configuration changed before this segment
+  media::SharedBytes init;     // fMP4: the init segment it needs (one per muxer); else null
+  StreamInfo info;
+};
+
+// A part of the segment in progress: one fMP4 fragment. The parts of a segment come before
+// the segment itself.
+struct FinishedPart {
+  media::Bytes data;
+  std::int64_t start_dts_ms = 0;
+  std::int64_t duration_ms = 0;
+  bool independent = false;    // starts with a keyframe (or has no video)
+  bool discontinuity = false;  // first part of a segment after a configuration change
+  media::SharedBytes init;
   StreamInfo info;
 };
 
 struct SegmenterConfig {
   double target_duration_s = 6.0;
   std::size_t max_segment_bytes = 64u << 20;
+  Container container = Container::kMpegTs;
+  // fMP4 only: cut parts no longer than this (and at every keyframe); 0 = no parts.
+  double part_target_s = 0;
 };
 
 class Segmenter {
  public:
   // Called synchronously from on_packet()/finish().
   using Sink = std::function<void(FinishedSegment&&)>;
+  using PartSink = std::function<void(FinishedPart&&)>;
 
-  Segmenter(SegmenterConfig config, Sink sink);
+  Segmenter(SegmenterConfig config, Sink sink, PartSink part_sink = {});
   ~Segmenter();
 
   // Packets in decode order. Errors concern this packet only; the segmenter stays usable.
@@ -70,24 +89,37 @@ class Segmenter {
   Status on_audio_frame(const media::Packet& packet);
   Status start(std::int64_t dts_ms);
   void discard();
-  void maybe_cut(std::int64_t dts_ms, bool boundary);
-  void emit(std::int64_t end_dts_ms);
+  // Before a frame at `dts_ms`: ends the segment when `segment_boundary` (or it grew too big),
+  // else the part when `part_boundary` or the frame would make it longer than its target.
+  void maybe_cut(std::int64_t dts_ms, bool segment_boundary, bool part_boundary);
+  bool part_would_overrun(std::int64_t dts_ms) const;
+  // `end_dts_ms` is the dts of the frame about to be written (at_next_frame), or an estimate.
+  void emit_part(std::int64_t end_dts_ms, bool at_next_frame = true);
+  void emit(std::int64_t end_dts_ms, bool at_next_frame = true);
+  bool parts() const { return config_.part_target_s > 0 && part_sink_; }
   std::int64_t frame_duration_estimate_ms() const;
   StreamInfo info() const;
 
   SegmenterConfig config_;
   Sink sink_;
+  PartSink part_sink_;
   std::optional<VideoConfig> video_;
   std::optional<AudioConfig> audio_;
   bool saw_video_config_ = false;
 
   // The running muxer and the tracks it was opened with.
-  std::unique_ptr<TsMuxer> muxer_;
+  std::unique_ptr<Muxer> muxer_;
   bool muxing_video_ = false;
   bool muxing_audio_ = false;
   std::int64_t segment_start_ms_ = 0;
   bool segment_has_media_ = false;
   bool next_discontinuity_ = false;
+  // Parts: the one in progress, and the finished parts of this segment, concatenated.
+  std::int64_t part_start_ms_ = 0;
+  bool part_has_media_ = false;
+  bool part_independent_ = false;
+  bool part_discontinuity_ = false;
+  media::Bytes segment_parts_;
   bool emitted_ = false;  // a segment has gone out since construction
   std::int64_t last_dts_ms_ = 0;
 

@@ -1,0 +1,304 @@
+#include "package/muxer.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "media/aac.h"
+#include "media/bytes_pool.h"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/dict.h>
+#include <libavutil/error.h>
+#include <libavutil/mem.h>
+#include <libavutil/opt.h>
+}
+
+namespace sluice::package {
+namespace {
+
+constexpr int kIoBufferSize = 64 * 1024;
+constexpr AVRational kMillis{1, 1000};
+// Every timestamp is written this much later than the stream time. Encoders start slightly
+// below zero (B-frame delay, AAC priming); libavformat would otherwise shift each segment's
+// timestamps by its own first negative value, and renditions of one stream would carry
+// different PTS for the same picture, which players switching between them notice.
+constexpr std::int64_t kTimestampOffsetMs = 1000;
+
+std::string av_error(int code) {
+  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
+  av_strerror(code, buf, sizeof buf);
+  return buf;
+}
+
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+using WriteBuf = const std::uint8_t*;
+#else
+using WriteBuf = std::uint8_t*;
+#endif
+
+int append_to_bytes(void* opaque, WriteBuf buf, int size) {
+  auto* out = static_cast<media::Bytes*>(opaque);
+  out->insert(out->end(), buf, buf + size);
+  return size;
+}
+
+bool set_extradata(AVCodecParameters* par, const media::Bytes& data) {
+  par->extradata =
+      static_cast<std::uint8_t*>(av_mallocz(data.size() + AV_INPUT_BUFFER_PADDING_SIZE));
+  if (!par->extradata) return false;
+  std::memcpy(par->extradata, data.data(), data.size());
+  par->extradata_size = static_cast<int>(data.size());
+  return true;
+}
+
+}  // namespace
+
+void Muxer::FormatDeleter::operator()(AVFormatContext* ctx) const {
+  avformat_free_context(ctx);
+}
+
+void Muxer::IoDeleter::operator()(AVIOContext* io) const {
+  // AVIO may have replaced the buffer we gave it, so free whatever it holds now.
+  av_freep(&io->buffer);
+  avio_context_free(&io);
+}
+
+void Muxer::PacketDeleter::operator()(AVPacket* pkt) const {
+  av_packet_free(&pkt);
+}
+
+Muxer::~Muxer() = default;
+
+Result<std::unique_ptr<Muxer>> Muxer::create(Container container, const MuxTracks& tracks) {
+  if (!tracks.video && !tracks.audio) {
+    return make_error(Errc::kUnsupported, "muxer: no tracks");
+  }
+  std::unique_ptr<Muxer> m(new Muxer(container));
+  const bool fmp4 = container == Container::kFmp4;
+
+  AVFormatContext* raw = nullptr;
+  const char* format = fmp4 ? "mp4" : "mpegts";
+  if (int rc = avformat_alloc_output_context2(&raw, nullptr, format, nullptr); rc < 0) {
+    return make_error(Errc::kIo,
+                      std::string("muxer: ") + format + " muxer unavailable: " + av_error(rc));
+  }
+  m->ctx_.reset(raw);
+
+  auto* buffer = static_cast<std::uint8_t*>(av_malloc(kIoBufferSize));
+  if (!buffer) return make_error(Errc::kIo, "muxer: out of memory");
+  AVIOContext* io =
+      avio_alloc_context(buffer, kIoBufferSize, 1, &m->out_, nullptr, append_to_bytes, nullptr);
+  if (!io) {
+    av_free(buffer);
+    return make_error(Errc::kIo, "muxer: out of memory");
+  }
+  m->io_.reset(io);
+  m->ctx_->pb = io;
+  m->ctx_->flags |= AVFMT_FLAG_CUSTOM_IO;
+
+  if (tracks.video) {
+    AVStream* st = avformat_new_stream(m->ctx_.get(), nullptr);
+    if (!st) return make_error(Errc::kIo, "muxer: cannot add video stream");
+    st->time_base = kMillis;
+    st->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
+    st->codecpar->codec_id = AV_CODEC_ID_H264;
+    st->codecpar->width = tracks.video->width;
+    st->codecpar->height = tracks.video->height;
+    if (!set_extradata(st->codecpar, tracks.video->extradata)) {
+      return make_error(Errc::kIo, "muxer: out of memory");
+    }
+    m->video_index_ = st->index;
+  }
+  if (tracks.audio) {
+    AVStream* st = avformat_new_stream(m->ctx_.get(), nullptr);
+    if (!st) return make_error(Errc::kIo, "muxer: cannot add audio stream");
+    st->time_base = kMillis;
+    st->codecpar->codec_type = AVMEDIA_TYPE_AUDIO;
+    st->codecpar->codec_id = AV_CODEC_ID_AAC;
+    st->codecpar->sample_rate = static_cast<int>(tracks.audio->sample_rate);
+    av_channel_layout_default(&st->codecpar->ch_layout, tracks.audio->channels);
+    st->codecpar->frame_size = 1024;  // samples per AAC-LC frame
+    if (!set_extradata(st->codecpar, tracks.audio->extradata)) {
+      return make_error(Errc::kIo, "muxer: out of memory");
+    }
+    m->audio_index_ = st->index;
+    // MPEG-TS, given raw frames, libavformat wraps each in ADTS through a nested muxer and a fresh
+    // dynamic buffer, several allocations per frame; a header of our own spares them.
+    if (auto aac = media::parse_aac_config(tracks.audio->extradata);
+        !fmp4 && aac && media::adts_header(*aac, 0)) {
+      m->adts_config_ = *aac;
+    }
+  }
+
+  m->ctx_->avoid_negative_ts = AVFMT_AVOID_NEG_TS_DISABLED;  // see kTimestampOffsetMs
+  AVDictionary* options = nullptr;
+  if (fmp4) {
+    // The init segment (ftyp and an empty moov) comes out of the header; each cut is then one
+    // fragment. frag_discont with no edit list puts each track's real decode time in the first
+    // fragment's tfdt, so renditions opened at different times line up.
+    av_dict_set(&options, "movflags",
+                "frag_custom+empty_moov+default_base_moof+frag_discont+skip_trailer+cmaf", 0);
+    av_dict_set(&options, "use_editlist", "0", 0);
+  } else if (!tracks.video) {
+    // Audio-only: libavformat derives the PCR interval from an AAC frame size it cannot know
+    // for raw frames (and warns); give it the ~100 ms it would otherwise aim for.
+    av_dict_set(&options, "pcr_period", "80", 0);
+  }
+  const int rc = avformat_write_header(m->ctx_.get(), &options);
+  av_dict_free(&options);
+  if (rc < 0) {
+    return make_error(Errc::kUnsupported, "muxer: write header: " + av_error(rc));
+  }
+  if (fmp4) {
+    avio_flush(m->ctx_->pb);
+    if (m->out_.empty()) return make_error(Errc::kIo, "muxer: no init segment");
+    m->init_ = std::make_shared<const media::Bytes>(std::move(m->out_));
+    m->out_.clear();
+  }
+  if (m->audio_index_ >= 0) {
+    // One AAC frame in the time base the muxer chose for audio (1/sample rate for MP4).
+    m->audio_frame_ticks_ =
+        av_rescale_q(1024, {1, std::max(1, static_cast<int>(tracks.audio->sample_rate))},
+                     m->ctx_->streams[m->audio_index_]->time_base);
+  }
+  m->pkt_.reset(av_packet_alloc());
+  if (!m->pkt_) return make_error(Errc::kIo, "muxer: out of memory");
+  return m;
+}
+
+Status Muxer::write_video(std::span<const std::uint8_t> frame, std::int64_t dts_ms,
+                          std::int64_t pts_ms, bool keyframe) {
+  if (video_index_ < 0) return make_error(Errc::kUnsupported, "muxer: no video track");
+  if (auto st = check_size(frame); !st) return st;
+  auto [dts, pts] = ticks(video_index_, dts_ms, pts_ms);
+  if (container_ == Container::kMpegTs) return submit(video_index_, frame, dts, pts, 0, keyframe);
+  // MP4 writes a sample's duration as the muxer is given it, and a fragment's last sample has
+  // no successor to measure against: hold each frame until the next one (or the cut) says
+  // when it ends.
+  Status st = Ok{};
+  if (held_video_) st = write_held_video(dts);
+  held_video_ = HeldVideo{dts, pts, keyframe};
+  held_video_bytes_.assign(frame.begin(), frame.end());
+  return st;
+}
+
+Status Muxer::write_audio(std::span<const std::uint8_t> raw_aac, std::int64_t dts_ms) {
+  if (audio_index_ < 0) return make_error(Errc::kUnsupported, "muxer: no audio track");
+  if (auto st = check_size(raw_aac); !st) return st;
+  auto [dts, pts] = ticks(audio_index_, dts_ms, dts_ms);
+  if (container_ == Container::kFmp4) {
+    // Millisecond timestamps jitter around the true 1024-sample spacing; MP4 sample times are
+    // exact, so keep the spacing exact unless the stream really jumps.
+    const std::int64_t expected = last_audio_dts_ + audio_frame_ticks_;
+    const std::int64_t slack = av_rescale_q(2, kMillis, ctx_->streams[audio_index_]->time_base);
+    if (last_audio_dts_ != INT64_MIN && std::abs(dts - expected) <= slack) {
+      dts = pts = expected;
+      last_dts_[audio_index_] = dts;
+    }
+    last_audio_dts_ = dts;
+    return submit(audio_index_, raw_aac, dts, pts, audio_frame_ticks_, true);
+  }
+  if (adts_config_) {
+    if (const auto header = media::adts_header(*adts_config_, raw_aac.size())) {
+      adts_frame_.assign(header->begin(), header->end());
+      adts_frame_.insert(adts_frame_.end(), raw_aac.begin(), raw_aac.end());
+      return submit(audio_index_, adts_frame_, dts, pts, 0, true);
+    }
+  }
+  return submit(audio_index_, raw_aac, dts, pts, 0, true);
+}
+
+Status Muxer::check_size(std::span<const std::uint8_t> data) const {
+  if (data.empty()) return make_error(Errc::kMalformed, "muxer: empty frame");
+  if (data.size() > static_cast<std::size_t>(INT32_MAX / 2)) {
+    return make_error(Errc::kLimitExceeded, "muxer: frame too large");
+  }
+  return Ok{};
+}
+
+std::pair<std::int64_t, std::int64_t> Muxer::ticks(int stream_index, std::int64_t dts_ms,
+                                                   std::int64_t pts_ms) {
+  const AVRational tb = ctx_->streams[stream_index]->time_base;
+  std::int64_t dts =
+      av_rescale_q(std::max<std::int64_t>(0, dts_ms + kTimestampOffsetMs), kMillis, tb);
+  std::int64_t pts =
+      av_rescale_q(std::max<std::int64_t>(0, pts_ms + kTimestampOffsetMs), kMillis, tb);
+  std::int64_t& last = last_dts_[stream_index];
+  if (last != INT64_MIN && dts <= last) dts = last + 1;
+  last = dts;
+  return {dts, std::max(pts, dts)};
+}
+
+Status Muxer::write_held_video(std::int64_t end) {
+  const HeldVideo held = *held_video_;
+  held_video_.reset();
+  std::int64_t duration = end - held.dts;
+  if (duration <= 0) {
+    duration = last_video_duration_ > 0
+                   ? last_video_duration_
+                   : av_rescale_q(33, kMillis, ctx_->streams[video_index_]->time_base);
+  }
+  last_video_duration_ = duration;
+  return submit(video_index_, held_video_bytes_, held.dts, held.pts, duration, held.keyframe);
+}
+
+Status Muxer::submit(int stream_index, std::span<const std::uint8_t> data, std::int64_t dts,
+                     std::int64_t pts, std::int64_t duration, bool keyframe) {
+  AVPacket* pkt = pkt_.get();
+  av_packet_unref(pkt);
+  // Not reference counted: av_write_frame copies what it keeps, so the caller's bytes suffice.
+  pkt->data = const_cast<std::uint8_t*>(data.data());
+  pkt->size = static_cast<int>(data.size());
+  pkt->stream_index = stream_index;
+  pkt->flags = keyframe ? AV_PKT_FLAG_KEY : 0;
+  pkt->dts = dts;
+  pkt->pts = pts;
+  pkt->duration = duration;
+  const int rc = av_write_frame(ctx_.get(), pkt);
+  pkt->data = nullptr;
+  pkt->size = 0;
+  if (rc < 0) {
+    const AVRational tb = ctx_->streams[stream_index]->time_base;
+    return make_error(Errc::kMalformed,
+                      std::string("muxer: write ") +
+                          (stream_index == video_index_ ? "video" : "audio") + " frame at dts " +
+                          std::to_string(av_rescale_q(dts, tb, kMillis) - kTimestampOffsetMs) +
+                          " ms: " + av_error(rc));
+  }
+  return Ok{};
+}
+
+Result<media::Bytes> Muxer::cut(std::optional<std::int64_t> next_video_dts_ms) {
+  if (held_video_) {
+    const std::int64_t end = next_video_dts_ms
+                                 ? av_rescale_q(*next_video_dts_ms + kTimestampOffsetMs, kMillis,
+                                                ctx_->streams[video_index_]->time_base)
+                                 : 0;  // unknown: the previous frame's duration
+    if (auto st = write_held_video(end); !st) return st.error();
+  }
+  if (int rc = av_write_frame(ctx_.get(), nullptr); rc < 0) {
+    return make_error(Errc::kIo, "muxer: flush: " + av_error(rc));
+  }
+  avio_flush(ctx_->pb);
+  media::Bytes segment = std::move(out_);
+  // Segments of a stream are about the same size: reserving for the next one saves the
+  // copies of growing a vector from empty to megabytes, and a recycled buffer saves
+  // faulting fresh pages in. New buffers get a quarter more room than this segment needed,
+  // and a recycled one is taken if it has an eighth more, so that segments varying in size
+  // still find one.
+  out_ = media::BytesPool::shared().take(segment.size() + segment.size() / 8,
+                                         segment.size() + segment.size() / 4);
+  // What FFmpeg's hlsenc does between MPEG-TS segments: repeat PAT/PMT before the next packet.
+  if (container_ == Container::kMpegTs) {
+    av_opt_set(ctx_->priv_data, "mpegts_flags", "resend_headers", 0);
+  }
+  return segment;
+}
+
+}  // namespace sluice::package
