@@ -84,7 +84,9 @@ function play(url, label) {
   $("now-playing").textContent = label;
   const video = $("video");
   if (window.Hls && Hls.isSupported()) {
-    const hls = new Hls({ liveDurationInfinity: true });
+    // Low-latency mode follows the playlist: parts and blocking reloads where the server
+    // offers them (hls.format = low-latency), plain live HLS otherwise.
+    const hls = new Hls({ liveDurationInfinity: true, lowLatencyMode: true });
     player.hls = hls;
     hls.on(Hls.Events.MANIFEST_PARSED, () => { showLevels(); video.play().catch(() => {}); });
     hls.on(Hls.Events.LEVEL_SWITCHED, (_, data) => {
@@ -98,6 +100,15 @@ function play(url, label) {
     video.play().catch(() => {});
   }
 }
+
+// How far behind the streamer the picture on screen is: now minus the wall time the server
+// stamped on that frame (EXT-X-PROGRAM-DATE-TIME), as hls.js maps it.
+function showLatency() {
+  const date = player.hls && player.hls.playingDate;
+  const live = date && player.url && !player.url.includes("/recordings/");
+  $("latency").textContent = live ? "live latency " + ((Date.now() - date) / 1000).toFixed(1) + " s" : "";
+}
+setInterval(showLatency, 1000);
 
 $("rendition").onchange = (e) => {
   if (player.hls) player.hls.currentLevel = Number(e.target.value);

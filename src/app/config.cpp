@@ -216,6 +216,26 @@ const std::vector<OptionDef>& definitions() {
       {{"rtmp.takeover", "a new publisher of a live key replaces the old one (else rejected)",
         "false"},
        boolean([](ServeConfig & c) -> auto& { return c.rtmp.takeover; })},
+      {{"hls.format",
+        "mpegts (MPEG-TS segments, for old players) | fmp4 (CMAF segments) | low-latency (CMAF "
+        "segments in parts, blocking reload, preload hints)",
+        "mpegts"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (v == "mpegts") {
+           c.hls.format = package::HlsFormat::kMpegTs;
+         } else if (v == "fmp4") {
+           c.hls.format = package::HlsFormat::kFmp4;
+         } else if (v == "low-latency") {
+           c.hls.format = package::HlsFormat::kLowLatency;
+         } else {
+           return make_error(Errc::kMalformed, "mpegts, fmp4 or low-latency");
+         }
+         return Ok{};
+       }},
+      {{"hls.part_duration",
+        "low-latency: part target duration in seconds (parts also cut at every keyframe)", "0.334"},
+       real(
+           [](ServeConfig & c) -> auto& { return c.hls.part_target_s; }, 0.1, 2)},
       {{"hls.segment_duration", "target segment duration in seconds (cut on keyframes)", "6"},
        real(
            [](ServeConfig & c) -> auto& { return c.hls.target_duration_s; }, 0.5, 60)},
@@ -661,6 +681,18 @@ Status validate(const ServeConfig& config) {
   if (!config.admin_listen.empty() && config.admin_token.size() < 16) {
     return make_error(Errc::kMalformed,
                       "config: admin.listen needs an admin.token of at least 16 characters");
+  }
+  if (config.hls.format == package::HlsFormat::kLowLatency &&
+      config.hls.part_target_s * 2 > config.hls.target_duration_s) {
+    return make_error(Errc::kMalformed,
+                      "config: hls.part_duration must be at most half of hls.segment_duration");
+  }
+  // Recordings and the disk mirror write MPEG-TS segments only, so far.
+  if (config.hls.format != package::HlsFormat::kMpegTs &&
+      (config.dvr != "off" || config.hls_mirror)) {
+    return make_error(Errc::kUnsupported,
+                      "config: hls.format fmp4 and low-latency need dvr = off and hls.mirror = "
+                      "false (recordings and the mirror write MPEG-TS segments only, so far)");
   }
   if (config.hls.endlist_delay > config.hls.grace) {
     return make_error(Errc::kMalformed,

@@ -86,5 +86,26 @@ TEST(Config, EndListDelayMustFitInTheGracePeriod) {
   EXPECT_TRUE(validate(c));
 }
 
+TEST(Config, HlsFormat) {
+  ServeConfig c;
+  EXPECT_EQ(c.hls.format, package::HlsFormat::kMpegTs);
+  EXPECT_FALSE(set_option(c, "hls.format", "cmaf"));
+  ASSERT_TRUE(set_option(c, "hls.format", "low-latency"));
+  EXPECT_EQ(c.hls.format, package::HlsFormat::kLowLatency);
+  // Recordings are MPEG-TS only, so far.
+  EXPECT_FALSE(validate(c));
+  ASSERT_TRUE(set_option(c, "dvr", "off"));
+  EXPECT_TRUE(validate(c));
+  ASSERT_TRUE(set_option(c, "hls.part_duration", "1.5"));
+  ASSERT_TRUE(set_option(c, "hls.segment_duration", "2"));
+  EXPECT_FALSE(validate(c));  // parts longer than half a segment
+  ASSERT_TRUE(set_option(c, "hls.part_duration", "0.2"));
+  EXPECT_TRUE(validate(c));
+  EXPECT_FALSE(set_option(c, "hls.part_duration", "0.05"));
+  ASSERT_TRUE(set_option(c, "hls.format", "fmp4"));
+  ASSERT_TRUE(set_option(c, "hls.mirror", "true"));
+  EXPECT_FALSE(validate(c));
+}
+
 }  // namespace
 }  // namespace sluice::app

@@ -162,6 +162,8 @@ class MediaServer {
   ServeInputs in_;
   const int threads_;
   ingest::StreamHub hub_;
+  // Told by the store (from publishers' threads) of every playlist change; outlives it.
+  serve::UpdateWaiters waiters_;
   package::HlsStore hls_;
   std::unique_ptr<store::HlsMirror> mirror_;
   std::optional<store::Recorder> recorder_;
@@ -236,6 +238,9 @@ MediaServer::MediaServer(const ServeConfig& config, ServeInputs inputs)
   advertise_ = advertised_address(config, http_->local_endpoint());
   registration_.emplace(*in_.registry, advertise_, node_tag());
   hls_.add_listener(&*registration_);
+  hls_.set_update_listener([this](const std::string& id, const std::string& rendition) {
+    waiters_.notify(id, rendition);
+  });
   hls_.set_continuation_source(
       [this](const std::string& id) { return registration_->continuation(id); });
   capacity_ = static_cast<int>(serve::node_capacity(hub_, transcoder_));
@@ -263,7 +268,8 @@ serve::ServeContext MediaServer::serve_context() {
                              http_counters_,
                              recorder_ ? &*recorder_ : nullptr,
                              &relays_,
-                             &viewers_};
+                             &viewers_,
+                             &waiters_};
 }
 
 void MediaServer::publish_node() {

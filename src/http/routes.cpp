@@ -2,6 +2,7 @@
 
 #include "http/http_server.h"
 
+#include <algorithm>
 #include <boost/beast/http/status.hpp>
 #include <charconv>
 #include <vector>
@@ -29,6 +30,16 @@ std::vector<std::string_view> split_path(std::string_view path) {
   }
   return parts;
 }
+// 1-19 decimal digits and nothing else, below 2^63 (sequence numbers are epoch milliseconds and
+// up; a part number likewise), so that a value never wraps in later arithmetic.
+std::optional<std::uint64_t> decimal(std::string_view s) {
+  if (s.empty() || s.size() > 19) return std::nullopt;
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end != s.data() + s.size() || v >= (1ull << 63)) return std::nullopt;
+  return v;
+}
+
 Route route(RouteKind kind, std::string_view id = {}, std::string_view rendition = {},
             std::uint64_t sequence = 0) {
   return Route{kind, std::string(id), std::string(rendition), sequence};
@@ -71,13 +82,60 @@ Route parse_route(std::string_view target) {
     return route(RouteKind::kMediaPlaylist, parts[0], parts[1]);
   }
   const auto file = parts[2];
-  if (file.size() < 4 || !file.ends_with(".ts")) return {};
-  const auto digits = file.substr(0, file.size() - 3);
-  std::uint64_t seq = 0;
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), seq);
-  if (ec != std::errc{} || end != digits.data() + digits.size()) return {};
-  return route(recording ? RouteKind::kRecordingSegment : RouteKind::kSegment, parts[0], parts[1],
-               seq);
+  // <seq>.ts, <seq>.m4s, part<N>.m4s, init<N>.mp4
+  RouteKind kind = RouteKind::kNotFound;
+  std::string_view digits;
+  if (file.ends_with(".ts")) {
+    kind = recording ? RouteKind::kRecordingSegment : RouteKind::kSegment;
+    digits = file.substr(0, file.size() - 3);
+  } else if (recording) {
+    return {};
+  } else if (file.ends_with(".m4s")) {
+    digits = file.substr(0, file.size() - 4);
+    kind = RouteKind::kFmp4Segment;
+    if (digits.starts_with("part")) {
+      kind = RouteKind::kPart;
+      digits.remove_prefix(4);
+    }
+  } else if (file.starts_with("init") && file.ends_with(".mp4")) {
+    kind = RouteKind::kInitSegment;
+    digits = file.substr(4, file.size() - 8);
+  }
+  const auto number = decimal(digits);
+  if (kind == RouteKind::kNotFound || !number) return {};
+  return route(kind, parts[0], parts[1], *number);
+}
+
+std::optional<HlsDirectives> parse_hls_directives(std::string_view target) {
+  HlsDirectives d;
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return d;
+  std::string_view query = target.substr(q + 1);
+  bool seen_skip = false;
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const auto pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const auto eq = pair.find('=');
+    const auto name = pair.substr(0, eq);
+    const auto value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    if (name == "_HLS_msn" || name == "_HLS_part") {
+      auto& field = name == "_HLS_msn" ? d.msn : d.part;
+      const auto number = decimal(value);
+      if (field || !number) return std::nullopt;
+      field = number;
+    } else if (name == "_HLS_skip") {
+      if (seen_skip || (value != "YES" && value != "v2")) return std::nullopt;
+      seen_skip = true;
+      d.skip = true;
+    }
+  }
+  if (d.part && !d.msn) return std::nullopt;
+  return d;
+}
+
+std::string blocking_playlist_cache_control(int seconds) {
+  return "max-age=" + std::to_string(std::max(1, seconds));
 }
 
 const char* cache_control(RouteKind kind) {
@@ -85,6 +143,9 @@ const char* cache_control(RouteKind kind) {
     case RouteKind::kMaster:
       return "max-age=60";
     case RouteKind::kSegment:
+    case RouteKind::kFmp4Segment:
+    case RouteKind::kPart:
+    case RouteKind::kInitSegment:
       return "max-age=600";
     case RouteKind::kRecordingSegment:
       return "max-age=31536000";  // a recording's segments never change
@@ -102,6 +163,11 @@ const char* content_type(RouteKind kind) {
     case RouteKind::kSegment:
     case RouteKind::kRecordingSegment:
       return "video/mp2t";
+    case RouteKind::kFmp4Segment:
+    case RouteKind::kPart:
+      return "video/iso.segment";
+    case RouteKind::kInitSegment:
+      return "video/mp4";
     case RouteKind::kMetrics:
       return "text/plain; version=0.0.4; charset=utf-8";
     case RouteKind::kStreams:

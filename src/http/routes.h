@@ -15,6 +15,9 @@ enum class RouteKind {
   kMaster,             // /<playbackId>/live.m3u8
   kMediaPlaylist,      // /<playbackId>/<rendition>/index.m3u8
   kSegment,            // /<playbackId>/<rendition>/<seq>.ts
+  kFmp4Segment,        // /<playbackId>/<rendition>/<seq>.m4s
+  kPart,               // /<playbackId>/<rendition>/part<N>.m4s (low-latency HLS)
+  kInitSegment,        // /<playbackId>/<rendition>/init<N>.mp4
   kHealth,             // /healthz, /healthcheck
   kMetrics,            // /metrics
   kStreams,            // /api/streams
@@ -30,16 +33,34 @@ struct Route {
   RouteKind kind = RouteKind::kNotFound;
   std::string playback_id;
   std::string rendition;
-  std::uint64_t sequence = 0;
+  std::uint64_t sequence = 0;  // of a segment, a part or an init segment
 };
 
 // `target` is the request-target; the query string is ignored. Names must be 1-128 of
 // [A-Za-z0-9_-]: anything else (dots, slashes, escapes) is kNotFound, so no path can escape.
 Route parse_route(std::string_view target);
 
+// What a low-latency HLS client asks of a media playlist in its query: _HLS_msn (block until
+// that segment exists), _HLS_part (and that part of it), _HLS_skip=YES or v2 (a delta update).
+struct HlsDirectives {
+  std::optional<std::uint64_t> msn;
+  std::optional<std::uint64_t> part;
+  bool skip = false;
+  bool blocking() const { return msn.has_value(); }
+};
+// nullopt when a directive is malformed (not a decimal number, signed, too large, _HLS_part
+// without _HLS_msn, an unknown _HLS_skip value, or given twice): answer 400. Other query
+// parameters are ignored.
+std::optional<HlsDirectives> parse_hls_directives(std::string_view target);
+
 // Cache-Control per the reference's nginx: master 60 s, media playlists no-cache, segments
-// 600 s (segment names never repeat for a playback ID, so long caching is safe).
+// 600 s (segment names never repeat for a playback ID, so long caching is safe). Parts and
+// init segments are named once too, and cached as long as segments.
 const char* cache_control(RouteKind kind);
+// A media playlist answered to a blocking request (_HLS_msn): the URL names the playlist's
+// future state, so every viewer who asks it later is served by the same answer. Cacheable for
+// `seconds` (a few target durations: past that no player asks it any more).
+std::string blocking_playlist_cache_control(int seconds);
 const char* content_type(RouteKind kind);
 
 // The reference's 404 body, so scripts written against it keep working; `no-cache`, as the

@@ -61,6 +61,54 @@ TEST(Routes, Recordings) {
   EXPECT_EQ(parse_route("/recordings/720p/5.ts").kind, RouteKind::kSegment);
 }
 
+TEST(Routes, Fmp4AndLowLatencyFiles) {
+  const Route segment = parse_route("/abc/720p/1590665387025.m4s");
+  EXPECT_EQ(segment.kind, RouteKind::kFmp4Segment);
+  EXPECT_EQ(segment.sequence, 1590665387025u);
+  const Route part = parse_route("/abc/720p/part1590665387100.m4s?x");
+  EXPECT_EQ(part.kind, RouteKind::kPart);
+  EXPECT_EQ(part.rendition, "720p");
+  EXPECT_EQ(part.sequence, 1590665387100u);
+  const Route init = parse_route("/abc/source/init42.mp4");
+  EXPECT_EQ(init.kind, RouteKind::kInitSegment);
+  EXPECT_EQ(init.sequence, 42u);
+  for (const char* bad :
+       {"/abc/720p/part.m4s", "/abc/720p/part-1.m4s", "/abc/720p/partx.m4s", "/abc/720p/init.mp4",
+        "/abc/720p/init1.m4s", "/abc/720p/1.mp4", "/abc/720p/+1.m4s", "/abc/720p/part+1.m4s",
+        "/abc/720p/9223372036854775808.m4s", "/recordings/abc/720p/1.m4s",
+        "/recordings/abc/720p/init1.mp4", "/abc/720p/.m4s", "/abc/720p/init.mp4x"}) {
+    EXPECT_EQ(parse_route(bad).kind, RouteKind::kNotFound) << bad;
+  }
+  EXPECT_STREQ(content_type(RouteKind::kPart), "video/iso.segment");
+  EXPECT_STREQ(content_type(RouteKind::kInitSegment), "video/mp4");
+  EXPECT_STREQ(cache_control(RouteKind::kPart), "max-age=600");
+}
+
+TEST(Routes, HlsDirectives) {
+  auto d = parse_hls_directives("/a/b/index.m3u8");
+  ASSERT_TRUE(d);
+  EXPECT_FALSE(d->blocking());
+  EXPECT_FALSE(d->skip);
+  d = parse_hls_directives("/a/b/index.m3u8?_HLS_msn=17&_HLS_part=3&_HLS_skip=YES&token=x");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->msn, 17u);
+  EXPECT_EQ(d->part, 3u);
+  EXPECT_TRUE(d->skip);
+  d = parse_hls_directives("/a/b/index.m3u8?_HLS_skip=v2&_HLS_msn=0");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->msn, 0u);
+  EXPECT_FALSE(d->part);
+  EXPECT_TRUE(d->skip);
+  for (const char* bad :
+       {"/i?_HLS_msn=-1", "/i?_HLS_msn=abc", "/i?_HLS_msn=", "/i?_HLS_msn", "/i?_HLS_msn=+4",
+        "/i?_HLS_msn=1.5", "/i?_HLS_msn=99999999999999999999", "/i?_HLS_msn=9223372036854775808",
+        "/i?_HLS_part=2", "/i?_HLS_msn=1&_HLS_msn=2", "/i?_HLS_msn=1&_HLS_part=x",
+        "/i?_HLS_skip=NO", "/i?_HLS_skip=yes", "/i?_HLS_msn=0x10"}) {
+    EXPECT_FALSE(parse_hls_directives(bad)) << bad;
+  }
+  EXPECT_EQ(blocking_playlist_cache_control(18), "max-age=18");
+}
+
 TEST(Routes, CacheHeadersFollowTheReference) {
   EXPECT_STREQ(cache_control(RouteKind::kMaster), "max-age=60");
   EXPECT_STREQ(cache_control(RouteKind::kMediaPlaylist), "no-cache");

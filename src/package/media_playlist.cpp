@@ -120,12 +120,13 @@ std::string render(const MediaPlaylist& playlist, bool delta) {
   }
   if (skipped > 0) out += "#EXT-X-SKIP:SKIPPED-SEGMENTS=" + std::to_string(skipped) + "\n";
 
-  // Parts are listed for the segments that lie within three target durations of the end.
+  // A segment keeps its parts while any of them lies within three target durations of the
+  // end, that is while its end does.
   double after = partial_duration(playlist.partial);
   std::vector<bool> with_parts(playlist.entries.size());
   for (std::size_t i = playlist.entries.size(); i-- > 0;) {
+    with_parts[i] = after < 3 * target;
     after += playlist.entries[i].duration_s;
-    with_parts[i] = after <= 3 * target + 1e-9;
   }
 
   std::uint64_t current_map = 0;

@@ -198,10 +198,15 @@ TEST(MediaPlaylist, LowLatencyListsRecentPartsAndHintsTheNext) {
             "#EXT-X-PROGRAM-DATE-TIME:2024-01-01T00:00:00.000Z\n"
             "#EXTINF:2.000,\n"
             "100.m4s\n"
+            // 101 ends 5 s before the end (1 s of the partial segment, 102, 103): some of its
+            // parts lie within 3 target durations (6 s), so all are listed from here on.
             "#EXT-X-PROGRAM-DATE-TIME:2024-01-01T00:00:02.000Z\n"
+            "#EXT-X-PART:DURATION=0.500,URI=\"part44.m4s\",INDEPENDENT=YES\n"
+            "#EXT-X-PART:DURATION=0.500,URI=\"part45.m4s\"\n"
+            "#EXT-X-PART:DURATION=0.500,URI=\"part46.m4s\"\n"
+            "#EXT-X-PART:DURATION=0.500,URI=\"part47.m4s\"\n"
             "#EXTINF:2.000,\n"
             "101.m4s\n"
-            // 102 and 103 and 1 s of the partial segment: within 3 target durations (6 s).
             "#EXT-X-PROGRAM-DATE-TIME:2024-01-01T00:00:04.000Z\n"
             "#EXT-X-PART:DURATION=0.500,URI=\"part48.m4s\",INDEPENDENT=YES\n"
             "#EXT-X-PART:DURATION=0.500,URI=\"part49.m4s\"\n"

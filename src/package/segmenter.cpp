@@ -114,8 +114,12 @@ Status Segmenter::on_video_frame(const media::Packet& packet) {
     frame = scratch_;
   }
   const auto target_ms = static_cast<std::int64_t>(std::llround(config_.target_duration_s * 1000));
+  // Parts cut on their target alone: one cut at a keyframe inside a segment would leave the
+  // part before it short, and parts other than a segment's last or an independent one must
+  // last at least 85 % of the target. A part holding a keyframe further in is just not
+  // marked independent.
   maybe_cut(packet.dts_ms, packet.keyframe && packet.dts_ms - segment_start_ms_ >= target_ms,
-            packet.keyframe || part_would_overrun(packet.dts_ms));
+            part_would_overrun(packet.dts_ms));
   if (auto st = muxer_->write_video(frame, packet.dts_ms, packet.pts_ms(), packet.keyframe); !st) {
     return make_error(st.error().code, "hls: " + st.error().message);
   }

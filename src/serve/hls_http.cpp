@@ -13,6 +13,7 @@
 
 namespace sluice::serve {
 
+namespace asio = boost::asio;
 using observe::append_metric;
 
 namespace {
@@ -122,6 +123,14 @@ std::string metrics_text(const ServeContext& ctx) {
   }
   if (ctx.relays) append_relay_metrics(out, ctx.relays->stats());
   ctx.hls.append_metrics(out);
+  if (ctx.waiters) {
+    add("sluice_hls_held_requests", "gauge",
+        "Low-latency HLS requests held for a part (blocking reloads, preload hints).",
+        ctx.waiters->held());
+    add("sluice_hls_hold_timeouts_total", "counter",
+        "Held low-latency HLS requests answered 503 because the hold bound passed.",
+        ctx.waiters->timeouts());
+  }
   observe::append_process_metrics(out);
   return out;
 }
@@ -270,8 +279,73 @@ http::HttpReply typed(http::RouteKind kind, std::string text) {
   return r;
 }
 
-http::HttpReply handle(const ServeContext& ctx, const http::HttpRequest& req) {
-  const http::Route route = http::parse_route(req.target);
+http::HttpReply status_reply(int status, std::string text) {
+  http::HttpReply r;
+  r.status = status;
+  r.text = std::move(text);
+  return r;
+}
+
+// A media playlist, as a low-latency client asks for it: blocking requests are held until the
+// playlist holds what they ask for, or answered 503 once the hold bound has passed.
+asio::awaitable<http::HttpReply> media_playlist(const ServeContext& ctx, const http::Route& route,
+                                                const http::HttpRequest& req) {
+  if (ctx.viewers) ctx.viewers->seen(route.playback_id, req.remote);
+  const auto directives = http::parse_hls_directives(req.target);
+  if (!directives) co_return status_reply(400, "malformed _HLS_ query parameters\n");
+  const package::PlaylistRequest request{directives->msn, directives->part, directives->skip};
+  const auto hold = ctx.hls.hold_limit(route.playback_id, route.rendition);
+  const auto deadline = std::chrono::steady_clock::now() + hold;
+  for (;;) {
+    const std::uint64_t seen = ctx.waiters ? ctx.waiters->version() : 0;
+    auto answer = ctx.hls.media_playlist(route.playback_id, route.rendition, request);
+    switch (answer.state) {
+      case package::Availability::kReady: {
+        http::HttpReply r = typed(route.kind, std::move(answer.text));
+        if (directives->blocking()) {
+          r.cache_control = http::blocking_playlist_cache_control(
+              static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(hold).count()));
+        }
+        co_return r;
+      }
+      case package::Availability::kBadRequest:
+        co_return status_reply(400, "_HLS_msn/_HLS_part too far ahead of the live edge\n");
+      case package::Availability::kNotFound:
+        co_return http::not_streaming(route.playback_id);
+      case package::Availability::kWait:
+        break;
+    }
+    if (!ctx.waiters ||
+        !co_await ctx.waiters->wait(route.playback_id, route.rendition, seen, deadline)) {
+      co_return status_reply(503, "the playlist did not reach _HLS_msn/_HLS_part in time\n");
+    }
+  }
+}
+
+// A part; the one the preload hint names is held until it is ready.
+asio::awaitable<http::HttpReply> part(const ServeContext& ctx, const http::Route& route) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + ctx.hls.hold_limit(route.playback_id, route.rendition);
+  for (;;) {
+    const std::uint64_t seen = ctx.waiters ? ctx.waiters->version() : 0;
+    auto answer = ctx.hls.part(route.playback_id, route.rendition, route.sequence);
+    if (answer.state == package::Availability::kReady) {
+      http::HttpReply r = typed(route.kind, {});
+      r.bytes = answer.part->data;
+      r.accept_ranges = true;
+      co_return r;
+    }
+    if (answer.state != package::Availability::kWait) {
+      co_return http::not_streaming(route.playback_id);
+    }
+    if (!ctx.waiters ||
+        !co_await ctx.waiters->wait(route.playback_id, route.rendition, seen, deadline)) {
+      co_return status_reply(503, "the part was not ready in time\n");
+    }
+  }
+}
+
+http::HttpReply handle(const ServeContext& ctx, const http::Route& route) {
   switch (route.kind) {
     case http::RouteKind::kHealth:
       return typed(route.kind, "healthy\n");
@@ -294,19 +368,30 @@ http::HttpReply handle(const ServeContext& ctx, const http::HttpRequest& req) {
       if (auto text = ctx.hls.master_playlist(route.playback_id))
         return typed(route.kind, std::move(*text));
       return http::not_streaming(route.playback_id);
-    case http::RouteKind::kMediaPlaylist:
-      if (ctx.viewers) ctx.viewers->seen(route.playback_id, req.remote);
-      if (auto text = ctx.hls.media_playlist(route.playback_id, route.rendition))
-        return typed(route.kind, std::move(*text));
-      return http::not_streaming(route.playback_id);
-    case http::RouteKind::kSegment: {
+    case http::RouteKind::kSegment:
+    case http::RouteKind::kFmp4Segment: {
       auto seg = ctx.hls.segment(route.playback_id, route.rendition, route.sequence);
-      if (!seg || !seg->data) return http::not_streaming(route.playback_id);
+      // <N>.ts names an MPEG-TS segment, <N>.m4s an fMP4 one (it has an init segment).
+      const bool fmp4 = route.kind == http::RouteKind::kFmp4Segment;
+      if (!seg || !seg->data || (seg->init != nullptr) != fmp4) {
+        return http::not_streaming(route.playback_id);
+      }
       http::HttpReply r = typed(route.kind, {});
       r.bytes = seg->data;
       r.accept_ranges = true;
       return r;
     }
+    case http::RouteKind::kInitSegment: {
+      auto init = ctx.hls.init_segment(route.playback_id, route.rendition, route.sequence);
+      if (!init) return http::not_streaming(route.playback_id);
+      http::HttpReply r = typed(route.kind, {});
+      r.bytes = std::move(init);
+      r.accept_ranges = true;
+      return r;
+    }
+    case http::RouteKind::kMediaPlaylist:
+    case http::RouteKind::kPart:
+      break;  // held: see make_hls_handler
     case http::RouteKind::kNotFound:
       break;
   }
@@ -317,7 +402,11 @@ http::HttpReply handle(const ServeContext& ctx, const http::HttpRequest& req) {
 
 http::HttpHandler make_hls_handler(ServeContext context) {
   return [context](const http::HttpRequest& req) -> boost::asio::awaitable<http::HttpReply> {
-    co_return handle(context, req);
+    const http::Route route = http::parse_route(req.target);
+    if (route.kind == http::RouteKind::kMediaPlaylist)
+      co_return co_await media_playlist(context, route, req);
+    if (route.kind == http::RouteKind::kPart) co_return co_await part(context, route);
+    co_return handle(context, route);
   };
 }
 

@@ -12,6 +12,7 @@
 #include "package/hls_store.h"
 #include "registry/registry.h"
 #include "relay/relay.h"
+#include "serve/update_waiters.h"
 #include "store/recorder.h"
 #include "transcode/transcoder.h"
 
@@ -27,6 +28,9 @@ struct ServeContext {
   const store::Recorder* recorder;  // null when recording is off
   const relay::RelayService* relays;
   http::ViewerCounter* viewers;
+  // Holds low-latency requests (blocking reloads, preload-hinted parts); null answers them as
+  // they stand (the admin API).
+  UpdateWaiters* waiters = nullptr;
 };
 
 http::HttpHandler make_hls_handler(ServeContext context);
