@@ -195,6 +195,14 @@ struct StoreState {
     if (r.playlist.low_latency()) r.delta_text = render(r.playlist, /*delta=*/true);
   }
 
+  // The rendition `name` of stream `id`, or null. Under `mutex`.
+  const Rendition* find(const std::string& id, const std::string& name) const {
+    auto it = streams.find(id);
+    if (it == streams.end()) return nullptr;
+    auto rit = it->second.renditions.find(name);
+    return rit == it->second.renditions.end() ? nullptr : &rit->second;
+  }
+
   // The rendition `name` open in the live session `generation`, or null.
   Rendition* writable(const std::string& id, std::uint64_t generation, const std::string& name) {
     auto it = streams.find(id);
@@ -580,14 +588,10 @@ std::optional<std::string> HlsStore::master_playlist(const std::string& playback
 std::optional<std::string> HlsStore::media_playlist(const std::string& playback_id,
                                                     const std::string& rendition) const {
   std::lock_guard lock(impl_->mutex);
-  auto it = impl_->streams.find(playback_id);
-  if (it == impl_->streams.end()) return std::nullopt;
-  auto rit = it->second.renditions.find(rendition);
+  const auto* r = impl_->find(playback_id, rendition);
   // No media yet: a playlist without segments (or parts) makes players give up, so 404.
-  if (rit == it->second.renditions.end() || !rit->second.playlist.last_position()) {
-    return std::nullopt;
-  }
-  return rit->second.text;
+  if (!r || !r->playlist.last_position()) return std::nullopt;
+  return r->text;
 }
 
 HlsStore::PlaylistAnswer HlsStore::media_playlist(const std::string& playback_id,
@@ -623,11 +627,9 @@ HlsStore::PlaylistAnswer HlsStore::media_playlist(const std::string& playback_id
 HlsStore::PartAnswer HlsStore::part(const std::string& playback_id, const std::string& rendition,
                                     std::uint64_t number) const {
   std::lock_guard lock(impl_->mutex);
-  auto it = impl_->streams.find(playback_id);
-  if (it == impl_->streams.end()) return {};
-  auto rit = it->second.renditions.find(rendition);
-  if (rit == it->second.renditions.end()) return {};
-  const auto& r = rit->second;
+  const auto* found = impl_->find(playback_id, rendition);
+  if (!found) return {};
+  const auto& r = *found;
   if (number == r.next_part && r.open && !r.playlist.ended && r.playlist.low_latency()) {
     return {Availability::kWait, nullptr};  // the preload hint: held until it exists
   }
@@ -642,34 +644,26 @@ media::SharedBytes HlsStore::init_segment(const std::string& playback_id,
                                           const std::string& rendition,
                                           std::uint64_t init_id) const {
   std::lock_guard lock(impl_->mutex);
-  auto it = impl_->streams.find(playback_id);
-  if (it == impl_->streams.end()) return nullptr;
-  auto rit = it->second.renditions.find(rendition);
-  if (rit == it->second.renditions.end()) return nullptr;
-  auto init = rit->second.inits.find(init_id);
-  return init == rit->second.inits.end() ? nullptr : init->second;
+  const auto* r = impl_->find(playback_id, rendition);
+  if (!r) return nullptr;
+  auto init = r->inits.find(init_id);
+  return init == r->inits.end() ? nullptr : init->second;
 }
 
 std::chrono::milliseconds HlsStore::hold_limit(const std::string& playback_id,
                                                const std::string& rendition) const {
   std::lock_guard lock(impl_->mutex);
-  double target_s = impl_->config.target_duration_s;
-  if (auto it = impl_->streams.find(playback_id); it != impl_->streams.end()) {
-    if (auto rit = it->second.renditions.find(rendition); rit != it->second.renditions.end()) {
-      target_s = rit->second.playlist.target_duration();
-    }
-  }
+  const auto* r = impl_->find(playback_id, rendition);
+  const double target_s = r ? r->playlist.target_duration() : impl_->config.target_duration_s;
   return std::chrono::milliseconds(std::llround(3 * target_s * 1000));
 }
 
 SegmentPtr HlsStore::segment(const std::string& playback_id, const std::string& rendition,
                              std::uint64_t sequence) const {
   std::lock_guard lock(impl_->mutex);
-  auto it = impl_->streams.find(playback_id);
-  if (it == impl_->streams.end()) return nullptr;
-  auto rit = it->second.renditions.find(rendition);
-  if (rit == it->second.renditions.end()) return nullptr;
-  const auto& segments = rit->second.segments;
+  const auto* r = impl_->find(playback_id, rendition);
+  if (!r) return nullptr;
+  const auto& segments = r->segments;
   // Sequence numbers are increasing in the deque, so binary search.
   auto pos =
       std::lower_bound(segments.begin(), segments.end(), sequence,

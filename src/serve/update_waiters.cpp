@@ -27,15 +27,22 @@ asio::awaitable<bool> UpdateWaiters::wait(std::string playback_id, std::string r
     if (version_.load(std::memory_order_acquire) != seen) co_return true;
     position = waiters_.emplace(Key{std::move(playback_id), std::move(rendition)}, waiter);
   }
+  // Leaves the map however the wait ends, also when the io_context destroys this coroutine
+  // at shutdown: the map must not keep a timer alive past its io_context.
+  struct Registration {
+    UpdateWaiters& self;
+    decltype(waiters_)::iterator position;
+    ~Registration() {
+      self.held_.fetch_sub(1, std::memory_order_relaxed);
+      std::lock_guard lock(self.mutex_);
+      self.waiters_.erase(position);
+    }
+  };
+  held_.fetch_add(1, std::memory_order_relaxed);
+  const Registration registration{*this, position};
   // A notify() from now on posts the cancel to this executor, which runs it only once this
   // coroutine is suspended in async_wait: the wake-up cannot be lost.
-  held_.fetch_add(1, std::memory_order_relaxed);
   auto [ec] = co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  held_.fetch_sub(1, std::memory_order_relaxed);
-  {
-    std::lock_guard lock(mutex_);
-    waiters_.erase(position);
-  }
   const bool woken = ec == asio::error::operation_aborted;
   if (!woken) timeouts_.fetch_add(1, std::memory_order_relaxed);
   co_return woken;

@@ -96,5 +96,21 @@ TEST(UpdateWaiters, NotifyFromAnotherThread) {
   EXPECT_EQ(result, true);
 }
 
+// Shutdown with requests still held: the io_context destroys their coroutines, and nothing
+// of theirs stays behind in the waiters (ASan would see a timer outlive its io_context).
+TEST(UpdateWaiters, HeldRequestsLeaveWhenTheIoContextGoes) {
+  UpdateWaiters waiters;
+  {
+    asio::io_context io;
+    std::optional<bool> a, b;
+    start_wait(io, waiters, "s", "720p", waiters.version(), milliseconds(60000), a);
+    start_wait(io, waiters, "s", "360p", waiters.version(), milliseconds(60000), b);
+    io.run_for(milliseconds(20));
+    EXPECT_EQ(waiters.held(), 2u);
+  }
+  EXPECT_EQ(waiters.held(), 0u);
+  waiters.notify("s", "");  // nothing left to wake
+}
+
 }  // namespace
 }  // namespace sluice::serve
