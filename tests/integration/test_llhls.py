@@ -34,7 +34,7 @@ class LowLatencyHls(SluiceTestCase):
 
     def test_live_output_keeps_the_low_latency_rules(self):
         sluice = self.start_sluice("--hls-format", "low-latency", "--dvr", "off",
-                                   "--hls-endlist-delay", "15",
+                                   "--hls-endlist-delay", "30",
                                    ladder=LADDER)
         key = "ll-key"
         pid = sluice.playback_id(key)
@@ -194,6 +194,17 @@ class LowLatencyHls(SluiceTestCase):
         # The publisher ends. Before ENDLIST, a request for the next part cannot be satisfied:
         # 503 once the hold bound (three target durations) has passed.
         self.assertEqual(pub.wait(60), 0, pub.output()[-2000:])
+        # The server may still be flushing the last part (slowly under sanitizers): wait until
+        # the stream has left the hub and its playlist stands still.
+        wait_until(lambda: all(s["playback_id"] != pid for s in sluice.streams()), 30,
+                   what="the stream to leave")
+
+        def settled():
+            before = Playlist(sluice.get(source)[2].decode()).last_position()
+            time.sleep(1.0)
+            return Playlist(sluice.get(source)[2].decode()).last_position() == before
+
+        wait_until(settled, 30, what="the playlist to stand still")
         pl, _ = self.playlist(sluice, source)
         self.assertFalse(pl.ended)
         msn, index = pl.last_position()
@@ -207,7 +218,7 @@ class LowLatencyHls(SluiceTestCase):
         self.assertLess(waited, hold + 2)
         self.assertGreaterEqual(sluice.metric("sluice_hls_hold_timeouts_total"), 1)
         # Once it has ended, any blocking request is answered at once, with ENDLIST and no hint.
-        wait_until(lambda: Playlist(sluice.get(source)[2].decode()).ended, 30, what="ENDLIST")
+        wait_until(lambda: Playlist(sluice.get(source)[2].decode()).ended, 45, what="ENDLIST")
         ended, _ = self.playlist(sluice, source, f"?_HLS_msn={msn + 1}&_HLS_part=0")
         self.assertTrue(ended.ended)
         self.assertIsNone(ended.hint)
