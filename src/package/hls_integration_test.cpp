@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <iterator>
 #include <map>
 #include <optional>
@@ -124,10 +125,15 @@ class HlsIntegration : public ::testing::Test {
     std::unique_ptr<Collector> collector = std::make_unique<Collector>();
     std::unique_ptr<HlsStore> store;
   };
-  static Segmented segment_all(const std::vector<media::Packet>& packets) {
+  static HlsConfig test_config(HlsFormat format = HlsFormat::kMpegTs) {
     HlsConfig config;
+    config.format = format;
     config.target_duration_s = 4;
     config.endlist_delay = std::chrono::milliseconds(0);
+    return config;
+  }
+  static Segmented segment_all(const std::vector<media::Packet>& packets,
+                               const HlsConfig& config = test_config()) {
     Segmented out;
     out.store = std::make_unique<HlsStore>(config);
     out.store->add_listener(out.collector.get());
@@ -136,6 +142,17 @@ class HlsIntegration : public ::testing::Test {
       EXPECT_TRUE(writer->on_packet(share(p))) << "dts " << p.dts_ms;
     writer->end();
     return out;
+  }
+
+  // Writes `parts` back to back into a new file at `path`.
+  static fs::path write_file(
+      const fs::path& path,
+      std::initializer_list<std::reference_wrapper<const media::Bytes>> parts) {
+    std::ofstream out(path, std::ios::binary);
+    for (const media::Bytes& bytes : parts)
+      out.write(reinterpret_cast<const char*>(bytes.data()),
+                static_cast<std::streamsize>(bytes.size()));
+    return path;
   }
 
   static std::string probe(const fs::path& path, const std::string& what) {
@@ -315,18 +332,9 @@ TEST_F(HlsIntegration, LateAudioConfigRestartsAtTheNextKeyframe) {
 
 // fMP4: every segment is a fragment of one init segment, and init + segments decode.
 TEST_F(HlsIntegration, Fmp4SegmentsDecodeAfterTheirInitSegment) {
-  HlsConfig config;
-  config.format = HlsFormat::kFmp4;
-  config.target_duration_s = 4;
-  config.endlist_delay = std::chrono::milliseconds(0);
-  HlsStore store(config);
-  Collector collector;
-  store.add_listener(&collector);
-  auto writer = store.begin("it");
-  for (const auto& p : packets_)
-    ASSERT_TRUE(writer->on_packet(share(p))) << "dts " << p.dts_ms;
-  writer->end();
-
+  const auto segmented = segment_all(packets_, test_config(HlsFormat::kFmp4));
+  const Collector& collector = *segmented.collector;
+  const HlsStore& store = *segmented.store;
   ASSERT_EQ(collector.segments.size(), 4u);
   const auto& first = *collector.segments.front();
   ASSERT_TRUE(first.init);
@@ -340,13 +348,8 @@ TEST_F(HlsIntegration, Fmp4SegmentsDecodeAfterTheirInitSegment) {
             static_cast<std::streamsize>(init->size()));
   for (const auto& s : collector.segments) {
     EXPECT_EQ(s->init, first.init);  // one muxer: one init segment
-    const fs::path one = dir_ / (std::to_string(s->sequence) + ".mp4");
-    std::ofstream single(one, std::ios::binary);
-    single.write(reinterpret_cast<const char*>(init->data()),
-                 static_cast<std::streamsize>(init->size()));
-    single.write(reinterpret_cast<const char*>(s->data->data()),
-                 static_cast<std::streamsize>(s->data->size()));
-    single.close();
+    const fs::path one =
+        write_file(dir_ / (std::to_string(s->sequence) + ".mp4"), {*init, *s->data});
     const auto streams = probe(one, "-show_entries stream=codec_name");
     EXPECT_NE(streams.find("h264"), std::string::npos) << streams;
     EXPECT_NE(streams.find("aac"), std::string::npos) << streams;
@@ -375,11 +378,8 @@ TEST_F(HlsIntegration, Fmp4SegmentsDecodeAfterTheirInitSegment) {
 // them, that make up each segment byte for byte and second for second, and a preload hint
 // that always names the next part.
 TEST_F(HlsIntegration, LowLatencyPartsMakeUpTheSegments) {
-  HlsConfig config;
-  config.format = HlsFormat::kLowLatency;
+  HlsConfig config = test_config(HlsFormat::kLowLatency);
   config.part_target_s = 0.334;
-  config.target_duration_s = 4;
-  config.endlist_delay = std::chrono::milliseconds(0);
   HlsStore store(config);
   Collector collector;
   store.add_listener(&collector);
@@ -441,14 +441,8 @@ TEST_F(HlsIntegration, LowLatencyPartsMakeUpTheSegments) {
   }
   // A lone independent part decodes after the init segment.
   const auto& part = by_segment.begin()->second.front();
-  const fs::path one = dir_ / "part.mp4";
-  std::ofstream single(one, std::ios::binary);
-  const auto& init = *collector.segments.front()->init;
-  single.write(reinterpret_cast<const char*>(init.data()),
-               static_cast<std::streamsize>(init.size()));
-  single.write(reinterpret_cast<const char*>(part->data->data()),
-               static_cast<std::streamsize>(part->data->size()));
-  single.close();
+  const fs::path one =
+      write_file(dir_ / "part.mp4", {*collector.segments.front()->init, *part->data});
   const auto frames = probe(one,
                             "-select_streams v -count_frames -show_entries "
                             "stream=nb_read_frames");

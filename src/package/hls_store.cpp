@@ -607,13 +607,9 @@ HlsStore::PlaylistAnswer HlsStore::media_playlist(const std::string& playback_id
   if (!playlist.low_latency() || playlist.ended) return {Availability::kReady, r.text};
   if (request.part && !request.msn) return {Availability::kBadRequest, {}};
   if (request.msn) {
-    switch (block_state(playlist, *request.msn, request.part)) {
-      case BlockState::kReady:
-        break;
-      case BlockState::kWait:
-        return {Availability::kWait, {}};
-      case BlockState::kBadRequest:
-        return {Availability::kBadRequest, {}};
+    if (const auto state = block_state(playlist, *request.msn, request.part);
+        state != Availability::kReady) {
+      return {state, {}};
     }
   }
   PlaylistAnswer answer{Availability::kReady, request.skip ? r.delta_text : r.text};

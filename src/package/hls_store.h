@@ -14,6 +14,7 @@
 #include "media/packet.h"
 #include "media/rendition_sink.h"
 #include "media/result.h"
+#include "package/media_playlist.h"
 
 namespace sluice::package {
 
@@ -64,13 +65,6 @@ struct PlaylistRequest {
   std::optional<std::uint64_t> msn;   // _HLS_msn: block until this segment exists
   std::optional<std::uint64_t> part;  // _HLS_part: ... and this part of it
   bool skip = false;                  // _HLS_skip=YES: a delta update
-};
-
-enum class Availability {
-  kReady,
-  kWait,        // not yet: ask again after the next update of the rendition
-  kBadRequest,  // a blocking request too far ahead of the live edge
-  kNotFound,
 };
 
 // Told about each finished segment (disk mirror, DVR, registry). Called on the publisher's

@@ -164,13 +164,13 @@ std::string rendition_report(const std::string& uri, const MediaPlaylist& playli
   return out + "\n";
 }
 
-BlockState block_state(const MediaPlaylist& playlist, std::uint64_t msn,
-                       std::optional<std::uint64_t> part) {
-  if (playlist.ended) return BlockState::kReady;
+Availability block_state(const MediaPlaylist& playlist, std::uint64_t msn,
+                         std::optional<std::uint64_t> part) {
+  if (playlist.ended) return Availability::kReady;
   // The segment in progress is next_sequence; the last complete one is just before it.
   const std::uint64_t current = playlist.next_sequence;
-  if (msn > current + 1) return BlockState::kBadRequest;
-  if (!part) return msn < current ? BlockState::kReady : BlockState::kWait;
+  if (msn > current + 1) return Availability::kBadRequest;
+  if (!part) return msn < current ? Availability::kReady : Availability::kWait;
 
   // A part index past a complete segment's last part names part 0 of the next segment.
   std::uint64_t m = msn;
@@ -179,7 +179,7 @@ BlockState block_state(const MediaPlaylist& playlist, std::uint64_t msn,
     const auto it = std::find_if(playlist.entries.begin(), playlist.entries.end(),
                                  [m](const PlaylistEntry& e) { return e.sequence == m; });
     if (it == playlist.entries.end() || it->parts.empty() || n < it->parts.size()) {
-      return BlockState::kReady;  // complete, so its parts exist (or slid out of the window)
+      return Availability::kReady;  // complete, so its parts exist (or slid out of the window)
     }
     ++m;
     n = 0;
@@ -188,8 +188,8 @@ BlockState block_state(const MediaPlaylist& playlist, std::uint64_t msn,
   // How many parts past the last one the request is: at least n + 1 into the next segment.
   const double ahead =
       m == current ? static_cast<double>(n) + 1 - have : static_cast<double>(n) + 1;
-  if (ahead > advance_part_limit(playlist.part_target_s)) return BlockState::kBadRequest;
-  return ahead <= 0 ? BlockState::kReady : BlockState::kWait;
+  if (ahead > advance_part_limit(playlist.part_target_s)) return Availability::kBadRequest;
+  return ahead <= 0 ? Availability::kReady : Availability::kWait;
 }
 
 }  // namespace sluice::package

@@ -75,14 +75,18 @@ std::string render(const MediaPlaylist& playlist, bool delta = false);
 // An EXT-X-RENDITION-REPORT line for the rendition whose playlist is at `uri`.
 std::string rendition_report(const std::string& uri, const MediaPlaylist& playlist);
 
-// A blocking playlist reload (_HLS_msn, _HLS_part) against the playlist as it stands.
-enum class BlockState {
-  kReady,       // the playlist holds the asked-for segment or part, or later, or has ended
+// Whether what a low-latency request asks for (a playlist state, a part) can be answered.
+enum class Availability {
+  kReady,       // it exists: the playlist holds the asked-for segment or part, or later
   kWait,        // not yet: hold the request and ask again after the next update
   kBadRequest,  // too far ahead of the live edge (more than two segments, or the part limit)
+  kNotFound,
 };
-BlockState block_state(const MediaPlaylist& playlist, std::uint64_t msn,
-                       std::optional<std::uint64_t> part);
+
+// A blocking playlist reload (_HLS_msn, _HLS_part) against the playlist as it stands: kReady
+// (also once it has ended), kWait or kBadRequest.
+Availability block_state(const MediaPlaylist& playlist, std::uint64_t msn,
+                         std::optional<std::uint64_t> part);
 
 // "2024-05-01T12:00:00.250Z": ISO 8601 UTC with milliseconds, as EXT-X-PROGRAM-DATE-TIME wants.
 std::string format_program_date_time(std::chrono::system_clock::time_point t);

@@ -263,42 +263,42 @@ TEST(MediaPlaylist, DeltaUpdateSkipsSegmentsBeforeTheSkipBoundary) {
 
 TEST(MediaPlaylist, BlockingReloadWithoutPart) {
   const auto p = low_latency(4, 2);  // complete: 100..103; in progress: 104
-  EXPECT_EQ(block_state(p, 103, std::nullopt), BlockState::kReady);
-  EXPECT_EQ(block_state(p, 104, std::nullopt), BlockState::kWait);
-  EXPECT_EQ(block_state(p, 105, std::nullopt), BlockState::kWait);
-  EXPECT_EQ(block_state(p, 106, std::nullopt), BlockState::kBadRequest);  // last + 2 < 106
-  EXPECT_EQ(block_state(p, 50, std::nullopt), BlockState::kReady);        // long gone
+  EXPECT_EQ(block_state(p, 103, std::nullopt), Availability::kReady);
+  EXPECT_EQ(block_state(p, 104, std::nullopt), Availability::kWait);
+  EXPECT_EQ(block_state(p, 105, std::nullopt), Availability::kWait);
+  EXPECT_EQ(block_state(p, 106, std::nullopt), Availability::kBadRequest);  // last + 2 < 106
+  EXPECT_EQ(block_state(p, 50, std::nullopt), Availability::kReady);        // long gone
 }
 
 TEST(MediaPlaylist, BlockingReloadWithPart) {
   const auto p = low_latency(4, 2);
-  EXPECT_EQ(block_state(p, 104, 0), BlockState::kReady);
-  EXPECT_EQ(block_state(p, 104, 1), BlockState::kReady);
-  EXPECT_EQ(block_state(p, 104, 2), BlockState::kWait);
-  EXPECT_EQ(block_state(p, 103, 3), BlockState::kReady);
+  EXPECT_EQ(block_state(p, 104, 0), Availability::kReady);
+  EXPECT_EQ(block_state(p, 104, 1), Availability::kReady);
+  EXPECT_EQ(block_state(p, 104, 2), Availability::kWait);
+  EXPECT_EQ(block_state(p, 103, 3), Availability::kReady);
   // Past the last part of complete 103: part 0 of 104, which exists; of 104's next: waits.
-  EXPECT_EQ(block_state(p, 103, 4), BlockState::kReady);
-  EXPECT_EQ(block_state(p, 105, 0), BlockState::kWait);
+  EXPECT_EQ(block_state(p, 103, 4), Availability::kReady);
+  EXPECT_EQ(block_state(p, 105, 0), Availability::kWait);
   // The Advance Part Limit at 0.5 s parts is 6 parts past the last one (104.1).
-  EXPECT_EQ(block_state(p, 104, 7), BlockState::kWait);
-  EXPECT_EQ(block_state(p, 104, 8), BlockState::kBadRequest);
-  EXPECT_EQ(block_state(p, 105, 5), BlockState::kWait);
-  EXPECT_EQ(block_state(p, 105, 6), BlockState::kBadRequest);
-  EXPECT_EQ(block_state(p, 106, 0), BlockState::kBadRequest);
+  EXPECT_EQ(block_state(p, 104, 7), Availability::kWait);
+  EXPECT_EQ(block_state(p, 104, 8), Availability::kBadRequest);
+  EXPECT_EQ(block_state(p, 105, 5), Availability::kWait);
+  EXPECT_EQ(block_state(p, 105, 6), Availability::kBadRequest);
+  EXPECT_EQ(block_state(p, 106, 0), Availability::kBadRequest);
 }
 
 TEST(MediaPlaylist, BlockingReloadOnAnEndedPlaylistAnswersAtOnce) {
   auto p = low_latency(2, 0);
   p.ended = true;
-  EXPECT_EQ(block_state(p, 101, 9), BlockState::kReady);
-  EXPECT_EQ(block_state(p, 200, std::nullopt), BlockState::kReady);
+  EXPECT_EQ(block_state(p, 101, 9), Availability::kReady);
+  EXPECT_EQ(block_state(p, 200, std::nullopt), Availability::kReady);
 }
 
 TEST(MediaPlaylist, PartsOfAFinishedSegmentAreReadyWhenItsSuccessorHasNone) {
   auto p = low_latency(3, 0);  // 102 complete, 103 has no parts yet
-  EXPECT_EQ(block_state(p, 102, 3), BlockState::kReady);
-  EXPECT_EQ(block_state(p, 102, 4), BlockState::kWait);  // = 103.0
-  EXPECT_EQ(block_state(p, 103, 0), BlockState::kWait);
+  EXPECT_EQ(block_state(p, 102, 3), Availability::kReady);
+  EXPECT_EQ(block_state(p, 102, 4), Availability::kWait);  // = 103.0
+  EXPECT_EQ(block_state(p, 103, 0), Availability::kWait);
 }
 
 }  // namespace

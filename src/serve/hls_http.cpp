@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "http/routes.h"
 #include "http/web_assets.h"
@@ -286,8 +287,24 @@ http::HttpReply status_reply(int status, std::string text) {
   return r;
 }
 
+// Asks `look` for the answer until it has one (nullopt: not yet), holding the request between
+// looks until the rendition changes; 503 with `late` once `deadline` has passed.
+template <typename Look>
+asio::awaitable<http::HttpReply> held(const ServeContext& ctx, const http::Route& route,
+                                      std::chrono::steady_clock::time_point deadline, Look look,
+                                      const char* late) {
+  for (;;) {
+    const std::uint64_t seen = ctx.waiters ? ctx.waiters->version() : 0;
+    if (auto reply = look()) co_return std::move(*reply);
+    if (!ctx.waiters ||
+        !co_await ctx.waiters->wait(route.playback_id, route.rendition, seen, deadline)) {
+      co_return status_reply(503, late);
+    }
+  }
+}
+
 // A media playlist, as a low-latency client asks for it: blocking requests are held until the
-// playlist holds what they ask for, or answered 503 once the hold bound has passed.
+// playlist holds what they ask for.
 asio::awaitable<http::HttpReply> media_playlist(const ServeContext& ctx, const http::Route& route,
                                                 const http::HttpRequest& req) {
   if (ctx.viewers) ctx.viewers->seen(route.playback_id, req.remote);
@@ -295,9 +312,7 @@ asio::awaitable<http::HttpReply> media_playlist(const ServeContext& ctx, const h
   if (!directives) co_return status_reply(400, "malformed _HLS_ query parameters\n");
   const package::PlaylistRequest request{directives->msn, directives->part, directives->skip};
   const auto hold = ctx.hls.hold_limit(route.playback_id, route.rendition);
-  const auto deadline = std::chrono::steady_clock::now() + hold;
-  for (;;) {
-    const std::uint64_t seen = ctx.waiters ? ctx.waiters->version() : 0;
+  const auto look = [&]() -> std::optional<http::HttpReply> {
     auto answer = ctx.hls.media_playlist(route.playback_id, route.rendition, request);
     switch (answer.state) {
       case package::Availability::kReady: {
@@ -306,43 +321,37 @@ asio::awaitable<http::HttpReply> media_playlist(const ServeContext& ctx, const h
           r.cache_control = http::blocking_playlist_cache_control(
               static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(hold).count()));
         }
-        co_return r;
+        return r;
       }
       case package::Availability::kBadRequest:
-        co_return status_reply(400, "_HLS_msn/_HLS_part too far ahead of the live edge\n");
+        return status_reply(400, "_HLS_msn/_HLS_part too far ahead of the live edge\n");
       case package::Availability::kNotFound:
-        co_return http::not_streaming(route.playback_id);
+        return http::not_streaming(route.playback_id);
       case package::Availability::kWait:
         break;
     }
-    if (!ctx.waiters ||
-        !co_await ctx.waiters->wait(route.playback_id, route.rendition, seen, deadline)) {
-      co_return status_reply(503, "the playlist did not reach _HLS_msn/_HLS_part in time\n");
-    }
-  }
+    return std::nullopt;
+  };
+  co_return co_await held(ctx, route, std::chrono::steady_clock::now() + hold, look,
+                          "the playlist did not reach _HLS_msn/_HLS_part in time\n");
 }
 
 // A part; the one the preload hint names is held until it is ready.
 asio::awaitable<http::HttpReply> part(const ServeContext& ctx, const http::Route& route) {
-  const auto deadline =
-      std::chrono::steady_clock::now() + ctx.hls.hold_limit(route.playback_id, route.rendition);
-  for (;;) {
-    const std::uint64_t seen = ctx.waiters ? ctx.waiters->version() : 0;
+  const auto look = [&]() -> std::optional<http::HttpReply> {
     auto answer = ctx.hls.part(route.playback_id, route.rendition, route.sequence);
-    if (answer.state == package::Availability::kReady) {
-      http::HttpReply r = typed(route.kind, {});
-      r.bytes = answer.part->data;
-      r.accept_ranges = true;
-      co_return r;
-    }
-    if (answer.state != package::Availability::kWait) {
-      co_return http::not_streaming(route.playback_id);
-    }
-    if (!ctx.waiters ||
-        !co_await ctx.waiters->wait(route.playback_id, route.rendition, seen, deadline)) {
-      co_return status_reply(503, "the part was not ready in time\n");
-    }
-  }
+    if (answer.state == package::Availability::kWait) return std::nullopt;
+    if (answer.state != package::Availability::kReady)
+      return http::not_streaming(route.playback_id);
+    http::HttpReply r = typed(route.kind, {});
+    r.bytes = answer.part->data;
+    r.accept_ranges = true;
+    return r;
+  };
+  co_return co_await held(
+      ctx, route,
+      std::chrono::steady_clock::now() + ctx.hls.hold_limit(route.playback_id, route.rendition),
+      look, "the part was not ready in time\n");
 }
 
 http::HttpReply handle(const ServeContext& ctx, const http::Route& route) {

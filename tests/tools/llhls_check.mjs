@@ -4,22 +4,13 @@
 // the frame on screen), and stalls. Prints one JSON line; exits non-zero when playback does
 // not start or the page fails.
 // Usage: node llhls_check.mjs <page url> <playback id> <seconds> [screenshot path]
-import { chromium } from "playwright-core";
+import { launchBrowser, openStream } from "./player_page.mjs";
 
 const [url, playbackId, seconds, shot] = process.argv.slice(2);
 const seen = { latencies: [], stalls: 0, errors: [] };
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required", "--disable-gpu",
-         "--disable-background-networking", "--disable-component-update"],
-});
+const browser = await launchBrowser();
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-  page.on("console", (m) => { if (m.type() === "error") console.error("page:", m.text()); });
-  await page.goto(url);
-  const row = page.locator(`#streams tr[data-playback-id="${playbackId}"]`);
-  await row.waitFor({ timeout: 30000 });
-  await row.locator("button").click();
+  const { page } = await openStream(browser, url, playbackId);
   await page.waitForFunction(() => document.getElementById("video").currentTime > 0.5, null,
                              { timeout: 30000 });
   // From here on: stalls are hls.js buffer stalls and the video element waiting for data.

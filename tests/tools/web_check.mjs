@@ -2,22 +2,14 @@
 // stream is listed and plays, switching rendition switches, a recording plays. Prints one JSON
 // line with what it saw; exits non-zero on the first thing that does not happen.
 // Usage: node web_check.mjs <page url> <playback id> <screenshot dir>
-import { chromium } from "playwright-core";
+import { launchBrowser, openStream } from "./player_page.mjs";
 
 const [url, playbackId, shots] = process.argv.slice(2);
 const seen = {};
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
-});
+const browser = await launchBrowser();
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-  page.on("console", (m) => { if (m.type() === "error") console.error("page:", m.text()); });
-  await page.goto(url);
-  const row = page.locator(`#streams tr[data-playback-id="${playbackId}"]`);
-  await row.waitFor({ timeout: 30000 });
+  const { page, row } = await openStream(browser, url, playbackId);
   seen.renditions = await row.locator("td").nth(1).textContent();
-  await row.locator("button").click();
 
   const time = () => page.evaluate(() => document.getElementById("video").currentTime);
   const advances = async (what) => {
