@@ -134,6 +134,17 @@ std::optional<HlsDirectives> parse_hls_directives(std::string_view target) {
   return d;
 }
 
+std::string hls_query(const HlsDirectives& directives) {
+  std::string query;
+  const auto add = [&](std::string_view field) {
+    query.append(query.empty() ? "?" : "&").append(field);
+  };
+  if (directives.msn) add("_HLS_msn=" + std::to_string(*directives.msn));
+  if (directives.part) add("_HLS_part=" + std::to_string(*directives.part));
+  if (directives.skip) add("_HLS_skip=YES");
+  return query;
+}
+
 std::string blocking_playlist_cache_control(int seconds) {
   return "max-age=" + std::to_string(std::max(1, seconds));
 }

@@ -52,6 +52,9 @@ struct HlsDirectives {
 // without _HLS_msn, an unknown _HLS_skip value, or given twice): answer 400. Other query
 // parameters are ignored.
 std::optional<HlsDirectives> parse_hls_directives(std::string_view target);
+// The directives as one canonical query ("?_HLS_msn=5&_HLS_part=2&_HLS_skip=YES", or empty):
+// what the origin forwards and keys its cache by, so equivalent requests share one answer.
+std::string hls_query(const HlsDirectives& directives);
 
 // Cache-Control per the reference's nginx: master 60 s, media playlists no-cache, segments
 // 600 s (segment names never repeat for a playback ID, so long caching is safe). Parts and

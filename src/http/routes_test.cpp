@@ -109,6 +109,18 @@ TEST(Routes, HlsDirectives) {
   EXPECT_EQ(blocking_playlist_cache_control(18), "max-age=18");
 }
 
+TEST(Routes, HlsQueryIsCanonical) {
+  EXPECT_EQ(hls_query(*parse_hls_directives("/i")), "");
+  EXPECT_EQ(hls_query(*parse_hls_directives("/i?token=x&_HLS_skip=v2")), "?_HLS_skip=YES");
+  // Order, other parameters and leading zeros do not make a second cache entry.
+  const std::string canonical = "?_HLS_msn=17&_HLS_part=3&_HLS_skip=YES";
+  for (const char* same : {"/i?_HLS_msn=17&_HLS_part=3&_HLS_skip=YES",
+                           "/i?_HLS_skip=YES&_HLS_part=03&x=1&_HLS_msn=017"}) {
+    EXPECT_EQ(hls_query(*parse_hls_directives(same)), canonical) << same;
+  }
+  EXPECT_EQ(hls_query(*parse_hls_directives("/i?_HLS_msn=0")), "?_HLS_msn=0");
+}
+
 TEST(Routes, CacheHeadersFollowTheReference) {
   EXPECT_STREQ(cache_control(RouteKind::kMaster), "max-age=60");
   EXPECT_STREQ(cache_control(RouteKind::kMediaPlaylist), "no-cache");

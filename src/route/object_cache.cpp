@@ -19,16 +19,25 @@ CachedPtr ObjectCache::get(const std::string& key) {
 void ObjectCache::put(const std::string& key, CachedPtr object) {
   const std::size_t cost = object->size() + key.size() + kOverhead;
   std::lock_guard lock(mutex_);
-  if (auto it = slots_.find(key); it != slots_.end()) {
-    bytes_ -= it->second.object->size() + key.size() + kOverhead;
-    order_.erase(it->second.position);
-    slots_.erase(it);
-  }
+  remove(key);
   if (cost > budget_ / 8) return;
   evict_to(budget_ - cost);
   order_.push_front(key);
   slots_.emplace(key, Slot{std::move(object), order_.begin()});
   bytes_ += cost;
+}
+
+void ObjectCache::erase(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  remove(key);
+}
+
+void ObjectCache::remove(const std::string& key) {
+  auto it = slots_.find(key);
+  if (it == slots_.end()) return;
+  bytes_ -= it->second.object->size() + key.size() + kOverhead;
+  order_.erase(it->second.position);
+  slots_.erase(it);
 }
 
 void ObjectCache::evict_to(std::size_t limit) {

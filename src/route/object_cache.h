@@ -20,6 +20,7 @@ using Clock = std::chrono::steady_clock;
 struct CachedObject {
   int status = 200;  // 200, or 404 for a short negative entry
   std::string content_type;
+  std::string cache_control;  // the server's, passed on; empty: the origin's policy
   media::SharedBytes body;
   Clock::time_point fetched_at;
   Clock::duration fresh_for{};  // served without asking upstream while younger than this
@@ -40,6 +41,7 @@ class ObjectCache {
 
   CachedPtr get(const std::string& key);  // and marks it most recently used
   void put(const std::string& key, CachedPtr object);
+  void erase(const std::string& key);
   CacheStats stats() const;
   std::size_t budget() const { return budget_; }
 
@@ -49,7 +51,8 @@ class ObjectCache {
     CachedPtr object;
     Order::iterator position;
   };
-  void evict_to(std::size_t limit);  // mutex_ held
+  void evict_to(std::size_t limit);     // mutex_ held
+  void remove(const std::string& key);  // mutex_ held
 
   const std::size_t budget_;
   mutable std::mutex mutex_;  // guards everything below

@@ -41,6 +41,19 @@ TEST(ObjectCache, ReplacingAnObjectKeepsTheCountRight) {
   EXPECT_EQ(cache.stats().bytes, before + 1'000);
 }
 
+TEST(ObjectCache, ErasedObjectsGiveBackTheirBytes) {
+  ObjectCache cache(1'000'000);
+  cache.put("/a", object(1'000));
+  cache.put("/b", object(1'000));
+  const auto both = cache.stats().bytes;
+  cache.erase("/a");
+  cache.erase("/nothing");
+  EXPECT_FALSE(cache.get("/a"));
+  EXPECT_TRUE(cache.get("/b"));
+  EXPECT_EQ(cache.stats().objects, 1u);
+  EXPECT_EQ(cache.stats().bytes, both / 2);
+}
+
 TEST(ObjectCache, ManyTinyObjectsStillRespectTheBudget) {
   ObjectCache cache(100'000);
   for (int i = 0; i < 10'000; ++i)

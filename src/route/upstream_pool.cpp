@@ -62,12 +62,13 @@ asio::awaitable<UpstreamPool::StreamPtr> UpstreamPool::connect(const std::string
   co_return stream;
 }
 
-asio::awaitable<std::optional<UpstreamResponse>> UpstreamPool::get(const std::string& address,
-                                                                   const std::string& target,
-                                                                   std::string& error) {
+asio::awaitable<std::optional<UpstreamResponse>> UpstreamPool::get(
+    const std::string& address, const std::string& target, std::string& error,
+    std::optional<std::chrono::milliseconds> timeout) {
   requests_.fetch_add(1, std::memory_order_relaxed);
   const auto start = std::chrono::steady_clock::now();
-  auto response = co_await get_once_or_retry(address, target, error);
+  auto response =
+      co_await get_once_or_retry(address, target, error, timeout.value_or(config_.timeout));
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now() - start)
                           .count();
@@ -77,7 +78,8 @@ asio::awaitable<std::optional<UpstreamResponse>> UpstreamPool::get(const std::st
 }
 
 asio::awaitable<std::optional<UpstreamResponse>> UpstreamPool::get_once_or_retry(
-    const std::string& address, const std::string& target, std::string& error) {
+    const std::string& address, const std::string& target, std::string& error,
+    std::chrono::milliseconds timeout) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     StreamPtr stream = attempt == 0 ? take_idle(address) : nullptr;
     const bool was_reused = stream != nullptr;
@@ -88,7 +90,7 @@ asio::awaitable<std::optional<UpstreamResponse>> UpstreamPool::get_once_or_retry
     bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
     req.set(bhttp::field::host, address);
     req.set(bhttp::field::user_agent, "sluice-origin");
-    stream->expires_after(config_.timeout);
+    stream->expires_after(timeout);
     auto [werr, wn] = co_await bhttp::async_write(*stream, req, kUseTuple);
     // Room for large reads: an empty buffer makes Beast read a segment 512 bytes at a time.
     beast::flat_buffer buffer;
@@ -116,6 +118,7 @@ asio::awaitable<std::optional<UpstreamResponse>> UpstreamPool::get_once_or_retry
     UpstreamResponse out;
     out.status = res.result_int();
     out.content_type = std::string(res[bhttp::field::content_type]);
+    out.cache_control = std::string(res[bhttp::field::cache_control]);
     out.body = std::make_shared<const std::vector<std::uint8_t>>(std::move(res.body()));
     if (res.keep_alive()) give_back(address, std::move(stream));
     co_return out;

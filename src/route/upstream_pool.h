@@ -27,6 +27,7 @@ struct UpstreamPoolConfig {
 struct UpstreamResponse {
   int status = 0;
   std::string content_type;
+  std::string cache_control;
   media::SharedBytes body;
 };
 
@@ -36,10 +37,11 @@ class UpstreamPool {
 
   // GET `target` from `address` ("host:port") on a pooled connection; a reused connection
   // that the server had closed is retried once on a fresh one. nullopt with `error` set
-  // (starting with "timeout" when it timed out) if no answer came.
-  boost::asio::awaitable<std::optional<UpstreamResponse>> get(const std::string& address,
-                                                              const std::string& target,
-                                                              std::string& error);
+  // (starting with "timeout" when it timed out) if no answer came. `timeout`, when given,
+  // bounds the answer instead of the configured one: a server holds some requests on purpose.
+  boost::asio::awaitable<std::optional<UpstreamResponse>> get(
+      const std::string& address, const std::string& target, std::string& error,
+      std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
   std::uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
   double seconds_total() const { return static_cast<double>(micros_.load()) / 1e6; }
@@ -48,7 +50,8 @@ class UpstreamPool {
  private:
   using StreamPtr = std::unique_ptr<boost::beast::tcp_stream>;
   boost::asio::awaitable<std::optional<UpstreamResponse>> get_once_or_retry(
-      const std::string& address, const std::string& target, std::string& error);
+      const std::string& address, const std::string& target, std::string& error,
+      std::chrono::milliseconds timeout);
   boost::asio::awaitable<StreamPtr> connect(const std::string& address, std::string& error);
   StreamPtr take_idle(const std::string& address);
   void give_back(const std::string& address, StreamPtr stream);
