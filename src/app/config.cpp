@@ -561,6 +561,12 @@ const std::vector<OptionDef>& definitions() {
       {{"origin.upstream_timeout", "seconds for a server to answer the origin", "10"},
        seconds(
            [](ServeConfig & c) -> auto& { return c.origin.upstream_timeout; }, 0.1, 600)},
+      {{"origin.held_timeout",
+        "seconds the origin waits for a request a server holds (low-latency blocking reload, "
+        "preload hint); above three target durations",
+        "40"},
+       seconds(
+           [](ServeConfig & c) -> auto& { return c.origin.held_timeout; }, 1, 600)},
       {{"origin.idle_connections", "idle keep-alive connections kept per server", "32"},
        integer(
            [](ServeConfig & c) -> auto& { return c.origin.idle_connections_per_server; }, 0,

@@ -18,6 +18,7 @@
 #include "observe/metrics.h"
 #include "route/coalescer.h"
 #include "route/fleet_api.h"
+#include "route/live_edge.h"
 #include "route/upstream_pool.h"
 
 namespace sluice::route {
@@ -33,6 +34,21 @@ Clock::duration seconds(double s) {
 }
 
 }  // namespace
+
+// One object the origin asks a server for, and how it is cached.
+struct Upstream {
+  std::string key;  // of the cache and of coalescing
+  std::string address;
+  std::string path;  // with a playlist request's canonical _HLS_ query
+  RouteKind kind = RouteKind::kNotFound;
+  bool held = false;  // the server holds it until it exists (blocking reload, preload hint)
+  // Of a media playlist request, blocking or not: the key of its rendition's live playlist.
+  std::string live_key;
+  bool follow = false;  // asked by the origin following the playlist, not by a viewer
+};
+
+// How long the origin follows a low-latency playlist after the last viewer asked for it.
+constexpr auto kFollowIdle = std::chrono::seconds(5);
 
 struct Origin::Impl {
   asio::io_context& io;
@@ -58,12 +74,17 @@ struct Origin::Impl {
         upstream(i, UpstreamPoolConfig{c.upstream_timeout, c.idle_connections_per_server,
                                        c.max_object_bytes}) {}
 
-  Clock::duration freshness(RouteKind kind, int status) const {
-    if (status != 200) return seconds(config.not_found_fresh_s);
-    switch (kind) {
+  // How long an answer to `u` stays fresh; zero: not cached.
+  Clock::duration freshness(const Upstream& u, int status) const {
+    // A part that is not there yet will be in a moment: no negative entry.
+    if (status != 200)
+      return u.kind == RouteKind::kPart ? Clock::duration{} : seconds(config.not_found_fresh_s);
+    switch (u.kind) {
       case RouteKind::kMaster:
         return seconds(config.master_fresh_s);
       case RouteKind::kMediaPlaylist:
+        // A blocking answer is right for its URL for good: it holds the part asked for.
+        return seconds(u.held ? config.segment_fresh_s : config.playlist_fresh_s);
       case RouteKind::kRecordingPlaylist:  // grows while the stream is live
         return seconds(config.playlist_fresh_s);
       default:
@@ -71,12 +92,14 @@ struct Origin::Impl {
     }
   }
 
-  // Fetches `key` from `address` and completes its flight; runs detached so a client that
-  // leaves does not cancel the fetch for the others.
-  asio::awaitable<void> fetch(std::string key, std::string address, std::string path,
-                              RouteKind kind, std::shared_ptr<Flight> flight) {
+  // Fetches `u` and completes its flight; runs detached so a client that leaves does not
+  // cancel the fetch for the others.
+  asio::awaitable<void> fetch(Upstream u, std::shared_ptr<Flight> flight) {
+    const std::uint64_t parts_before = parts_seen(u.live_key);
+    if (u.follow) counters.follows.fetch_add(1, std::memory_order_relaxed);
     std::string error;
-    auto response = co_await upstream.get(address, path, error);
+    auto response = co_await upstream.get(
+        u.address, u.path, error, u.held ? std::optional(config.held_timeout) : std::nullopt);
     FetchResult result;
     if (!response) {
       counters.upstream_errors.fetch_add(1, std::memory_order_relaxed);
@@ -87,30 +110,109 @@ struct Origin::Impl {
       auto object = std::make_shared<CachedObject>();
       object->status = response->status;
       object->content_type = response->content_type;
+      object->cache_control = std::move(response->cache_control);
       object->body = std::move(response->body);
       object->fetched_at = Clock::now();
-      object->fresh_for = freshness(kind, response->status);
-      cache.put(key, object);
+      object->fresh_for = freshness(u, response->status);
+      // A live playlist fetched before a newer part came is not kept: it is already old.
+      if (object->fresh_for > Clock::duration{} &&
+          (u.key != u.live_key || parts_seen(u.live_key) == parts_before)) {
+        cache.put(u.key, object);
+      }
+      if (!u.live_key.empty() && object->status == 200) maybe_follow(u, *object->body);
       result.object = std::move(object);
+    } else if (response->status == 400 || response->status == 503) {
+      // The server's word on a low-latency request (too far ahead; not ready within its hold
+      // bound): passed on, not cached.
+      result.error_status = response->status;
+      result.error.assign(response->body->begin(), response->body->end());
     } else {
       counters.upstream_errors.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("origin: upstream {}{} answered {}", address, path, response->status);
+      spdlog::warn("origin: upstream {}{} answered {}", u.address, u.path, response->status);
       result.error_status = 502;
       result.error = "upstream answered " + std::to_string(response->status) + "\n";
     }
-    flights.finish(key, flight, std::move(result));
+    flights.finish(u.key, flight, std::move(result));
   }
 
-  // Joins the fetch of `key` in flight, or starts one (GET `path` from `address`). `started`
-  // tells which.
-  std::shared_ptr<Flight> join(const std::string& key, const std::string& address,
-                               const std::string& path, RouteKind kind, bool& started) {
-    auto flight = flights.enter(key, started);
-    if (started) {
-      asio::co_spawn(asio::make_strand(io), fetch(key, address, path, kind, flight),
-                     asio::detached);
-    }
+  // Joins the fetch of `u` in flight, or starts one. `started` tells which.
+  std::shared_ptr<Flight> join(const Upstream& u, bool& started) {
+    auto flight = flights.enter(u.key, started);
+    if (started) asio::co_spawn(asio::make_strand(io), fetch(u, flight), asio::detached);
     return flight;
+  }
+
+  // A low-latency live playlist the origin follows while viewers watch it: one blocking
+  // request for each next part, which viewers asking the same share. Each new part drops the
+  // cached live playlist, so it is never older than the newest part.
+  struct Follower {
+    Clock::time_point asked;  // a viewer's last request of this rendition's playlists
+    std::uint64_t parts = 0;  // new parts seen
+  };
+  std::mutex follow_mutex;                    // guards followers
+  std::map<std::string, Follower> followers;  // by live playlist key
+
+  std::uint64_t parts_seen(const std::string& live_key) {
+    std::lock_guard lock(follow_mutex);
+    auto it = followers.find(live_key);
+    return it == followers.end() ? 0 : it->second.parts;
+  }
+
+  void viewer_asked(const std::string& live_key) {
+    std::lock_guard lock(follow_mutex);
+    if (auto it = followers.find(live_key); it != followers.end()) it->second.asked = Clock::now();
+  }
+
+  // Starts following `u`'s rendition if its playlist `text` can block and nobody follows it.
+  void maybe_follow(const Upstream& u, const media::Bytes& text) {
+    const std::string_view playlist(reinterpret_cast<const char*>(text.data()), text.size());
+    if (!next_part_request(playlist)) return;
+    {
+      std::lock_guard lock(follow_mutex);
+      if (!followers.try_emplace(u.live_key, Follower{Clock::now()}).second) return;
+    }
+    Upstream live = u;
+    live.key = u.live_key;
+    live.path = u.path.substr(0, u.path.find('?'));
+    live.held = false;
+    asio::co_spawn(asio::make_strand(io), follow(std::move(live), std::string(playlist)),
+                   asio::detached);
+  }
+
+  asio::awaitable<void> follow(Upstream live, std::string playlist) {
+    std::pair<std::uint64_t, std::uint64_t> asked{0, 0};
+    for (bool first = true;; first = false) {
+      const auto next = next_part_request(playlist);
+      // Each answer must move the live edge on, or a broken server would spin this loop.
+      const bool advanced = next && (first || std::pair(*next->msn, *next->part) > asked);
+      if (advanced) asked = {*next->msn, *next->part};
+      {
+        std::lock_guard lock(follow_mutex);
+        if (!advanced || Clock::now() - followers[live.key].asked > kFollowIdle) break;
+      }
+      Upstream u = live;
+      u.held = true;
+      u.follow = true;
+      u.path += http::hls_query(*next);
+      u.key = live.key + http::hls_query(*next);
+      CachedPtr answer = cache.get(u.key);
+      if (!answer) {
+        bool started = false;
+        answer =
+            (co_await join(u, started)->wait(config.held_timeout + std::chrono::seconds(1))).object;
+      }
+      if (!answer || answer->status != 200) break;  // the stream stalled, ended or moved
+      {
+        std::lock_guard lock(follow_mutex);
+        ++followers[live.key].parts;
+      }
+      cache.erase(live.key);
+      playlist.assign(answer->body->begin(), answer->body->end());
+    }
+    // Unfollowed, the cached live playlist would age unseen: the next viewer fetches it.
+    std::lock_guard lock(follow_mutex);
+    followers.erase(live.key);
+    cache.erase(live.key);
   }
 
   // One server's answer to /api/streams or /api/recordings; no body if it failed.
@@ -216,8 +318,10 @@ struct Origin::Impl {
       r.text.assign(object.body->begin(), object.body->end());
     } else {
       r.content_type = object.content_type.empty() ? http::content_type(kind) : object.content_type;
-      // The CDN policy: master 60 s, media playlists not cached, segments 600 s.
-      r.cache_control = http::cache_control(kind);
+      // The server's policy where it gave one (blocking answers are cacheable for its hold
+      // bound); otherwise master 60 s, media playlists not cached, segments 600 s.
+      r.cache_control =
+          object.cache_control.empty() ? http::cache_control(kind) : object.cache_control;
       r.bytes = object.body;
       r.accept_ranges = kind == RouteKind::kSegment || kind == RouteKind::kRecordingSegment;
     }
@@ -254,6 +358,9 @@ struct Origin::Impl {
       case RouteKind::kMaster:
       case RouteKind::kMediaPlaylist:
       case RouteKind::kSegment:
+      case RouteKind::kFmp4Segment:
+      case RouteKind::kPart:
+      case RouteKind::kInitSegment:
         break;
       default:
         if (auto node = parse_node_route(req.target)) co_return co_await node_file(*node);
@@ -270,13 +377,30 @@ struct Origin::Impl {
       counters.unknown.fetch_add(1, std::memory_order_relaxed);
       co_return http::not_streaming(route.playback_id);
     }
-    if (route.kind == RouteKind::kMediaPlaylist) viewers.seen(route.playback_id, req.remote);
-    std::string path(req.target.substr(0, req.target.find('?')));
+    Upstream u;
+    u.address = entry->address;
+    u.kind = route.kind;
+    u.path = std::string(req.target.substr(0, req.target.find('?')));
     // Keyed by publish session too: after a move or a republish the master playlist may list
     // other renditions, so nothing cached from the previous session may answer for the new.
-    std::string key = entry->session + " " + path;
-    co_return co_await cached_or_fetched(std::move(key), entry->address, std::move(path),
-                                         route.kind);
+    const std::string session_path = entry->session + " " + u.path;
+    if (route.kind == RouteKind::kMediaPlaylist) {
+      viewers.seen(route.playback_id, req.remote);
+      const auto directives = http::parse_hls_directives(req.target);
+      if (!directives) {
+        HttpReply r;
+        r.status = 400;
+        r.text = "malformed _HLS_ query parameters\n";
+        co_return r;
+      }
+      u.held = directives->blocking();
+      u.live_key = session_path;
+      viewer_asked(u.live_key);
+      u.path += http::hls_query(*directives);
+    }
+    u.held = u.held || route.kind == RouteKind::kPart;
+    u.key = entry->session + " " + u.path;
+    co_return co_await cached_or_fetched(std::move(u));
   }
 
   // A recording file on the server the URL names, which must be a node of the fleet: the
@@ -287,38 +411,45 @@ struct Origin::Impl {
       return n.address == node.address;
     });
     if (!known) co_return http::not_streaming("");
-    std::string key = "node " + node.address + " " + node.path;
-    co_return co_await cached_or_fetched(std::move(key), std::move(node.address),
-                                         std::move(node.path), node.route.kind);
+    Upstream u;
+    u.key = "node " + node.address + " " + node.path;
+    u.address = std::move(node.address);
+    u.path = std::move(node.path);
+    u.kind = node.route.kind;
+    co_return co_await cached_or_fetched(std::move(u));
   }
 
-  // `key` from the cache if fresh; stale while one request revalidates it; else from the
-  // fetch in flight (GET `path` from `address`), or stale if that fails.
-  asio::awaitable<HttpReply> cached_or_fetched(std::string key, std::string address,
-                                               std::string path, RouteKind kind) {
-    const CachedPtr cached = cache.get(key);
+  // `u` from the cache if fresh; stale while one request revalidates it (never a live media
+  // playlist: a viewer would get the copy of its own previous poll); else from the fetch in
+  // flight, or stale if that fails.
+  asio::awaitable<HttpReply> cached_or_fetched(Upstream u) {
+    const RouteKind kind = u.kind;
+    const CachedPtr cached = cache.get(u.key);
     const auto now = Clock::now();
     if (cached && now - cached->fetched_at < cached->fresh_for) {
       counters.hits.fetch_add(1, std::memory_order_relaxed);
       co_return reply_from(*cached, kind, "HIT");
     }
     bool started = false;
-    if (cached &&
+    if (cached && kind != RouteKind::kMediaPlaylist &&
         now - cached->fetched_at < cached->fresh_for + seconds(config.stale_while_revalidate_s)) {
-      join(key, address, path, kind, started);  // revalidate in the background
+      join(u, started);  // revalidate in the background
       counters.stale.fetch_add(1, std::memory_order_relaxed);
       co_return reply_from(*cached, kind, "STALE");
     }
-    auto flight = join(key, address, path, kind, started);
+    const bool held = u.held;
+    auto flight = join(u, started);
     (started ? counters.misses : counters.coalesced).fetch_add(1, std::memory_order_relaxed);
-    FetchResult result =
-        co_await flight->wait(2 * config.upstream_timeout + std::chrono::seconds(1));
+    if (held) counters.held.fetch_add(1, std::memory_order_relaxed);
+    FetchResult result = co_await flight->wait(
+        (held ? config.held_timeout : 2 * config.upstream_timeout) + std::chrono::seconds(1));
+    if (held) counters.held.fetch_sub(1, std::memory_order_relaxed);
     if (result.object) {
       HttpReply r = reply_from(*result.object, kind, started ? "MISS" : "HIT");
       r.header_first = true;
       co_return r;
     }
-    if (cached &&
+    if (cached && result.error_status >= 500 &&
         Clock::now() - cached->fetched_at < cached->fresh_for + seconds(config.stale_if_error_s)) {
       counters.stale.fetch_add(1, std::memory_order_relaxed);
       co_return reply_from(*cached, kind, "STALE");
@@ -352,6 +483,13 @@ struct Origin::Impl {
         upstream.seconds_total());
     upstream.latency().append(out, "sluice_origin_upstream_latency_seconds",
                               "Time for a server to answer one upstream request.");
+    add("sluice_origin_follow_requests_total", "counter",
+        "Upstream blocking requests with which the origin follows watched low-latency "
+        "playlists (one per new part).",
+        counters.follows.load());
+    add("sluice_origin_held_requests", "gauge",
+        "Requests waiting for a part a server holds them for (blocking reloads, preload hints).",
+        counters.held.load());
     add("sluice_origin_cache_bytes", "gauge", "Bytes held by the cache.", c.bytes);
     add("sluice_origin_cache_objects", "gauge", "Objects held by the cache.", c.objects);
     add("sluice_origin_cache_evictions_total", "counter", "Objects evicted for the budget.",

@@ -4,7 +4,9 @@
 // upstream request whose waiters are all answered the moment it completes. It also serves the
 // player page, /api/streams and /api/recordings merged from every server (one fan-out per
 // api_fresh_s however many pages poll), and each server's recordings under
-// /node/<address>/recordings/....
+// /node/<address>/recordings/.... Low-latency HLS passes through: blocking playlist requests
+// (keyed and forwarded with their canonical _HLS_ query) and preload-hint parts are held by the
+// server, and every viewer asking the same one waits on the origin's single upstream request.
 #pragma once
 
 #include <atomic>
@@ -36,6 +38,9 @@ struct OriginConfig {
   double stale_while_revalidate_s = 10;
   double stale_if_error_s = 60;
   std::chrono::milliseconds upstream_timeout{10'000};
+  // For what a server holds on purpose (low-latency blocking reloads and preload-hint parts):
+  // longer than the server's hold bound (three target durations), so its own answer comes.
+  std::chrono::milliseconds held_timeout{40'000};
   std::size_t idle_connections_per_server = 32;
   std::size_t max_object_bytes = 64u << 20;
 };
@@ -47,6 +52,8 @@ struct OriginCounters {
   std::atomic<std::uint64_t> coalesced{0};  // waited for another request's upstream fetch
   std::atomic<std::uint64_t> unknown{0};    // stream not in the registry
   std::atomic<std::uint64_t> upstream_errors{0};
+  std::atomic<std::uint64_t> follows{0};  // upstream requests following live playlists
+  std::atomic<std::int64_t> held{0};      // client requests waiting on a held upstream request
 };
 
 class Origin {
