@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -92,11 +93,18 @@ class HttpClient:
             return e.code, e.headers, e.read()
 
     def metric(self, name):
+        return self.metrics(name)[0]
+
+    def metrics(self, *names):
+        """The values of unlabelled metrics `names`, read at one moment."""
         text = self.get("/metrics")[2].decode()
-        m = re.search(rf"^{name} (\S+)$", text, re.M)
-        if not m:
-            raise AssertionError(f"metric {name} missing")
-        return float(m.group(1))
+        values = []
+        for name in names:
+            m = re.search(rf"^{name} (\S+)$", text, re.M)
+            if not m:
+                raise AssertionError(f"metric {name} missing")
+            values.append(float(m.group(1)))
+        return values
 
 
 class Redis(Process):
@@ -408,4 +416,28 @@ class SluiceTestCase(unittest.TestCase):
         self.assertIn("240p", result["switched_to_1"])
         self.assertTrue(os.path.getsize(os.path.join(shots, "player-live.png")) > 10_000)
         self.assertTrue(os.path.exists(os.path.join(shots, "player-recording.png")))
+        return result
+
+    def check_low_latency_playback(self, page_url, playback_id, shot_name, seconds=60):
+        """Runs tests/tools/llhls_check.mjs: hls.js in low-latency mode on the player page for
+        `seconds`. It must see parts and blocking reload, play without a stall or an error,
+        and show the live latency. Returns its JSON result (latencies, median, p90)."""
+        shot = os.path.join(ARTIFACTS or self.workdir, shot_name)
+        os.makedirs(os.path.dirname(shot), exist_ok=True)
+        out = subprocess.run(["node", os.path.join(TOOLS, "llhls_check.mjs"), page_url,
+                              playback_id, str(seconds), shot],
+                             capture_output=True, timeout=seconds + 140)
+        lines = out.stdout.decode().strip().splitlines()
+        self.assertTrue(lines, out.stderr.decode()[-3000:])
+        result = json.loads(lines[-1])
+        print(f"hls.js low-latency ({page_url}): median {result.get('median')} s, "
+              f"p90 {result.get('p90')} s, stalls {result.get('stalls')}", file=sys.stderr)
+        self.assertTrue(result["ok"], f"{result}\n{out.stderr.decode()[-3000:]}")
+        self.assertTrue(result["low_latency"])
+        self.assertTrue(result["can_block_reload"])
+        self.assertGreater(result["parts"], 0)
+        self.assertEqual(result["stalls"], 0, result)
+        self.assertEqual(result["errors"], [], result)
+        self.assertGreaterEqual(len(result["latencies"]), seconds - 5)
+        self.assertRegex(result["shown"], r"^live latency \d+\.\d s$")
         return result
