@@ -1,0 +1,55 @@
+#include "route/live_edge.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace sluice::route {
+namespace {
+
+const std::string kHead =
+    "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n"
+    "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12,PART-HOLD-BACK=1.002\n"
+    "#EXT-X-PART-INF:PART-TARGET=0.334\n#EXT-X-MEDIA-SEQUENCE:40\n#EXT-X-MAP:URI=\"init1.mp4\"\n";
+const std::string kSegment40 =
+    "#EXT-X-PART:DURATION=0.334,URI=\"part1.m4s\",INDEPENDENT=YES\n"
+    "#EXT-X-PART:DURATION=0.334,URI=\"part2.m4s\"\n#EXTINF:2.000,\n40.m4s\n";
+
+TEST(LiveEdge, AsksForThePartAfterTheOpenSegmentsLast) {
+  const auto next = next_part_request(kHead + kSegment40 +
+                                      "#EXT-X-PART:DURATION=0.334,URI=\"part3.m4s\"\r\n"
+                                      "#EXT-X-PART:DURATION=0.334,URI=\"part4.m4s\"\n"
+                                      "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part5.m4s\"\n");
+  ASSERT_TRUE(next);
+  EXPECT_EQ(http::hls_query(*next), "?_HLS_msn=41&_HLS_part=2&_HLS_skip=YES");
+}
+
+TEST(LiveEdge, AsksForTheNextSegmentsFirstPartWhenTheLastSegmentIsWhole) {
+  const auto next = next_part_request(kHead + kSegment40 + "#EXT-X-PRELOAD-HINT:TYPE=PART\n");
+  ASSERT_TRUE(next);
+  EXPECT_EQ(http::hls_query(*next), "?_HLS_msn=41&_HLS_part=0&_HLS_skip=YES");
+}
+
+TEST(LiveEdge, CountsSkippedSegmentsOfADelta) {
+  std::string delta = kHead + "#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n" + kSegment40;
+  const auto next = next_part_request(delta);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->msn, 44u);
+  EXPECT_EQ(next->part, 0u);
+}
+
+TEST(LiveEdge, NothingToAskOfAPlaylistThatCannotBlockOrHasEnded) {
+  EXPECT_FALSE(next_part_request(kHead + kSegment40 + "#EXT-X-ENDLIST\n"));
+  EXPECT_FALSE(next_part_request("#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6.0,\n1.ts\n"));
+  EXPECT_FALSE(next_part_request(kHead));  // no part yet
+  EXPECT_FALSE(next_part_request(""));
+  EXPECT_FALSE(next_part_request("#EXT-X-MEDIA-SEQUENCE:x\n\n\n#EXT-X-PART:\n"));
+  // Without delta updates on offer, the full playlist is asked.
+  const auto next = next_part_request(
+      "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES\n#EXT-X-PART:DURATION=1,URI=\"p\"\n");
+  ASSERT_TRUE(next);
+  EXPECT_EQ(http::hls_query(*next), "?_HLS_msn=0&_HLS_part=1");
+}
+
+}  // namespace
+}  // namespace sluice::route
