@@ -455,6 +455,12 @@ const std::vector<OptionDef>& definitions() {
       {{"transcode.threads", "libx264 threads per rung (0 = x264 decides)", "0"},
        integer(
            [](ServeConfig & c) -> auto& { return c.transcode.ladder.encoder_threads; }, 0, 64)},
+      {{"transcode.max_delay",
+        "seconds of delay each rung's encoder may add (lookahead, B-frames, frame threads); 0 = "
+        "the preset's own, or one part (hls.part_duration) when hls.format is low-latency",
+        "0"},
+       real(
+           [](ServeConfig & c) -> auto& { return c.transcode.ladder.max_encoder_delay_s; }, 0, 10)},
       {{"registry",
         "fleet registry: memory (this process only) | redis://[user:password@]host:port[/db]",
         "memory"},
@@ -678,6 +684,13 @@ Status load_env(ServeConfig& config) {
     }
   }
   return Ok{};
+}
+
+transcode::TranscodeConfig transcode_config(const ServeConfig& config) {
+  auto out = config.transcode;
+  if (out.ladder.max_encoder_delay_s == 0 && config.hls.format == package::HlsFormat::kLowLatency)
+    out.ladder.max_encoder_delay_s = config.hls.part_target_s;
+  return out;
 }
 
 Status validate(const ServeConfig& config) {

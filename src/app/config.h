@@ -83,6 +83,9 @@ Status load_toml(ServeConfig& config, const std::filesystem::path& path);
 Status load_env(ServeConfig& config);
 // Checks cross-option rules once all sources are applied.
 Status validate(const ServeConfig& config);
+// The transcoder's configuration with what other options imply: in low-latency mode an
+// unset transcode.max_delay becomes one part, so encoders keep within the parts' pace.
+transcode::TranscodeConfig transcode_config(const ServeConfig& config);
 
 // Flag form of an option name: "rtmp.listen" -> "rtmp-listen".
 std::string flag_name(const std::string& option);

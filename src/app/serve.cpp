@@ -202,7 +202,7 @@ MediaServer::MediaServer(const ServeConfig& config, ServeInputs inputs)
       hls_(config.hls),
       admission_(in_.admission, *in_.auth, &draining_),
       io_(threads_),
-      transcoder_(config.transcode,
+      transcoder_(transcode_config(config),
                   [this](const std::string& id) { return hls_.begin_session(id); }),
       relays_(io_, config.relay, &transcoder_),
       gate_(admission_, hub_,

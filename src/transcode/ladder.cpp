@@ -131,6 +131,34 @@ std::string join_x264_params(std::string_view first, std::string_view then) {
   return std::string(first) + ':' + std::string(then);
 }
 
+std::optional<int> delay_budget_frames(double budget_s, double frame_rate) {
+  if (budget_s <= 0) return std::nullopt;
+  // A hair of slack so 0.334 s at 30 fps is the 10 frames it was meant to be.
+  return static_cast<int>(std::floor(budget_s * std::max(frame_rate, 1.0) + 0.02));
+}
+
+std::string low_delay_x264_params(std::string_view preset, int frames) {
+  // rc-lookahead and B-frames of libx264's presets (the rest of its defaults: 40 and 3).
+  struct PresetDelay {
+    std::string_view name;
+    int lookahead, bframes;
+  };
+  static constexpr PresetDelay kPresets[] = {
+      {"ultrafast", 0, 0}, {"superfast", 0, 3}, {"veryfast", 10, 3},
+      {"faster", 20, 3},   {"fast", 30, 3},     {"medium", 40, 3},
+      {"slow", 50, 3},     {"slower", 60, 8},   {"veryslow", 60, 8}};
+  PresetDelay delay{preset, 40, 3};
+  for (const auto& p : kPresets) {
+    if (p.name == preset) delay = p;
+  }
+  // One of the frames is the one x264 keeps for timestamps of variable-frame-rate input.
+  const int ahead = std::max(frames - 1, 0);
+  std::string out = "sliced-threads=1:sync-lookahead=0";
+  if (delay.lookahead > ahead) out += ":rc-lookahead=" + std::to_string(ahead);
+  if (delay.bframes > ahead) out += ":bframes=" + std::to_string(ahead);
+  return out;
+}
+
 std::string format_rungs(const std::vector<RungSpec>& rungs) {
   std::string out;
   for (const auto& r : rungs) {

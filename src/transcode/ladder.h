@@ -53,6 +53,16 @@ bool valid_x264_params(std::string_view text);
 // `first`, then `then` (which wins where both set an option); either may be empty.
 std::string join_x264_params(std::string_view first, std::string_view then);
 
+// Frames of delay a rung's encoder may add within `budget_s` at `frame_rate`; nullopt when
+// budget_s is 0 (no bound: the preset's own lookahead, B-frames and frame threads).
+std::optional<int> delay_budget_frames(double budget_s, double frame_rate);
+// libx264 options that hold the encoder's delay to `frames` for `preset`: x264 holds
+// max(B-frames, rc-lookahead) frames, plus one per frame thread beyond the first, plus the
+// sync lookahead, plus one for variable-frame-rate input. So: slice threads instead of frame
+// threads, no sync lookahead, and the preset's rc-lookahead and B-frames cut to `frames` - 1
+// where they exceed it. One frame is the least it holds.
+std::string low_delay_x264_params(std::string_view preset, int frames);
+
 enum class OverloadPolicy { kShedRungs, kDropFrames };
 
 struct LadderConfig {
@@ -70,6 +80,8 @@ struct LadderConfig {
   OverloadPolicy overload = OverloadPolicy::kShedRungs;
   std::chrono::milliseconds max_lag{3000};  // this far behind real time, `overload` acts
   int encoder_threads = 0;                  // x264 threads per rung; 0 lets x264 choose
+  // Seconds of delay each encoder may add (low_delay_x264_params); 0: no bound.
+  double max_encoder_delay_s = 0;
 };
 
 // What the transcoder learned about the source before planning.

@@ -149,5 +149,26 @@ TEST(Ladder, X264ParamsAreKeyValuePairs) {
   EXPECT_FALSE(valid_x264_params("me=d=ia"));      // one '=' per pair
 }
 
+TEST(Ladder, DelayBudgetInFrames) {
+  EXPECT_EQ(delay_budget_frames(0, 30), std::nullopt);
+  EXPECT_EQ(delay_budget_frames(0.334, 30), 10);
+  EXPECT_EQ(delay_budget_frames(0.3333, 30), 10);  // a third of a second is ten frames
+  EXPECT_EQ(delay_budget_frames(0.5, 25), 12);
+  EXPECT_EQ(delay_budget_frames(0.01, 30), 0);
+}
+
+TEST(Ladder, LowDelayOptionsCutOnlyWhatExceedsTheBudget) {
+  // veryfast looks 10 frames ahead with 3 B-frames; x264 holds one more frame than that.
+  EXPECT_EQ(low_delay_x264_params("veryfast", 11), "sliced-threads=1:sync-lookahead=0");
+  EXPECT_EQ(low_delay_x264_params("veryfast", 10),
+            "sliced-threads=1:sync-lookahead=0:rc-lookahead=9");
+  EXPECT_EQ(low_delay_x264_params("medium", 3),
+            "sliced-threads=1:sync-lookahead=0:rc-lookahead=2:bframes=2");
+  EXPECT_EQ(low_delay_x264_params("slower", 0),
+            "sliced-threads=1:sync-lookahead=0:rc-lookahead=0:bframes=0");
+  EXPECT_EQ(low_delay_x264_params("ultrafast", 0), "sliced-threads=1:sync-lookahead=0");
+  EXPECT_TRUE(valid_x264_params(low_delay_x264_params("fast", 7)));
+}
+
 }  // namespace
 }  // namespace sluice::transcode

@@ -417,6 +417,10 @@ class Pipeline {
       params.preset = config_.ladder.preset;
       params.profile = config_.ladder.profile;
       params.x264_params = join_x264_params(config_.ladder.x264_params, p.spec.x264_params);
+      // Last, so no other option can lift the bound.
+      if (auto frames = delay_budget_frames(config_.ladder.max_encoder_delay_s, frame_rate()))
+        params.x264_params =
+            join_x264_params(params.x264_params, low_delay_x264_params(params.preset, *frames));
       params.crf = config_.ladder.crf;
       params.maxrate_kbps = p.spec.video_maxrate_kbps;
       params.bufsize_kbps = p.spec.vbv_bufsize_kbps;
