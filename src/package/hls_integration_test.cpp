@@ -454,6 +454,38 @@ TEST_F(HlsIntegration, LowLatencyPartsMakeUpTheSegments) {
   EXPECT_EQ(playlist.find("PRELOAD-HINT"), std::string::npos);  // ended
 }
 
+TEST_F(HlsIntegration, StatusGivesThePartTargetAndHowLateTheNewestPartCame) {
+  HlsConfig config = test_config(HlsFormat::kLowLatency);
+  config.part_target_s = 0.334;
+  const auto start = std::chrono::system_clock::now();
+  auto now = start;
+  HlsStore store(config, [&] { return now; });
+  auto writer = store.begin("it");
+  for (const auto& p : packets_) {
+    // Each packet reaches the packager 200 ms after it arrived (say, through a transcoder).
+    now = start + std::chrono::milliseconds(p.dts_ms + 200);
+    ASSERT_TRUE(writer->on_packet(share(p))) << "dts " << p.dts_ms;
+  }
+  const auto status = store.rendition_status("it");
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_EQ(status[0].name, "source");
+  EXPECT_EQ(status[0].part_target_s, 0.334);
+  // A part is published when the packet after it arrives: its duration plus the 200 ms.
+  ASSERT_TRUE(status[0].part_delay_s);
+  EXPECT_GE(*status[0].part_delay_s, 0.2 + 0.033);
+  EXPECT_LE(*status[0].part_delay_s, 0.2 + 0.334 + 0.04);
+  writer->end();
+
+  HlsStore plain(test_config());
+  auto plain_writer = plain.begin("it");
+  for (const auto& p : packets_)
+    ASSERT_TRUE(plain_writer->on_packet(share(p)));
+  const auto no_parts = plain.rendition_status("it");
+  ASSERT_EQ(no_parts.size(), 1u);
+  EXPECT_EQ(no_parts[0].part_target_s, 0);
+  EXPECT_FALSE(no_parts[0].part_delay_s);
+}
+
 // Publisher bytes are untrusted: damaged frames, wrong keyframe flags and timestamp jumps
 // must give per-packet errors at worst, never a crash (SLUICE_SANITIZE=ON checks memory too).
 TEST_F(HlsIntegration, DamagedPacketsNeverCrash) {

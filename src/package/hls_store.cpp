@@ -57,6 +57,8 @@ struct StoreState {
     media::SharedBytes init;
     std::uint64_t init_id = 0;
     std::map<std::uint64_t, media::SharedBytes> inits;
+    // Wall seconds from the newest part's first media arriving at ingest to its publication.
+    std::optional<double> part_delay_s;
     bool next_discontinuity = false;    // republish or takeover: flag the next segment
     std::uint64_t discontinuities = 0;  // tags emitted in this rendition's timeline
     bool open = false;                  // part of the current session
@@ -237,11 +239,13 @@ struct StoreState {
     Rendition& r = *found;
     const std::uint64_t map = adopt_init(r, finished.init);
     auto& partial = r.playlist.partial;
+    const auto arrived = session_start + std::chrono::milliseconds(finished.start_dts_ms);
     if (partial.parts.empty()) {
       partial.discontinuity = finished.discontinuity || r.next_discontinuity;
-      partial.program_date_time = session_start + std::chrono::milliseconds(finished.start_dts_ms);
+      partial.program_date_time = arrived;
       partial.map = map;
     }
+    r.part_delay_s = std::chrono::duration<double>(clock() - arrived).count();
     auto part = std::make_shared<Part>();
     part->number = r.next_part++;
     part->sequence = r.next_sequence;
@@ -686,19 +690,28 @@ bool HlsStore::has_stream(const std::string& playback_id) const {
   return impl_->streams.contains(playback_id);
 }
 
-std::vector<std::string> HlsStore::renditions(const std::string& playback_id) const {
+std::vector<HlsStore::RenditionStatus> HlsStore::rendition_status(
+    const std::string& playback_id) const {
   std::lock_guard lock(impl_->mutex);
-  std::vector<std::pair<std::uint64_t, std::string>> open;
+  std::vector<std::pair<std::uint64_t, RenditionStatus>> open;
   if (auto it = impl_->streams.find(playback_id); it != impl_->streams.end()) {
     for (const auto& [name, r] : it->second.renditions) {
-      if (r.open) open.emplace_back(r.declared_peak_bps, name);
+      if (r.open)
+        open.push_back({r.declared_peak_bps, {name, r.playlist.part_target_s, r.part_delay_s}});
     }
   }
   std::stable_sort(open.begin(), open.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<RenditionStatus> out;
+  for (auto& [bps, status] : open)
+    out.push_back(std::move(status));
+  return out;
+}
+
+std::vector<std::string> HlsStore::renditions(const std::string& playback_id) const {
   std::vector<std::string> names;
-  for (auto& [bps, name] : open)
-    names.push_back(std::move(name));
+  for (auto& status : rendition_status(playback_id))
+    names.push_back(std::move(status.name));
   return names;
 }
 

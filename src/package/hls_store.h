@@ -147,6 +147,14 @@ class HlsStore {
   std::optional<SessionPosition> live_session(const std::string& playback_id) const;
   // Renditions open in the current session, by ascending declared bandwidth.
   std::vector<std::string> renditions(const std::string& playback_id) const;
+  // The same, with each one's part target (0 without parts) and how long after its first
+  // media arrived at ingest the newest part was published (transcoding included).
+  struct RenditionStatus {
+    std::string name;
+    double part_target_s = 0;
+    std::optional<double> part_delay_s;
+  };
+  std::vector<RenditionStatus> rendition_status(const std::string& playback_id) const;
 
   // Ends the playlists of streams whose endlist_delay has passed, and drops streams whose
   // grace period has passed. Call periodically (every second).

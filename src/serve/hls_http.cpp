@@ -262,6 +262,14 @@ std::string streams_json(const ServeContext& ctx) {
                     {"rtmp_players", s.subscribers},
                     {"viewers", ctx.viewers ? ctx.viewers->count(s.playback_id) : 0},
                     {"master", "/" + s.playback_id + "/live.m3u8"}});
+    auto renditions = nlohmann::json::array();
+    for (const auto& r : ctx.hls.rendition_status(s.playback_id)) {
+      renditions.push_back({{"name", r.name},
+                            {"part_target_s", r.part_target_s},
+                            {"part_delay_s", r.part_delay_s ? nlohmann::json(*r.part_delay_s)
+                                                            : nlohmann::json(nullptr)}});
+    }
+    list.back()["renditions"] = renditions;
     if (auto t = transcodes.find(s.playback_id); t != transcodes.end()) {
       list.back()["transcode"] = t->second;
     }

@@ -3,6 +3,7 @@ delta updates and rendition reports, checked on live output by a validator of th
 rules, read by ffmpeg, and fed the query parameters a broken or hostile client sends."""
 
 import concurrent.futures
+import json
 import subprocess
 import time
 import unittest
@@ -61,6 +62,16 @@ class LowLatencyHls(SluiceTestCase):
                 polls += 1
             time.sleep(0.25)
         self.assertGreater(polls, 20)
+
+        # /api/streams: each rendition's part target and how late its newest part came,
+        # from ingest (so the transcoded rendition's includes its encoding).
+        streams = json.loads(sluice.get("/api/streams")[2])["streams"]
+        renditions = {r["name"]: r for r in streams[0]["renditions"]}
+        self.assertEqual(set(renditions), {"source", "180p"})
+        for r in renditions.values():
+            self.assertEqual(r["part_target_s"], 0.334)  # hls.part_duration's default
+            self.assertGreater(r["part_delay_s"], 0)
+            self.assertLess(r["part_delay_s"], 5, r)
 
         # Parts, init segments and segments are served with their types.
         pl, _ = self.playlist(sluice, source)
