@@ -107,5 +107,16 @@ TEST(Config, HlsFormat) {
   EXPECT_FALSE(validate(c));
 }
 
+TEST(Config, LowLatencyBoundsEncoderDelayToOnePart) {
+  ServeConfig c;
+  EXPECT_EQ(transcode_config(c).ladder.max_encoder_delay_s, 0);  // the preset's own
+  ASSERT_TRUE(set_option(c, "hls.format", "low-latency"));
+  ASSERT_TRUE(set_option(c, "hls.part_duration", "0.5"));
+  EXPECT_EQ(transcode_config(c).ladder.max_encoder_delay_s, 0.5);
+  ASSERT_TRUE(set_option(c, "transcode.max_delay", "0.2"));
+  EXPECT_EQ(transcode_config(c).ladder.max_encoder_delay_s, 0.2);
+  EXPECT_FALSE(set_option(c, "transcode.max_delay", "-1"));
+}
+
 }  // namespace
 }  // namespace sluice::app
