@@ -15,10 +15,28 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kSegmentType = "video/MP2T";
+constexpr const char* kFmp4SegmentType = "video/iso.segment";
+constexpr const char* kInitType = "video/mp4";
 constexpr const char* kSegmentCache = "max-age=31536000";
 constexpr const char* kPlaylistType = "application/x-mpegURL";
 constexpr const char* kPlaylistCache = "max-age=3600";
 constexpr std::uint64_t kMaxObjectBytes = 1ull << 30;
+
+// The init segment that segment `i` brings into the recording: its own, when the segment
+// before it had another (or none). Each init segment is written and uploaded with that one.
+std::optional<std::uint64_t> init_introduced(const Recording& r, std::size_t i) {
+  const auto& id = r.segments[i].init_id;
+  if (!id || (i > 0 && r.segments[i - 1].init_id == id)) return std::nullopt;
+  return id;
+}
+
+std::optional<std::uint64_t> decimal(std::string_view digits) {
+  std::uint64_t value = 0;
+  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (digits.empty() || ec != std::errc{} || p != digits.data() + digits.size())
+    return std::nullopt;
+  return value;
+}
 
 observe::Logger dvr_log(const std::string& playback_id) {
   observe::Logger log("dvr " + playback_id);
@@ -124,7 +142,7 @@ void Recorder::resume() {
       if (config_.s3) {
         for (std::size_t i = 0; i < entry.recording.segments.size(); ++i) {
           const fs::path file = config_.root / segment_name(playback_id, entry.recording.rendition,
-                                                            entry.recording.segments[i].sequence);
+                                                            entry.recording.segments[i]);
           const bool present = fs::exists(file, inner);
           entry.uploaded.push_back(!present);
           if (!present) continue;
@@ -245,11 +263,14 @@ void Recorder::start_recording(const Key& key, const std::string& rendition) {
 
 void Recorder::write_segment(const Key& key, const package::SegmentPtr& segment) {
   std::string rendition;
+  bool new_init = false;
   {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(key);
     if (it == entries_.end()) return;
     rendition = it->second.recording.rendition;
+    const auto& recorded = it->second.recording.segments;
+    new_init = recorded.empty() || recorded.back().init_id != segment->init_id;
     const std::uint64_t size = segment->data ? segment->data->size() : 0;
     if (config_.s3 && counters_.spool_bytes + size > config_.spool_max_bytes) {
       if (!it->second.gap) {
@@ -262,11 +283,18 @@ void Recorder::write_segment(const Key& key, const package::SegmentPtr& segment)
       return;
     }
   }
-  const fs::path file = config_.root / segment_name(key.first, rendition, segment->sequence);
+  const bool fmp4 = segment->init != nullptr;
+  const fs::path file = config_.root / segment_name(key.first, rendition, segment->sequence, fmp4);
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);
   const auto& data = *segment->data;
-  if (ec || !write_file_atomic(file, data.data(), data.size())) {
+  // fMP4: the init segment goes first when this segment brings a new one.
+  bool written = !ec;
+  if (written && fmp4 && new_init) {
+    const fs::path init = config_.root / init_name(key.first, rendition, segment->init_id);
+    written = write_file_atomic(init, segment->init->data(), segment->init->size());
+  }
+  if (!written || !write_file_atomic(file, data.data(), data.size())) {
     dvr_log(key.first).error("cannot write {}", file.string());
     std::lock_guard lock(mutex_);
     if (auto it = entries_.find(key); it != entries_.end()) it->second.gap = true;
@@ -277,8 +305,9 @@ void Recorder::write_segment(const Key& key, const package::SegmentPtr& segment)
   auto it = entries_.find(key);
   if (it == entries_.end()) return;
   Entry& entry = it->second;
-  entry.recording.segments.push_back(
-      {segment->sequence, segment->duration_s, segment->discontinuity || entry.gap});
+  entry.recording.segments.push_back({segment->sequence, segment->duration_s,
+                                      segment->discontinuity || entry.gap,
+                                      fmp4 ? std::optional(segment->init_id) : std::nullopt});
   entry.gap = false;
   // The playlist is written with the lock held: it is small, and a restart must find it
   // listing every segment file that exists.
@@ -362,6 +391,8 @@ bool Recorder::upload(S3Client& client, const UploadJob& job) {
   std::size_t listed = 0;
   bool finished = false;
   fs::path file;
+  std::string init;  // fMP4: the init segment this segment brings, uploaded first
+  bool fmp4 = false;
   {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(job.key);
@@ -369,8 +400,12 @@ bool Recorder::upload(S3Client& client, const UploadJob& job) {
     Entry& entry = it->second;
     const Recording& r = entry.recording;
     if (job.segment) {
-      name = segment_name(r.playback_id, r.rendition, r.segments[*job.segment].sequence);
+      const RecordedSegment& segment = r.segments[*job.segment];
+      name = segment_name(r.playback_id, r.rendition, segment);
       file = config_.root / name;
+      fmp4 = segment.init_id.has_value();
+      if (auto id = init_introduced(r, *job.segment))
+        init = init_name(r.playback_id, r.rendition, *id);
     } else {
       // Snapshot: a change after this point queues the playlist again.
       entry.playlist_queued = false;
@@ -392,20 +427,28 @@ bool Recorder::upload(S3Client& client, const UploadJob& job) {
   } else {
     body.emplace(playlist.begin(), playlist.end());
   }
-  if (body) {
-    auto st = job.segment ? client.put(name, *body, kSegmentType, kSegmentCache)
-                          : client.put(name, *body, kPlaylistType, kPlaylistCache);
-    if (!st) {
-      std::lock_guard lock(mutex_);
-      if (counters_.upload_failures++ % 20 == 0) {
-        spdlog::warn("dvr: upload failed, will retry: {}", st.error().message);
-      }
-      if (!job.segment) {
-        if (auto it = entries_.find(job.key); it != entries_.end())
-          it->second.playlist_queued = true;
-      }
-      return false;
+  const auto failed = [&](const Status& st) {
+    std::lock_guard lock(mutex_);
+    if (counters_.upload_failures++ % 20 == 0) {
+      spdlog::warn("dvr: upload failed, will retry: {}", st.error().message);
     }
+    if (!job.segment) {
+      if (auto it = entries_.find(job.key); it != entries_.end()) it->second.playlist_queued = true;
+    }
+    return false;
+  };
+  if (body && !init.empty()) {
+    if (auto bytes = read_file(config_.root / init, kMaxObjectBytes)) {
+      if (auto st = client.put(init, *bytes, kInitType, kSegmentCache); !st) return failed(st);
+    } else {
+      spdlog::error("dvr: {} vanished from the spool before upload", init);
+    }
+  }
+  if (body) {
+    auto st = job.segment
+                  ? client.put(name, *body, fmp4 ? kFmp4SegmentType : kSegmentType, kSegmentCache)
+                  : client.put(name, *body, kPlaylistType, kPlaylistCache);
+    if (!st) return failed(st);
   }
   std::lock_guard lock(mutex_);
   if (body) ++counters_.objects_uploaded;
@@ -416,6 +459,7 @@ bool Recorder::upload(S3Client& client, const UploadJob& job) {
     entry.uploaded[*job.segment] = true;
     std::error_code ec;
     fs::remove(file, ec);
+    if (!init.empty()) fs::remove(config_.root / init, ec);
     counters_.spool_bytes -=
         std::min<std::uint64_t>(counters_.spool_bytes, body ? body->size() : 0);
     --counters_.pending_uploads;
@@ -463,27 +507,34 @@ std::vector<RecordingSummary> Recorder::list() const {
 
 std::optional<fs::path> Recorder::local_file(std::string_view name) const {
   if (config_.s3) return std::nullopt;  // the spool is not a store
-  // <id>/vod-<rec>.m3u8 or <id>/<rendition>/<N>.ts of a known recording; nothing else.
+  // <id>/vod-<rec>.m3u8, or a segment or init segment a known recording lists; nothing else.
   const auto slash = name.find('/');
   if (slash == std::string_view::npos) return std::nullopt;
   const std::string playback_id(name.substr(0, slash));
-  const std::string_view rest = name.substr(slash + 1);
   std::lock_guard lock(mutex_);
   for (auto it = entries_.lower_bound({playback_id, ""});
        it != entries_.end() && it->first.first == playback_id; ++it) {
     const Recording& r = it->second.recording;
-    if (rest == "vod-" + r.id + ".m3u8") return config_.root / name;
-    if (rest.starts_with(r.rendition + "/") && rest.ends_with(".ts")) {
-      const std::string_view digits =
-          rest.substr(r.rendition.size() + 1, rest.size() - r.rendition.size() - 4);
-      std::uint64_t sequence = 0;
-      auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), sequence);
-      if (ec != std::errc{} || p != digits.data() + digits.size()) continue;
-      auto seg = std::lower_bound(
-          r.segments.begin(), r.segments.end(), sequence,
-          [](const RecordedSegment& s, std::uint64_t n) { return s.sequence < n; });
-      if (seg != r.segments.end() && seg->sequence == sequence) return config_.root / name;
+    if (name == playlist_name(playback_id, r.id)) return config_.root / name;
+    const std::string_view rest = name.substr(slash + 1);
+    if (!rest.starts_with(r.rendition + "/")) continue;
+    const std::string_view file = rest.substr(r.rendition.size() + 1);
+    if (file.starts_with("init") && file.ends_with(".mp4")) {
+      const auto id = decimal(file.substr(4, file.size() - 8));
+      if (id && std::any_of(r.segments.begin(), r.segments.end(),
+                            [&](const RecordedSegment& s) { return s.init_id == id; }))
+        return config_.root / name;
+      continue;
     }
+    const bool fmp4 = file.ends_with(".m4s");
+    if (!fmp4 && !file.ends_with(".ts")) continue;
+    const auto sequence = decimal(file.substr(0, file.find('.')));
+    if (!sequence) continue;
+    auto seg =
+        std::lower_bound(r.segments.begin(), r.segments.end(), *sequence,
+                         [](const RecordedSegment& s, std::uint64_t n) { return s.sequence < n; });
+    if (seg != r.segments.end() && seg->sequence == *sequence && seg->init_id.has_value() == fmp4)
+      return config_.root / name;
   }
   return std::nullopt;
 }

@@ -107,6 +107,46 @@ TEST(Recorder, ARestartFinishesWhatWasLeftOpen) {
   EXPECT_TRUE(slurp(dir.path() / playlist_name("abc", id)).ends_with("#EXT-X-ENDLIST\n"));
 }
 
+TEST(Recorder, Fmp4RecordingsKeepTheirInitSegments) {
+  TempDir dir;
+  const auto init = [](std::uint8_t tag) {
+    return std::make_shared<const std::vector<std::uint8_t>>(8, tag);
+  };
+  const auto fmp4 = [](package::SegmentPtr plain, media::SharedBytes init, std::uint64_t id) {
+    auto s = std::make_shared<package::Segment>(*plain);
+    s->init = std::move(init);
+    s->init_id = id;
+    return package::SegmentPtr(s);
+  };
+  const auto first = init(1);
+  const auto second = init(2);  // a codec change
+  std::string id;
+  {
+    Recorder recorder(local(dir.path()), nullptr);
+    recorder.on_segment("abc", "source", fmp4(segment(5, 1), first, 5));
+    recorder.on_segment("abc", "source", fmp4(segment(6, 1), first, 5));
+    recorder.on_segment("abc", "source", fmp4(segment(7, 1), second, 7));
+    ASSERT_TRUE(eventually([&] { return recorder.counters().segments_recorded == 3; }));
+    id = recorder.list().at(0).id;
+    EXPECT_EQ(slurp(dir.path() / "abc/source/init5.mp4"), std::string(8, '\1'));
+    EXPECT_EQ(slurp(dir.path() / "abc/source/init7.mp4"), std::string(8, '\2'));
+    EXPECT_TRUE(fs::exists(dir.path() / "abc/source/6.m4s"));
+    EXPECT_TRUE(recorder.local_file("abc/source/6.m4s"));
+    EXPECT_TRUE(recorder.local_file("abc/source/init7.mp4"));
+    EXPECT_FALSE(recorder.local_file("abc/source/6.ts"));  // not what was recorded
+    EXPECT_FALSE(recorder.local_file("abc/source/init6.mp4"));
+    const std::string text = slurp(dir.path() / playlist_name("abc", id));
+    EXPECT_NE(text.find("#EXT-X-MAP:URI=\"source/init5.mp4\"\n#EXTINF:6.000,\nsource/5.m4s\n"
+                        "#EXTINF:6.000,\nsource/6.m4s\n#EXT-X-MAP:URI=\"source/init7.mp4\"\n"),
+              std::string::npos)
+        << text;
+  }
+  // A restart reads the maps back.
+  Recorder again(local(dir.path()), nullptr);
+  EXPECT_TRUE(again.local_file("abc/source/init5.mp4"));
+  EXPECT_TRUE(again.local_file("abc/source/7.m4s"));
+}
+
 S3Target unreachable() {
   S3Target t;
   t.bucket = "rec";

@@ -11,8 +11,18 @@
 namespace sluice::store {
 
 std::string segment_name(std::string_view playback_id, std::string_view rendition,
-                         std::uint64_t sequence) {
-  return fmt::format("{}/{}/{}.ts", playback_id, rendition, sequence);
+                         std::uint64_t sequence, bool fmp4) {
+  return fmt::format("{}/{}/{}.{}", playback_id, rendition, sequence, fmp4 ? "m4s" : "ts");
+}
+
+std::string segment_name(std::string_view playback_id, std::string_view rendition,
+                         const RecordedSegment& segment) {
+  return segment_name(playback_id, rendition, segment.sequence, segment.init_id.has_value());
+}
+
+std::string init_name(std::string_view playback_id, std::string_view rendition,
+                      std::uint64_t init_id) {
+  return fmt::format("{}/{}/init{}.mp4", playback_id, rendition, init_id);
 }
 
 std::string playlist_name(std::string_view playback_id, std::string_view recording_id) {
@@ -24,17 +34,26 @@ std::string render_playlist(const Recording& recording, std::size_t count) {
   double longest = 0;
   for (std::size_t i = 0; i < count; ++i)
     longest = std::max(longest, recording.segments[i].duration_s);
-  std::string out = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:EVENT\n";
+  const bool fmp4 = count > 0 && recording.segments.front().init_id;
+  // EXT-X-MAP without I-frame-only playlists needs version 6.
+  std::string out =
+      fmt::format("#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-PLAYLIST-TYPE:EVENT\n", fmp4 ? 6 : 3);
   // Rounded as players round EXTINF, so no segment exceeds it.
   fmt::format_to(std::back_inserter(out), "#EXT-X-TARGETDURATION:{}\n",
                  std::max(1L, std::lround(longest)));
   fmt::format_to(std::back_inserter(out), "#EXT-X-MEDIA-SEQUENCE:{}\n",
                  count > 0 ? recording.segments.front().sequence : 0);
+  std::optional<std::uint64_t> map;
   for (std::size_t i = 0; i < count; ++i) {
     const RecordedSegment& s = recording.segments[i];
     if (s.discontinuity && i > 0) out += "#EXT-X-DISCONTINUITY\n";
-    fmt::format_to(std::back_inserter(out), "#EXTINF:{:.3f},\n{}/{}.ts\n", s.duration_s,
-                   recording.rendition, s.sequence);
+    if (s.init_id && s.init_id != map) {
+      fmt::format_to(std::back_inserter(out), "#EXT-X-MAP:URI=\"{}/init{}.mp4\"\n",
+                     recording.rendition, *s.init_id);
+    }
+    map = s.init_id;
+    fmt::format_to(std::back_inserter(out), "#EXTINF:{:.3f},\n{}/{}.{}\n", s.duration_s,
+                   recording.rendition, s.sequence, s.init_id ? "m4s" : "ts");
   }
   if (recording.finished && count == recording.segments.size()) out += "#EXT-X-ENDLIST\n";
   return out;
@@ -50,6 +69,17 @@ std::string_view next_line(std::string_view& text) {
   return line;
 }
 
+bool number(std::string_view digits, std::uint64_t& out) {
+  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out);
+  return !digits.empty() && ec == std::errc{} && p == digits.data() + digits.size();
+}
+
+// A recording is of one rendition: the first URI names it, the others must agree.
+bool claim_rendition(Recording& r, std::string_view rendition) {
+  if (r.rendition.empty()) r.rendition = rendition;
+  return !rendition.empty() && rendition == r.rendition;
+}
+
 }  // namespace
 
 Result<Recording> parse_playlist(std::string_view text, std::string playback_id, std::string id) {
@@ -58,6 +88,7 @@ Result<Recording> parse_playlist(std::string_view text, std::string playback_id,
   r.id = std::move(id);
   RecordedSegment pending;
   bool have_extinf = false;
+  std::optional<std::uint64_t> map;  // the init segment of the segments that follow
   const auto bad = [&](std::string_view line) {
     return make_error(Errc::kMalformed, fmt::format("recording {}/vod-{}: bad line '{}'",
                                                     r.playback_id, r.id, line.substr(0, 80)));
@@ -74,19 +105,27 @@ Result<Recording> parse_playlist(std::string_view text, std::string playback_id,
       pending.duration_s = std::strtod(value.c_str(), &end);
       if (end == value.c_str() || !(pending.duration_s >= 0)) return bad(line);
       have_extinf = true;
+    } else if (line.starts_with("#EXT-X-MAP:URI=\"")) {
+      // <rendition>/init<N>.mp4, in quotes.
+      const std::string_view uri = line.substr(16);
+      const auto slash = uri.find('/');
+      std::uint64_t id = 0;
+      if (slash == std::string_view::npos || !uri.ends_with(".mp4\"") ||
+          !uri.substr(slash + 1).starts_with("init") || !claim_rendition(r, uri.substr(0, slash)) ||
+          !number(uri.substr(slash + 5, uri.size() - slash - 10), id)) {
+        return bad(line);
+      }
+      map = id;
     } else if (!line.empty() && line.front() != '#') {
       const auto slash = line.find('/');
-      if (!have_extinf || slash == std::string_view::npos || !line.ends_with(".ts")) {
+      const std::string_view extension = map ? ".m4s" : ".ts";
+      if (!have_extinf || slash == std::string_view::npos || !line.ends_with(extension) ||
+          !claim_rendition(r, line.substr(0, slash)) ||
+          !number(line.substr(slash + 1, line.size() - slash - 1 - extension.size()),
+                  pending.sequence)) {
         return bad(line);
       }
-      const std::string_view rendition = line.substr(0, slash);
-      if (r.rendition.empty()) r.rendition = rendition;
-      const std::string_view digits = line.substr(slash + 1, line.size() - slash - 4);
-      auto [p, ec] =
-          std::from_chars(digits.data(), digits.data() + digits.size(), pending.sequence);
-      if (rendition != r.rendition || ec != std::errc{} || p != digits.data() + digits.size()) {
-        return bad(line);
-      }
+      pending.init_id = map;
       r.segments.push_back(pending);
       pending = {};
       have_extinf = false;

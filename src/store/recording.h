@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,9 @@ struct RecordedSegment {
   std::uint64_t sequence = 0;
   double duration_s = 0;
   bool discontinuity = false;  // after a gap (a segment not recorded) or a codec change
+  // fMP4 (hls.format fmp4 or low-latency): the number of the init segment it needs
+  // (init<N>.mp4). MPEG-TS without.
+  std::optional<std::uint64_t> init_id;
 };
 
 struct Recording {
@@ -26,14 +30,20 @@ struct Recording {
   bool finished = false;                  // the publish session ended
 };
 
-// Object names relative to the store's root, as the reference lays them out.
+// Object names relative to the store's root, as the reference lays them out; fMP4 segments
+// are .m4s, after their init segment.
 std::string segment_name(std::string_view playback_id, std::string_view rendition,
-                         std::uint64_t sequence);  // <id>/<r>/<N>.ts
+                         std::uint64_t sequence, bool fmp4 = false);  // <id>/<r>/<N>.ts
+std::string segment_name(std::string_view playback_id, std::string_view rendition,
+                         const RecordedSegment& segment);
+std::string init_name(std::string_view playback_id, std::string_view rendition,
+                      std::uint64_t init_id);  // <id>/<r>/init<N>.mp4
 std::string playlist_name(std::string_view playback_id, std::string_view recording_id);  // vod
 
 // The playlist listing the first `count` segments. It is an EVENT playlist that only grows;
 // EXT-X-ENDLIST is added once the recording is finished and all its segments are listed.
-// URIs are relative to the playlist: <rendition>/<N>.ts.
+// URIs are relative to the playlist: <rendition>/<N>.ts, or <rendition>/<N>.m4s with an
+// EXT-X-MAP (<rendition>/init<N>.mp4) wherever the init segment changes.
 std::string render_playlist(const Recording& recording, std::size_t count);
 inline std::string render_playlist(const Recording& recording) {
   return render_playlist(recording, recording.segments.size());
