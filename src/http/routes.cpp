@@ -61,7 +61,8 @@ Route parse_route(std::string_view target) {
   }
 
   auto parts = split_path(target.substr(1));
-  // /recordings/<id>/vod-<rec>.m3u8 and /recordings/<id>/<r>/<N>.ts; other paths under
+  // /recordings/<id>/vod-<rec>.m3u8 and /recordings/<id>/<r>/<N>.ts (or <N>.m4s and
+  // init<N>.mp4); other paths under
   // /recordings/ stay a live stream's, should its playback ID be "recordings".
   bool recording = false;
   if (parts.size() == 3 && parts[0] == "recordings" && parts[2].starts_with("vod-") &&
@@ -88,22 +89,26 @@ Route parse_route(std::string_view target) {
   if (file.ends_with(".ts")) {
     kind = recording ? RouteKind::kRecordingSegment : RouteKind::kSegment;
     digits = file.substr(0, file.size() - 3);
-  } else if (recording) {
-    return {};
   } else if (file.ends_with(".m4s")) {
     digits = file.substr(0, file.size() - 4);
-    kind = RouteKind::kFmp4Segment;
+    kind = recording ? RouteKind::kRecordingFmp4Segment : RouteKind::kFmp4Segment;
     if (digits.starts_with("part")) {
+      if (recording) return {};  // recordings have whole segments only
       kind = RouteKind::kPart;
       digits.remove_prefix(4);
     }
   } else if (file.starts_with("init") && file.ends_with(".mp4")) {
-    kind = RouteKind::kInitSegment;
+    kind = recording ? RouteKind::kRecordingInit : RouteKind::kInitSegment;
     digits = file.substr(4, file.size() - 8);
   }
   const auto number = decimal(digits);
   if (kind == RouteKind::kNotFound || !number) return {};
   return route(kind, parts[0], parts[1], *number);
+}
+
+bool recording_file(RouteKind kind) {
+  return kind == RouteKind::kRecordingPlaylist || kind == RouteKind::kRecordingSegment ||
+         kind == RouteKind::kRecordingFmp4Segment || kind == RouteKind::kRecordingInit;
 }
 
 std::optional<HlsDirectives> parse_hls_directives(std::string_view target) {
@@ -159,6 +164,8 @@ const char* cache_control(RouteKind kind) {
     case RouteKind::kInitSegment:
       return "max-age=600";
     case RouteKind::kRecordingSegment:
+    case RouteKind::kRecordingFmp4Segment:
+    case RouteKind::kRecordingInit:
       return "max-age=31536000";  // a recording's segments never change
     default:
       return "no-cache";
@@ -176,8 +183,10 @@ const char* content_type(RouteKind kind) {
       return "video/mp2t";
     case RouteKind::kFmp4Segment:
     case RouteKind::kPart:
+    case RouteKind::kRecordingFmp4Segment:
       return "video/iso.segment";
     case RouteKind::kInitSegment:
+    case RouteKind::kRecordingInit:
       return "video/mp4";
     case RouteKind::kMetrics:
       return "text/plain; version=0.0.4; charset=utf-8";

@@ -12,20 +12,22 @@
 namespace sluice::http {
 
 enum class RouteKind {
-  kMaster,             // /<playbackId>/live.m3u8
-  kMediaPlaylist,      // /<playbackId>/<rendition>/index.m3u8
-  kSegment,            // /<playbackId>/<rendition>/<seq>.ts
-  kFmp4Segment,        // /<playbackId>/<rendition>/<seq>.m4s
-  kPart,               // /<playbackId>/<rendition>/part<N>.m4s (low-latency HLS)
-  kInitSegment,        // /<playbackId>/<rendition>/init<N>.mp4
-  kHealth,             // /healthz, /healthcheck
-  kMetrics,            // /metrics
-  kStreams,            // /api/streams
-  kRecordings,         // /api/recordings
-  kRecordingPlaylist,  // /recordings/<playbackId>/vod-<recordingId>.m3u8 (id in `rendition`)
-  kRecordingSegment,   // /recordings/<playbackId>/<rendition>/<seq>.ts
-  kIndex,              // / (the player page)
-  kWebAsset,           // /web/app.js, /web/hls.min.js (name in `rendition`)
+  kMaster,                // /<playbackId>/live.m3u8
+  kMediaPlaylist,         // /<playbackId>/<rendition>/index.m3u8
+  kSegment,               // /<playbackId>/<rendition>/<seq>.ts
+  kFmp4Segment,           // /<playbackId>/<rendition>/<seq>.m4s
+  kPart,                  // /<playbackId>/<rendition>/part<N>.m4s (low-latency HLS)
+  kInitSegment,           // /<playbackId>/<rendition>/init<N>.mp4
+  kHealth,                // /healthz, /healthcheck
+  kMetrics,               // /metrics
+  kStreams,               // /api/streams
+  kRecordings,            // /api/recordings
+  kRecordingPlaylist,     // /recordings/<playbackId>/vod-<recordingId>.m3u8 (id in `rendition`)
+  kRecordingSegment,      // /recordings/<playbackId>/<rendition>/<seq>.ts
+  kRecordingFmp4Segment,  // /recordings/<playbackId>/<rendition>/<seq>.m4s
+  kRecordingInit,         // /recordings/<playbackId>/<rendition>/init<N>.mp4
+  kIndex,                 // / (the player page)
+  kWebAsset,              // /web/app.js, /web/hls.min.js (name in `rendition`)
   kNotFound,
 };
 
@@ -39,6 +41,8 @@ struct Route {
 // `target` is the request-target; the query string is ignored. Names must be 1-128 of
 // [A-Za-z0-9_-]: anything else (dots, slashes, escapes) is kNotFound, so no path can escape.
 Route parse_route(std::string_view target);
+// A file of a recording: its playlist, a segment or an init segment.
+bool recording_file(RouteKind kind);
 
 // What a low-latency HLS client asks of a media playlist in its query: _HLS_msn (block until
 // that segment exists), _HLS_part (and that part of it), _HLS_skip=YES or v2 (a delta update).

@@ -50,7 +50,19 @@ TEST(Routes, Recordings) {
   EXPECT_EQ(segment.kind, RouteKind::kRecordingSegment);
   EXPECT_EQ(segment.rendition, "720p");
   EXPECT_EQ(segment.sequence, 17u);
+  const Route fmp4 = parse_route("/recordings/abc/720p/18.m4s");
+  EXPECT_EQ(fmp4.kind, RouteKind::kRecordingFmp4Segment);
+  EXPECT_EQ(fmp4.sequence, 18u);
+  EXPECT_EQ(content_type(fmp4.kind), std::string("video/iso.segment"));
+  const Route init = parse_route("/recordings/abc/720p/init18.mp4");
+  EXPECT_EQ(init.kind, RouteKind::kRecordingInit);
+  EXPECT_EQ(init.sequence, 18u);
+  EXPECT_EQ(cache_control(init.kind), std::string("max-age=31536000"));
+  for (auto kind : {playlist.kind, segment.kind, fmp4.kind, init.kind})
+    EXPECT_TRUE(recording_file(kind));
+  EXPECT_FALSE(recording_file(RouteKind::kSegment));
   for (const char* bad : {"/recordings/abc/vod-.m3u8", "/recordings/abc/vod-a.b.m3u8",
+                          "/recordings/abc/720p/part3.m4s", "/recordings/abc/720p/init.mp4",
                           "/recordings/abc/720p/index.m3u8", "/recordings/../vod-a.m3u8",
                           "/recordings/abc/720p/x.ts", "/recordings/abc/live.m3u8x"}) {
     EXPECT_EQ(parse_route(bad).kind, RouteKind::kNotFound) << bad;
@@ -75,8 +87,8 @@ TEST(Routes, Fmp4AndLowLatencyFiles) {
   for (const char* bad :
        {"/abc/720p/part.m4s", "/abc/720p/part-1.m4s", "/abc/720p/partx.m4s", "/abc/720p/init.mp4",
         "/abc/720p/init1.m4s", "/abc/720p/1.mp4", "/abc/720p/+1.m4s", "/abc/720p/part+1.m4s",
-        "/abc/720p/9223372036854775808.m4s", "/recordings/abc/720p/1.m4s",
-        "/recordings/abc/720p/init1.mp4", "/abc/720p/.m4s", "/abc/720p/init.mp4x"}) {
+        "/abc/720p/9223372036854775808.m4s", "/recordings/abc/720p/part1.m4s", "/abc/720p/.m4s",
+        "/abc/720p/init.mp4x"}) {
     EXPECT_EQ(parse_route(bad).kind, RouteKind::kNotFound) << bad;
   }
   EXPECT_STREQ(content_type(RouteKind::kPart), "video/iso.segment");

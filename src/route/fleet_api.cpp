@@ -121,10 +121,7 @@ std::optional<NodeRoute> parse_node_route(std::string_view target) {
   const std::string_view path = target.substr(slash);
   if (!valid_address(address)) return std::nullopt;
   http::Route route = http::parse_route(path);
-  if (route.kind != http::RouteKind::kRecordingPlaylist &&
-      route.kind != http::RouteKind::kRecordingSegment) {
-    return std::nullopt;
-  }
+  if (!http::recording_file(route.kind)) return std::nullopt;
   return NodeRoute{std::string(address), std::string(path), std::move(route)};
 }
 

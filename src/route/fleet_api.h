@@ -48,7 +48,7 @@ std::string node_path(std::string_view address, std::string_view path);
 struct NodeRoute {
   std::string address;
   std::string path;   // /recordings/..., query removed
-  http::Route route;  // kRecordingPlaylist or kRecordingSegment
+  http::Route route;  // a recording's file (http::recording_file)
 };
 // nullopt: not under /node/, or not a recording file (answer 404).
 std::optional<NodeRoute> parse_node_route(std::string_view target);

@@ -91,10 +91,13 @@ TEST(NodeRoute, ParsesRecordingFilesOnly) {
   EXPECT_EQ(segment->address, "[::1]:8001");
   EXPECT_EQ(segment->route.kind, http::RouteKind::kRecordingSegment);
   EXPECT_EQ(segment->route.sequence, 42u);
+  auto init = parse_node_route("/node/[::1]:8001/recordings/p/720p/init42.mp4");
+  ASSERT_TRUE(init);
+  EXPECT_EQ(init->route.kind, http::RouteKind::kRecordingInit);
 
   for (const char* bad :
        {"/node/", "/node/a:1", "/node/a:1/", "/node/a:1/metrics", "/node/a:1/api/streams",
-        "/node/a:1/p/live.m3u8", "/node/a:1/recordings/../x.ts",
+        "/node/a:1/p/live.m3u8", "/node/a:1/recordings/../x.ts", "/node/a:1/p/720p/1.m4s",
         "/node/a%3A1/recordings/p/vod-R1.m3u8", "/node//recordings/p/vod-R1.m3u8",
         "/nodes/a:1/recordings/p/vod-R1.m3u8", "/recordings/p/vod-R1.m3u8"}) {
     EXPECT_FALSE(parse_node_route(bad)) << bad;

@@ -323,7 +323,8 @@ struct Origin::Impl {
       r.cache_control =
           object.cache_control.empty() ? http::cache_control(kind) : object.cache_control;
       r.bytes = object.body;
-      r.accept_ranges = kind == RouteKind::kSegment || kind == RouteKind::kRecordingSegment;
+      r.accept_ranges = kind == RouteKind::kSegment || kind == RouteKind::kRecordingSegment ||
+                        kind == RouteKind::kRecordingFmp4Segment;
     }
     const auto age =
         std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - object.fetched_at);

@@ -192,7 +192,10 @@ http::HttpReply recording_file(const ServeContext& ctx, const http::Route& route
   const std::string name =
       route.kind == http::RouteKind::kRecordingPlaylist
           ? store::playlist_name(route.playback_id, route.rendition)
-          : store::segment_name(route.playback_id, route.rendition, route.sequence);
+      : route.kind == http::RouteKind::kRecordingInit
+          ? store::init_name(route.playback_id, route.rendition, route.sequence)
+          : store::segment_name(route.playback_id, route.rendition, route.sequence,
+                                route.kind == http::RouteKind::kRecordingFmp4Segment);
   const auto path = ctx.recorder->local_file(name);
   // Small files from the page cache: read here rather than hopping threads.
   auto bytes = path ? store::read_file(*path, 1ull << 30) : std::nullopt;
@@ -374,6 +377,8 @@ http::HttpReply handle(const ServeContext& ctx, const http::Route& route) {
       return typed(route.kind, recordings_json(ctx));
     case http::RouteKind::kRecordingPlaylist:
     case http::RouteKind::kRecordingSegment:
+    case http::RouteKind::kRecordingFmp4Segment:
+    case http::RouteKind::kRecordingInit:
       return recording_file(ctx, route);
     case http::RouteKind::kIndex:
     case http::RouteKind::kWebAsset:
