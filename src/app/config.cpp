@@ -706,12 +706,11 @@ Status validate(const ServeConfig& config) {
     return make_error(Errc::kMalformed,
                       "config: hls.part_duration must be at most half of hls.segment_duration");
   }
-  // Recordings and the disk mirror write MPEG-TS segments only, so far.
-  if (config.hls.format != package::HlsFormat::kMpegTs &&
-      (config.dvr != "off" || config.hls_mirror)) {
+  // The disk mirror writes MPEG-TS segments only, so far (recordings follow the format).
+  if (config.hls.format != package::HlsFormat::kMpegTs && config.hls_mirror) {
     return make_error(Errc::kUnsupported,
-                      "config: hls.format fmp4 and low-latency need dvr = off and hls.mirror = "
-                      "false (recordings and the mirror write MPEG-TS segments only, so far)");
+                      "config: hls.format fmp4 and low-latency need hls.mirror = false (the "
+                      "mirror writes MPEG-TS segments only, so far)");
   }
   if (config.hls.endlist_delay > config.hls.grace) {
     return make_error(Errc::kMalformed,

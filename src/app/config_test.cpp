@@ -92,10 +92,7 @@ TEST(Config, HlsFormat) {
   EXPECT_FALSE(set_option(c, "hls.format", "cmaf"));
   ASSERT_TRUE(set_option(c, "hls.format", "low-latency"));
   EXPECT_EQ(c.hls.format, package::HlsFormat::kLowLatency);
-  // Recordings are MPEG-TS only, so far.
-  EXPECT_FALSE(validate(c));
-  ASSERT_TRUE(set_option(c, "dvr", "off"));
-  EXPECT_TRUE(validate(c));
+  EXPECT_TRUE(validate(c));  // recordings follow the format
   ASSERT_TRUE(set_option(c, "hls.part_duration", "1.5"));
   ASSERT_TRUE(set_option(c, "hls.segment_duration", "2"));
   EXPECT_FALSE(validate(c));  // parts longer than half a segment

@@ -1,7 +1,10 @@
 """Recording (DVR): the top rendition of each publish session becomes a VOD, on local disk or
 in S3 (a real S3-protocol server, s3rver), and no segment is lost to an S3 outage or a
-restart. Every test compares the recording with the live playlist segment by segment."""
+restart. Every test compares the recording with the live playlist segment by segment. With
+hls.format fmp4 or low-latency the recording is fMP4: segments after their init segments."""
 
+import os
+import subprocess
 import unittest
 
 from harness import (S3Server, Sluice, SluiceTestCase, ffmpeg_publish, ffprobe_json,
@@ -14,11 +17,18 @@ def live_segments(sluice, playback_id, rendition):
         status, _, body = sluice.get(f"/{playback_id}/{rendition}/index.m3u8")
         return status == 200 and "#EXT-X-ENDLIST" in body.decode() and body.decode()
     text = wait_until(ended, 40, what=f"live {rendition} playlist to end")
-    return [int(uri[:-3]) for _, uri, _ in parse_media_playlist(text)[1]]
+    return [int(uri.rsplit(".", 1)[0]) for _, uri, _ in parse_media_playlist(text)[1]]
 
 
 def recorded_uris(playlist_text):
     return [uri for _, uri, _ in parse_media_playlist(playlist_text)[1]]
+
+
+def decode_errors(url):
+    """What ffmpeg reports decoding all of `url` (empty: every frame decoded cleanly)."""
+    out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", url, "-f", "null", "-"],
+                         capture_output=True, timeout=120)
+    return out.stderr.decode() + ("" if out.returncode == 0 else f"exit {out.returncode}")
 
 
 class LocalRecording(SluiceTestCase):
@@ -67,13 +77,44 @@ class LocalRecording(SluiceTestCase):
         self.assertGreater(float(probe["format"]["duration"]), 8)
         self.assertEqual(sluice.metric("sluice_dvr_segments_dropped_total"), 0)
 
+    def test_low_latency_streams_are_recorded_in_fmp4(self):
+        sluice = self.start_sluice("--hls-format", "low-latency", "--hls-endlist-delay", "1")
+        key = "dvr-fmp4"
+        playback_id = sluice.playback_id(key)
+        publisher = self.track(ffmpeg_publish(sluice.rtmp_url(key), self.path("ffmpeg.log"),
+                                              seconds=10))
+        self.assertEqual(publisher.wait(60), 0, publisher.output()[-2000:])
+        live = live_segments(sluice, playback_id, "source")
+        recording = wait_until(lambda: [r for r in sluice.recordings()
+                                        if r["finished"] and r["segments"] == len(live)],
+                               30, what="the recording to hold every segment")[0]
+        status, _, body = sluice.get(recording["playlist"])
+        self.assertEqual(status, 200)
+        text = body.decode()
+        self.assertIn("#EXT-X-VERSION:6\n", text)
+        self.assertEqual(recorded_uris(text), [f"source/{n}.m4s" for n in live])
+        tags, _ = parse_media_playlist(text)
+        init = tags["#EXT-X-MAP"].split('"')[1]
+        status, headers, body = sluice.get(f"/recordings/{playback_id}/{init}")
+        self.assertEqual((status, headers["Content-Type"]), (200, "video/mp4"))
+        self.assertEqual(body[4:8], b"ftyp")
+        status, headers, body = sluice.get(f"/recordings/{playback_id}/source/{live[0]}.m4s")
+        self.assertEqual((status, headers["Content-Type"]), (200, "video/iso.segment"))
+        self.assertEqual(headers["Cache-Control"], "max-age=31536000")
+        self.assertEqual(sluice.get(f"/recordings/{playback_id}/source/{live[0]}.ts")[0], 404)
+        # The whole VOD decodes, for as long as it was live.
+        self.assertEqual(decode_errors(sluice.http_url(recording["playlist"])), "")
+        probe = ffprobe_json(sluice.http_url(recording["playlist"]))
+        self.assertGreater(float(probe["format"]["duration"]), 8)
+
 
 class S3Recording(SluiceTestCase):
-    def check_bucket(self, s3, prefix, playback_id, live):
+    def check_bucket(self, s3, prefix, playback_id, live, extension=".ts"):
         """Every live segment is in the bucket once, with the reference's metadata, and one
         finished recording playlist lists them all in order."""
         keys = s3.keys(f"{prefix}/{playback_id}/")
-        segments = sorted(int(k.rsplit("/", 1)[1][:-3]) for k in keys if k.endswith(".ts"))
+        segments = sorted(int(k.rsplit("/", 1)[1][:-len(extension)])
+                          for k in keys if k.endswith(extension))
         self.assertEqual(segments, live)
         playlists = [k for k in keys if k.endswith(".m3u8")]
         self.assertEqual(len(playlists), 1, keys)
@@ -83,12 +124,17 @@ class S3Recording(SluiceTestCase):
         self.assertEqual(headers["Cache-Control"], "max-age=3600")
         text = body.decode()
         self.assertTrue(text.rstrip().endswith("#EXT-X-ENDLIST"), text)
-        self.assertEqual(recorded_uris(text), [f"source/{n}.ts" for n in live])
-        status, headers, body = s3.get(f"{prefix}/{playback_id}/source/{live[0]}.ts")
+        self.assertEqual(recorded_uris(text), [f"source/{n}{extension}" for n in live])
+        status, headers, body = s3.get(f"{prefix}/{playback_id}/source/{live[0]}{extension}")
         self.assertEqual(status, 200)
-        self.assertEqual(headers["Content-Type"], "video/MP2T")
         self.assertEqual(headers["Cache-Control"], "max-age=31536000")
-        self.assertEqual(body[0], 0x47)  # MPEG-TS sync byte
+        if extension == ".ts":
+            self.assertEqual(headers["Content-Type"], "video/MP2T")
+            self.assertEqual(body[0], 0x47)  # MPEG-TS sync byte
+        else:
+            self.assertEqual(headers["Content-Type"], "video/iso.segment")
+            self.assertEqual(body[4:8], b"moof")
+        return keys, text
 
     def wait_uploaded(self, sluice):
         wait_until(lambda: sluice.metric("sluice_dvr_pending_uploads") == 0
@@ -114,6 +160,33 @@ class S3Recording(SluiceTestCase):
         self.wait_uploaded(sluice)
         self.check_bucket(s3, "vod", playback_id, live)
         self.assertEqual(sluice.metric("sluice_dvr_segments_dropped_total"), 0)
+
+    def test_fmp4_recording_survives_an_outage_with_its_init_segment(self):
+        s3 = self.track(S3Server(self.workdir, "rec"))
+        sluice = self.start_sluice(*s3.sluice_args("vod"), "--hls-endlist-delay", "1",
+                                   "--hls-format", "fmp4")
+        key = "dvr-fmp4-outage"
+        playback_id = sluice.playback_id(key)
+        publisher = self.track(ffmpeg_publish(sluice.rtmp_url(key), self.path("ffmpeg.log"),
+                                              seconds=12))
+        # Down from the start: the init segment waits in the spool with the first segment.
+        s3.stop()
+        wait_until(lambda: sluice.metric("sluice_dvr_upload_failures_total") >= 1
+                   and sluice.metric("sluice_dvr_pending_uploads") >= 2, 30,
+                   what="uploads to fail and segments to spool")
+        s3 = self.track(S3Server(self.workdir, "rec", port=s3.port, name="s3rver-back"))
+        self.assertEqual(publisher.wait(60), 0)
+        live = live_segments(sluice, playback_id, "source")
+        self.wait_uploaded(sluice)
+        keys, text = self.check_bucket(s3, "vod", playback_id, live, extension=".m4s")
+        init = parse_media_playlist(text)[0]["#EXT-X-MAP"].split('"')[1]
+        status, headers, body = s3.get(f"vod/{playback_id}/{init}")
+        self.assertEqual((status, headers["Content-Type"]), (200, "video/mp4"))
+        self.assertEqual(body[4:8], b"ftyp")
+        # Everything uploaded: nothing is left in the spool.
+        spool = os.path.join(sluice.data_dir, "spool")
+        left = [f for _, _, files in os.walk(spool) for f in files]
+        self.assertEqual(left, [])
 
     def test_pending_uploads_resume_after_a_restart(self):
         s3_port = free_port()
