@@ -1,5 +1,6 @@
 #include "route/live_edge.h"
 
+#include <algorithm>
 #include <charconv>
 #include <string>
 
@@ -7,13 +8,17 @@ namespace sluice::route {
 
 namespace {
 
-std::optional<std::uint64_t> number_after(std::string_view line, std::string_view prefix) {
-  if (!line.starts_with(prefix)) return std::nullopt;
+// Directives carry numbers below 2^63 (http::parse_hls_directives); a playlist whose numbers
+// reach past that cannot be asked about.
+constexpr std::uint64_t kNumberLimit = 1ull << 63;
+
+// The number after `prefix`: kNumberLimit when it is missing, malformed or too large.
+std::uint64_t number_after(std::string_view line, std::string_view prefix) {
   line.remove_prefix(prefix.size());
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), value);
-  if (ec != std::errc{} || end == line.data()) return std::nullopt;
-  return value;
+  if (ec != std::errc{} || end == line.data()) return kNumberLimit;
+  return std::min(value, kNumberLimit);
 }
 
 }  // namespace
@@ -30,10 +35,15 @@ std::optional<http::HlsDirectives> next_part_request(std::string_view playlist) 
     if (line.ends_with('\r')) line.remove_suffix(1);
     if (line.empty()) continue;
     if (line == "#EXT-X-ENDLIST") return std::nullopt;
-    if (auto n = number_after(line, "#EXT-X-MEDIA-SEQUENCE:")) {
-      media_sequence = *n;
-    } else if (auto skipped = number_after(line, "#EXT-X-SKIP:SKIPPED-SEGMENTS=")) {
-      segments += *skipped;
+    if (constexpr std::string_view tag = "#EXT-X-MEDIA-SEQUENCE:"; line.starts_with(tag)) {
+      media_sequence = number_after(line, tag);
+      if (media_sequence == kNumberLimit) return std::nullopt;
+    } else if (constexpr std::string_view tag = "#EXT-X-SKIP:SKIPPED-SEGMENTS=";
+               line.starts_with(tag)) {
+      const std::uint64_t skipped = number_after(line, tag);
+      if (skipped == kNumberLimit) return std::nullopt;
+      segments += skipped;  // both below 2^63: the sum cannot wrap
+      if (segments >= kNumberLimit) return std::nullopt;
     } else if (line.starts_with("#EXT-X-PART:")) {
       any_part = true;
       ++trailing_parts;
@@ -45,7 +55,7 @@ std::optional<http::HlsDirectives> next_part_request(std::string_view playlist) 
       trailing_parts = 0;
     }
   }
-  if (!can_block || !any_part) return std::nullopt;
+  if (!can_block || !any_part || media_sequence >= kNumberLimit - segments) return std::nullopt;
   http::HlsDirectives next;
   next.msn = media_sequence + segments;
   next.part = trailing_parts;

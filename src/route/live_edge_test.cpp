@@ -51,5 +51,22 @@ TEST(LiveEdge, NothingToAskOfAPlaylistThatCannotBlockOrHasEnded) {
   EXPECT_EQ(http::hls_query(*next), "?_HLS_msn=0&_HLS_part=1");
 }
 
+TEST(LiveEdge, NothingToAskWhereTheNumbersReachPastWhatADirectiveCarries) {
+  const std::string tail =
+      "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES\n"
+      "#EXT-X-PART:DURATION=1,URI=\"p\"\n#EXTINF:1,\n1.m4s\n";
+  // 2^63 - 2 and one segment: the next is 2^63 - 1, the largest a directive carries.
+  const auto last = next_part_request("#EXT-X-MEDIA-SEQUENCE:9223372036854775806\n" + tail);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->msn, 9223372036854775807u);
+  EXPECT_FALSE(next_part_request("#EXT-X-MEDIA-SEQUENCE:9223372036854775807\n" + tail));
+  EXPECT_FALSE(next_part_request("#EXT-X-MEDIA-SEQUENCE:99999999999999999999999\n" + tail));
+  EXPECT_FALSE(next_part_request("#EXT-X-SKIP:SKIPPED-SEGMENTS=9223372036854775807\n" + tail));
+  EXPECT_FALSE(
+      next_part_request("#EXT-X-SKIP:SKIPPED-SEGMENTS=4611686018427387904\n"
+                        "#EXT-X-SKIP:SKIPPED-SEGMENTS=4611686018427387904\n" +
+                        tail));
+}
+
 }  // namespace
 }  // namespace sluice::route
