@@ -6,7 +6,7 @@
 // caller (bench/ladder_bench.py) for this process as for ffmpeg.
 //
 //   ladder_bench INPUT OUT [--streams N] [--smart] [--ladder SPEC] [--gop S] [--threads N]
-//                          [--x264-params P]
+//                          [--x264-params P] [--max-delay S]
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     std::fprintf(
         stderr,
         "usage: %s INPUT OUT [--streams N] [--smart] [--ladder SPEC] [--gop S] [--threads N] "
-        "[--x264-params P]\n",
+        "[--x264-params P] [--max-delay S]\n",
         argv[0]);
     return 2;
   }
@@ -124,6 +124,9 @@ int main(int argc, char** argv) {
       config.ladder.rungs = *rungs;
     } else if (arg == "--gop") {
       config.ladder.gop_s = std::stod(next());
+    } else if (arg == "--max-delay") {
+      // transcode.max_delay: what low-latency mode gives the encoders (one part, 0.334 s).
+      config.ladder.max_encoder_delay_s = std::stod(next());
     } else if (arg == "--threads") {
       config.ladder.encoder_threads = std::stoi(next());
     } else if (arg == "--x264-params") {

@@ -6,8 +6,10 @@
      fed from the file as fast as it goes) on the same 720p30 input, one after the other.
      Reports media seconds per wall second, CPU seconds and peak RSS of each process, and the
      ratios. --preset-alone adds Sluice with the reference's encoder settings (no libx264
-     tuning); --together N then starts ffmpeg and Sluice at the same moment N times, so both
-     meet the same machine and their CPU ratio does not swing with it.
+     tuning); --low-latency S adds Sluice with its encoders' delay bound to S seconds, as
+     low-latency mode does (transcode.max_delay, one part: 0.334); --together N then starts
+     ffmpeg and Sluice at the same moment N times, so both meet the same machine and their CPU
+     ratio does not swing with it.
   2. Quality: SSIM of every rung against the source scaled (bicubic) to that rung's size.
   3. Smart ladder: Sluice with the top rung passed through (the input fits 720p), CPU saved.
   4. Live: `sluice serve` with the smart ladder takes two 720p30 publishers paced in real time
@@ -15,7 +17,7 @@
 
 Usage: bench/ladder_bench.py [--build build] [--seconds 50] [--content pattern|pan]
                              [--rounds 1] [--preset-alone]
-                             [--together N] [--x264-variant OPTIONS]
+                             [--together N] [--x264-variant OPTIONS] [--low-latency S]
 Needs: ffmpeg (scripts/install-deps.sh)."""
 
 import argparse
@@ -257,15 +259,22 @@ def main():
     ap.add_argument("--preset-alone", action="store_true",
                     help="also run Sluice with the reference's encoder settings (the preset "
                          "alone, no tuning) in the same rounds")
+    ap.add_argument("--low-latency", type=float, default=0,
+                    help="also run Sluice with its encoders' delay bound to this many seconds "
+                         "(transcode.max_delay; low-latency mode uses one part, 0.334)")
     ap.add_argument("--together", type=int, default=0,
                     help="then N rounds with ffmpeg and Sluice started at the same moment: "
                          "both see the same machine, so their CPU ratio is steadier")
     args = ap.parse_args()
-    variants = {}  # contender name -> libx264 options for every rung
+    variants = {}  # contender name -> (what it changes, ladder_bench arguments)
     if args.preset_alone:
-        variants["sluice_preset"] = ""
+        variants["sluice_preset"] = ("libx264 options ''", ["--x264-params", ""])
     if args.x264_variant:
-        variants["sluice_variant"] = args.x264_variant
+        variants["sluice_variant"] = (f"libx264 options '{args.x264_variant}'",
+                                      ["--x264-params", args.x264_variant])
+    if args.low_latency:
+        variants["sluice_lowlat"] = (f"encoder delay <= {args.low_latency} s",
+                                     ["--max-delay", str(args.low_latency)])
     bench_bin = os.path.join(args.build, "ladder_bench")
     work = tempfile.mkdtemp(prefix="sluice-ladder-")
     try:
@@ -284,7 +293,7 @@ def main():
         def sluice_command(name, out):
             return [bench_bin, source, out, "--threads", str(args.threads)] + (
                 ["--smart"] if name == "sluice_smart" else []) + (
-                ["--x264-params", variants[name]] if name in variants else [])
+                variants[name][1] if name in variants else [])
 
         for r in range(args.rounds):
             for name in names:
@@ -315,9 +324,9 @@ def main():
         print(f"  RSS MiB ffmpeg {best('ffmpeg', 'rss'):.0f}  sluice {best('sluice', 'rss'):.0f}")
         print(f"  smart ladder: CPU {m_cpu:.1f} s ({(1 - m_cpu / s_cpu) * 100:.0f}% less than the full"
               f" ladder), speed {args.seconds / m_wall:.2f}x")
-        for name, params in variants.items():
+        for name, (params, _) in variants.items():
             p_wall, p_cpu = best(name, "wall"), best(name, "cpu")
-            print(f"  libx264 options '{params}' for every rung: speed {args.seconds / p_wall:.2f}x"
+            print(f"  {params} for every rung: speed {args.seconds / p_wall:.2f}x"
                   f" ({f_wall / p_wall:.2f}x ffmpeg's), CPU {p_cpu:.1f} s ({p_cpu / f_cpu:.2f} of"
                   f" ffmpeg's, {p_cpu / s_cpu:.2f} of the default ladder's)")
 
@@ -352,13 +361,13 @@ def main():
                       f" {s_mean:.4f}   delta {s_mean - f_mean:+.4f}")
             print(f"        frames by source offset: ffmpeg {dict(sorted(f_align.items()))}"
                   f"  sluice {dict(sorted(s_align.items()))}")
-            for variant, params in variants.items():
+            for variant, (params, _) in variants.items():
                 v_ts = concat_segments(sluice_rung_files(results[variant][0]["out"], "s0", name),
                                        os.path.join(work, f"v-{name}.ts"))
                 v_frames, _ = ssim(v_ts, source, sw, sh, work)
                 for part, first, label in parts:
                     f_mean, v_mean = mean_from(f_frames, first), mean_from(v_frames, first)
-                    print(f"  {name} {label:12s}: options '{params}' {v_mean:.4f}   delta"
+                    print(f"  {name} {label:12s}: {params} {v_mean:.4f}   delta"
                           f" {v_mean - f_mean:+.4f}")
         print(f"  worst delta (sluice - ffmpeg): every frame {worst['all']:+.4f}, from 2 s on"
               f" {worst['steady']:+.4f} (target >= -0.002)")
