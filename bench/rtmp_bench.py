@@ -10,11 +10,13 @@ input, same machine, one run. Reports server CPU and RSS and the ratio sluice/ng
   With --together N (passthrough) and --players-together N (fan-out): both servers at once,
   each with its own publishers and players, CPU over the same windows; --baseline-build DIR
   adds a second sluice (another build, e.g. main's) to those windows, so a change is measured
-  against what it changes in the same run.
+  against what it changes in the same run. --hls-format and --baseline-format choose each
+  sluice's hls.format (default mpegts): e.g. low-latency against mpegts of the same build.
 
 Usage: bench/rtmp_bench.py [--build build] [--seconds 30] [--publishers 1,4,8]
                            [--players 50,200,500] [--together 1 --windows 5]
                            [--baseline-build DIR] [--players-together 50,500]
+                           [--hls-format F] [--baseline-format F]
 Needs: nginx, libnginx-mod-rtmp, ffmpeg (scripts/install-bench-deps.sh)."""
 
 import argparse
@@ -33,6 +35,8 @@ sys.path.insert(0, HERE)  # bench/benchlib.py, however this script is started
 from benchlib import (cpu_seconds, cpu_seconds_fine, free_port, group_pids, rss_mib,  # noqa: E402
                       stop, wait_port)
 
+HLS_FORMAT = {"sluice": "mpegts", "baseline": "mpegts"}  # by server name; set from the flags
+
 
 class Server:
     def __init__(self, kind, work, build, hls, name=None):
@@ -44,7 +48,8 @@ class Server:
                     os.path.join(work, f"{self.name}-data"), "--playback-id", "key", "--io-threads",
                     "1", "--log-level", "warn",
                     # What nginx-rtmp does here: package the source, no ladder, no recording.
-                    "--transcode-ladder", "source", "--dvr", "off"]
+                    "--transcode-ladder", "source", "--dvr", "off",
+                    "--hls-format", HLS_FORMAT.get(self.name, "mpegts")]
         else:
             hls_dir = os.path.join("/dev/shm", os.path.basename(work) + "-nginx-hls")
             conf = open(os.path.join(HERE, "nginx-rtmp.conf.in")).read()
@@ -226,7 +231,11 @@ def main():
     ap.add_argument("--warmup", type=float, default=5,
                     help="seconds before the --together windows; 90 lets sluice's HLS window "
                          "(10 x 6 s) turn over, so segment buffers are being recycled")
+    ap.add_argument("--hls-format", default="mpegts", help="sluice's hls.format")
+    ap.add_argument("--baseline-format", default="mpegts",
+                    help="the baseline sluice's hls.format (its build: --baseline-build)")
     args = ap.parse_args()
+    HLS_FORMAT.update(sluice=args.hls_format, baseline=args.baseline_format)
 
     work = tempfile.mkdtemp(prefix="sluice-bench-")
     source = os.path.join(work, "input.flv")
@@ -239,6 +248,7 @@ def main():
     print(f"# machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, "
           f"{platform.platform()}")
     print(f"# {subprocess.run(['nginx', '-v'], capture_output=True, text=True).stderr.strip()}")
+    print(f"# hls.format: sluice {args.hls_format}, baseline {args.baseline_format}")
     rows = []
     try:
         for n in [int(x) for x in args.publishers.split(",") if x]:
