@@ -62,7 +62,9 @@ struct StoreState {
     bool next_discontinuity = false;    // republish or takeover: flag the next segment
     std::uint64_t discontinuities = 0;  // tags emitted in this rendition's timeline
     bool open = false;                  // part of the current session
-    bool has_session_media = false;     // a part or segment since the session opened it
+    // A segment since the session opened it. The master waits for one in every rendition,
+    // also in low-latency mode: a player that ignores parts sees an empty playlist before.
+    bool has_session_media = false;
     std::uint64_t declared_peak_bps = 0;
     StreamInfo info;
   };
@@ -264,11 +266,6 @@ struct StoreState {
       r.parts.pop_front();
     }
     render_texts(r);
-    if (!r.has_session_media) {
-      r.info = std::move(finished.info);
-      r.has_session_media = true;
-      render_master(streams.find(id)->second);
-    }
     return part;
   }
 

@@ -229,7 +229,6 @@ void Segmenter::emit_part(std::int64_t end_dts_ms, bool at_next_frame) {
   part.independent = part_independent_;
   part.discontinuity = segment_parts_.empty() && next_discontinuity_;
   part.init = muxer_->init_segment();
-  part.info = info();
   segment_parts_.insert(segment_parts_.end(), bytes->begin(), bytes->end());
   part.data = std::move(*bytes);
   part_sink_(std::move(part));

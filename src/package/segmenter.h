@@ -46,7 +46,6 @@ struct FinishedPart {
   bool independent = false;    // starts with a keyframe (or has no video)
   bool discontinuity = false;  // first part of a segment after a configuration change
   media::SharedBytes init;
-  StreamInfo info;
 };
 
 struct SegmenterConfig {
