@@ -219,7 +219,7 @@ const std::vector<OptionDef>& definitions() {
       {{"hls.format",
         "mpegts (MPEG-TS segments, for old players) | fmp4 (CMAF segments) | low-latency (CMAF "
         "segments in parts, blocking reload, preload hints)",
-        "mpegts"},
+        "low-latency"},
        [](ServeConfig& c, const std::string& v) -> Status {
          if (v == "mpegts") {
            c.hls.format = package::HlsFormat::kMpegTs;

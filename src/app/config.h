@@ -54,7 +54,8 @@ struct ServeConfig {
   int dvr_upload_threads = 4;
 
   ingest::RtmpConfig rtmp;
-  package::HlsConfig hls;
+  // Low-latency HLS unless hls.format says otherwise (the package's own default is MPEG-TS).
+  package::HlsConfig hls{.format = package::HlsFormat::kLowLatency};
   http::HttpConfig http;
   transcode::TranscodeConfig transcode;
   registry::RegistryConfig registry;

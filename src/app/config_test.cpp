@@ -88,8 +88,10 @@ TEST(Config, EndListDelayMustFitInTheGracePeriod) {
 
 TEST(Config, HlsFormat) {
   ServeConfig c;
-  EXPECT_EQ(c.hls.format, package::HlsFormat::kMpegTs);
+  EXPECT_EQ(c.hls.format, package::HlsFormat::kLowLatency);  // the default
   EXPECT_FALSE(set_option(c, "hls.format", "cmaf"));
+  ASSERT_TRUE(set_option(c, "hls.format", "mpegts"));
+  EXPECT_EQ(c.hls.format, package::HlsFormat::kMpegTs);
   ASSERT_TRUE(set_option(c, "hls.format", "low-latency"));
   EXPECT_EQ(c.hls.format, package::HlsFormat::kLowLatency);
   EXPECT_TRUE(validate(c));  // recordings follow the format
@@ -106,6 +108,7 @@ TEST(Config, HlsFormat) {
 
 TEST(Config, LowLatencyBoundsEncoderDelayToOnePart) {
   ServeConfig c;
+  ASSERT_TRUE(set_option(c, "hls.format", "mpegts"));
   EXPECT_EQ(transcode_config(c).ladder.max_encoder_delay_s, 0);  // the preset's own
   ASSERT_TRUE(set_option(c, "hls.format", "low-latency"));
   ASSERT_TRUE(set_option(c, "hls.part_duration", "0.5"));

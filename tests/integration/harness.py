@@ -285,9 +285,10 @@ class Proxy(Role):
 
 
 class Sluice(Role):
-    def __init__(self, workdir, *extra, env=None, ladder="source", rtmp_port=0):
+    def __init__(self, workdir, *extra, env=None, ladder="source", rtmp_port=0, hls_format=None):
         """Tests that are not about transcoding pass the source through (ladder "source"),
-        which is faster and keeps their assertions about the input's own codecs."""
+        which is faster and keeps their assertions about the input's own codecs. `hls_format`
+        pins hls.format unless `extra` sets it; None leaves the server's default."""
         os.makedirs(workdir, exist_ok=True)
         self.data_dir = os.path.join(workdir, "data")
         self.secret = "test-secret"
@@ -296,6 +297,8 @@ class Sluice(Role):
                 "--data-dir", self.data_dir, "--playback-secret", self.secret,
                 "--hls-segment-duration", "2", "--log-level", "debug",
                 "--transcode-ladder", ladder, *extra]
+        if hls_format and "--hls-format" not in extra:
+            args += ["--hls-format", hls_format]
         super().__init__("sluice", args, os.path.join(workdir, "sluice.log"), env=env)
 
     def playback_id(self, key):
@@ -365,6 +368,10 @@ def parse_media_playlist(text):
 class SluiceTestCase(unittest.TestCase):
     """Each test gets a work dir, and everything it starts is stopped at the end."""
 
+    # Test classes about one HLS format's output (MPEG-TS segments, say) pin it here; the
+    # others run on the server's default.
+    hls_format = None
+
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="sluice-test-")
         self._procs = []
@@ -393,7 +400,8 @@ class SluiceTestCase(unittest.TestCase):
         return proc
 
     def start_sluice(self, *extra, env=None, ladder="source"):
-        return self.track(Sluice(self.workdir, *extra, env=env, ladder=ladder))
+        return self.track(Sluice(self.workdir, *extra, env=env, ladder=ladder,
+                                 hls_format=self.hls_format))
 
     def path(self, name):
         return os.path.join(self.workdir, name)

@@ -32,6 +32,8 @@ def decode_errors(url):
 
 
 class LocalRecording(SluiceTestCase):
+    hls_format = "mpegts"  # these tests read MPEG-TS segments
+
     def test_top_rendition_is_recorded_and_played_back_over_http(self):
         # Two small rungs under a 640x360 source: the top one, 240p, is recorded.
         sluice = self.start_sluice("--hls-endlist-delay", "1",
@@ -109,6 +111,8 @@ class LocalRecording(SluiceTestCase):
 
 
 class S3Recording(SluiceTestCase):
+    hls_format = "mpegts"  # these tests read MPEG-TS segments
+
     def check_bucket(self, s3, prefix, playback_id, live, extension=".ts"):
         """Every live segment is in the bucket once, with the reference's metadata, and one
         finished recording playlist lists them all in order."""
@@ -206,7 +210,7 @@ class S3Recording(SluiceTestCase):
         sluice.stop()
 
         s3 = self.track(S3Server(self.workdir, "rec", port=s3_port))
-        again = self.track(Sluice(self.workdir, *args))
+        again = self.track(Sluice(self.workdir, *args, hls_format=self.hls_format))
         self.wait_uploaded(again)
         self.check_bucket(s3, "vod", playback_id, live)
 

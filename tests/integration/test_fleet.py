@@ -19,11 +19,14 @@ TTL = "3"  # seconds: a dead server's entries vanish quickly in tests
 
 
 class Fleet(SluiceTestCase):
+    hls_format = "mpegts"  # these tests read MPEG-TS segments
+
     def start_fleet(self, servers=2, ladder="source"):
         self.redis = self.track(Redis(self.workdir))
         fleet_args = ("--registry", self.redis.url, "--registry-ttl", TTL,
                       "--registry-resync", "0.5")
-        self.servers = [self.track(Sluice(self.path(f"server{i}"), *fleet_args, ladder=ladder))
+        self.servers = [self.track(Sluice(self.path(f"server{i}"), *fleet_args, ladder=ladder,
+                                          hls_format=self.hls_format))
                         for i in range(servers)]
         self.origin = self.track(Origin(self.workdir, *fleet_args))
         return self.servers

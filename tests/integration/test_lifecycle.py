@@ -6,6 +6,8 @@ from harness import SluiceTestCase, ffmpeg_publish, parse_media_playlist, wait_u
 
 
 class Lifecycle(SluiceTestCase):
+    hls_format = "mpegts"  # these tests read MPEG-TS segments
+
     def playlist(self, sluice, pid):
         status, _, body = sluice.get(f"/{pid}/source/index.m3u8")
         return status, body.decode()

@@ -17,6 +17,8 @@ API_FRESH = 1.0  # seconds the origin keeps its merged /api/* answers (origin.ap
 
 
 class OriginPlayerPage(SluiceTestCase):
+    hls_format = "mpegts"  # these tests read MPEG-TS segments
+
     def api(self, path):
         status, headers, body = self.origin.get(path)
         self.assertEqual(status, 200, body)
@@ -31,7 +33,8 @@ class OriginPlayerPage(SluiceTestCase):
         redis = self.track(Redis(self.workdir))
         fleet_args = ("--registry", redis.url, "--registry-ttl", "3", "--registry-resync", "0.5")
         server = self.track(Sluice(self.path("server"), *fleet_args,
-                                   ladder="180p:320x180:300k:600k:64k,240p:426x240:500k:1000k:64k"))
+                                   ladder="180p:320x180:300k:600k:64k,240p:426x240:500k:1000k:64k",
+                                   hls_format=self.hls_format))
         self.origin = self.track(Origin(self.workdir, *fleet_args))
         node = f"127.0.0.1:{server.http_port}"
 

@@ -9,6 +9,8 @@ from harness import (SluiceTestCase, ffmpeg_publish, ffprobe_json, gst_publish,
 
 
 class PublishToHls(SluiceTestCase):
+    hls_format = "mpegts"  # these tests read MPEG-TS segments
+
     def test_ffmpeg_publish_serves_hls_with_reference_headers(self):
         sluice = self.start_sluice()
         key = "obs_like_key-1"

@@ -23,6 +23,8 @@ def master_variants(text):
 
 
 class Ladder(SluiceTestCase):
+    hls_format = "mpegts"  # these tests read MPEG-TS segments
+
     def start_sluice(self, *extra, max_lag_ms=60000, **kwargs):
         # What these tests check must not hinge on this machine transcoding in real time while
         # other tests run beside them: past max_lag_ms the ladder sheds rungs. The overload
