@@ -115,7 +115,7 @@ class S3Recording(SluiceTestCase):
 
     def check_bucket(self, s3, prefix, playback_id, live, extension=".ts"):
         """Every live segment is in the bucket once, with the reference's metadata, and one
-        finished recording playlist lists them all in order."""
+        finished recording playlist lists them all in order. Returns that playlist."""
         keys = s3.keys(f"{prefix}/{playback_id}/")
         segments = sorted(int(k.rsplit("/", 1)[1][:-len(extension)])
                           for k in keys if k.endswith(extension))
@@ -138,30 +138,37 @@ class S3Recording(SluiceTestCase):
         else:
             self.assertEqual(headers["Content-Type"], "video/iso.segment")
             self.assertEqual(body[4:8], b"moof")
-        return keys, text
+        return text
 
     def wait_uploaded(self, sluice):
         wait_until(lambda: sluice.metric("sluice_dvr_pending_uploads") == 0
                    and sluice.metric("sluice_dvr_recordings") == 0, 60,
                    what="every upload to finish")
 
-    def test_s3_outage_mid_stream_loses_nothing(self):
-        s3 = self.track(S3Server(self.workdir, "rec"))
-        sluice = self.start_sluice(*s3.sluice_args("vod"), "--hls-endlist-delay", "1")
-        key = "dvr-outage"
+    def publish_through_outage(self, s3, sluice, key, seconds, uploads_first, spooled):
+        """Publishes `key` for `seconds`; S3 goes away once `uploads_first` objects are
+        uploaded, until `spooled` segments wait in the spool, then comes back. Returns the S3
+        server, the playback ID and the live segments, once everything is uploaded."""
         playback_id = sluice.playback_id(key)
         publisher = self.track(ffmpeg_publish(sluice.rtmp_url(key), self.path("ffmpeg.log"),
-                                              seconds=16))
-        wait_until(lambda: sluice.metric("sluice_dvr_uploads_total") >= 2, 30,
+                                              seconds=seconds))
+        wait_until(lambda: sluice.metric("sluice_dvr_uploads_total") >= uploads_first, 30,
                    what="first uploads")
-        s3.stop()  # S3 goes away while the stream is live
+        s3.stop()
         wait_until(lambda: sluice.metric("sluice_dvr_upload_failures_total") >= 1
-                   and sluice.metric("sluice_dvr_pending_uploads") >= 1, 30,
+                   and sluice.metric("sluice_dvr_pending_uploads") >= spooled, 30,
                    what="uploads to fail and segments to spool")
         s3 = self.track(S3Server(self.workdir, "rec", port=s3.port, name="s3rver-back"))
         self.assertEqual(publisher.wait(60), 0)
         live = live_segments(sluice, playback_id, "source")
         self.wait_uploaded(sluice)
+        return s3, playback_id, live
+
+    def test_s3_outage_mid_stream_loses_nothing(self):
+        s3 = self.track(S3Server(self.workdir, "rec"))
+        sluice = self.start_sluice(*s3.sluice_args("vod"), "--hls-endlist-delay", "1")
+        s3, playback_id, live = self.publish_through_outage(s3, sluice, "dvr-outage", 16,
+                                                            uploads_first=2, spooled=1)
         self.check_bucket(s3, "vod", playback_id, live)
         self.assertEqual(sluice.metric("sluice_dvr_segments_dropped_total"), 0)
 
@@ -169,20 +176,10 @@ class S3Recording(SluiceTestCase):
         s3 = self.track(S3Server(self.workdir, "rec"))
         sluice = self.start_sluice(*s3.sluice_args("vod"), "--hls-endlist-delay", "1",
                                    "--hls-format", "fmp4")
-        key = "dvr-fmp4-outage"
-        playback_id = sluice.playback_id(key)
-        publisher = self.track(ffmpeg_publish(sluice.rtmp_url(key), self.path("ffmpeg.log"),
-                                              seconds=12))
         # Down from the start: the init segment waits in the spool with the first segment.
-        s3.stop()
-        wait_until(lambda: sluice.metric("sluice_dvr_upload_failures_total") >= 1
-                   and sluice.metric("sluice_dvr_pending_uploads") >= 2, 30,
-                   what="uploads to fail and segments to spool")
-        s3 = self.track(S3Server(self.workdir, "rec", port=s3.port, name="s3rver-back"))
-        self.assertEqual(publisher.wait(60), 0)
-        live = live_segments(sluice, playback_id, "source")
-        self.wait_uploaded(sluice)
-        keys, text = self.check_bucket(s3, "vod", playback_id, live, extension=".m4s")
+        s3, playback_id, live = self.publish_through_outage(s3, sluice, "dvr-fmp4-outage", 12,
+                                                            uploads_first=0, spooled=2)
+        text = self.check_bucket(s3, "vod", playback_id, live, extension=".m4s")
         init = parse_media_playlist(text)[0]["#EXT-X-MAP"].split('"')[1]
         status, headers, body = s3.get(f"vod/{playback_id}/{init}")
         self.assertEqual((status, headers["Content-Type"]), (200, "video/mp4"))
