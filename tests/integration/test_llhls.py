@@ -157,12 +157,23 @@ class LowLatencyHls(SluiceTestCase):
         self.assertLess(kept, skip_until + TARGET_S + 0.5)
         self.assertGreaterEqual(kept + full.segments[delta.skipped - 1]["duration"], skip_until)
 
-        # ffmpeg decodes both fMP4 renditions without an error.
+        # ffmpeg decodes both fMP4 renditions without an error, and their timestamps rise.
+        # (-fps_mode vfr: the CLI maps frames onto its own frame-rate grid, and under load it
+        # guessed a rate that put two frames in one slot and complained of its own output.)
         for path in (source, small):
             out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i",
-                                  sluice.http_url(path), "-t", "4", "-f", "null", "-"],
-                                 capture_output=True, timeout=60)
+                                  sluice.http_url(path), "-t", "4", "-fps_mode", "vfr",
+                                  "-f", "null", "-"], capture_output=True, timeout=60)
             self.assertEqual((out.returncode, out.stderr.decode()), (0, ""), path)
+            out = subprocess.run(["ffprobe", "-v", "error", "-read_intervals", "%+4",
+                                  "-show_entries", "packet=stream_index,dts", "-of", "csv=p=0",
+                                  sluice.http_url(path)], capture_output=True, timeout=60)
+            last = {}
+            for line in out.stdout.decode().split():
+                stream, dts = line.split(",")[:2]
+                self.assertGreater(int(dts), last.get(stream, -1), f"{path}: stream {stream}")
+                last[stream] = int(dts)
+            self.assertEqual(len(last), 2, out.stdout.decode()[-500:])
         probe = ffprobe_json(sluice.http_url(f"/{pid}/live.m3u8"))
         self.assertEqual(sorted({s["codec_name"] for s in probe["streams"]}), ["aac", "h264"])
 
