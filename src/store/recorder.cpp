@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 
 #include "observe/log.h"
 #include "store/files.h"
@@ -28,14 +27,6 @@ std::optional<std::uint64_t> init_introduced(const Recording& r, std::size_t i) 
   const auto& id = r.segments[i].init_id;
   if (!id || (i > 0 && r.segments[i - 1].init_id == id)) return std::nullopt;
   return id;
-}
-
-std::optional<std::uint64_t> decimal(std::string_view digits) {
-  std::uint64_t value = 0;
-  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (digits.empty() || ec != std::errc{} || p != digits.data() + digits.size())
-    return std::nullopt;
-  return value;
 }
 
 observe::Logger dvr_log(const std::string& playback_id) {
@@ -518,22 +509,20 @@ std::optional<fs::path> Recorder::local_file(std::string_view name) const {
     if (name == playlist_name(playback_id, r.id)) return config_.root / name;
     const std::string_view rest = name.substr(slash + 1);
     if (!rest.starts_with(r.rendition + "/")) continue;
-    const std::string_view file = rest.substr(r.rendition.size() + 1);
-    if (file.starts_with("init") && file.ends_with(".mp4")) {
-      const auto id = decimal(file.substr(4, file.size() - 8));
-      if (id && std::any_of(r.segments.begin(), r.segments.end(),
-                            [&](const RecordedSegment& s) { return s.init_id == id; }))
+    const auto file = parse_recorded_file(rest.substr(r.rendition.size() + 1));
+    if (!file) continue;
+    if (file->kind == RecordedFile::Kind::kInit) {
+      if (std::any_of(r.segments.begin(), r.segments.end(),
+                      [&](const RecordedSegment& s) { return s.init_id == file->number; }))
         return config_.root / name;
       continue;
     }
-    const bool fmp4 = file.ends_with(".m4s");
-    if (!fmp4 && !file.ends_with(".ts")) continue;
-    const auto sequence = decimal(file.substr(0, file.find('.')));
-    if (!sequence) continue;
     auto seg =
-        std::lower_bound(r.segments.begin(), r.segments.end(), *sequence,
+        std::lower_bound(r.segments.begin(), r.segments.end(), file->number,
                          [](const RecordedSegment& s, std::uint64_t n) { return s.sequence < n; });
-    if (seg != r.segments.end() && seg->sequence == *sequence && seg->init_id.has_value() == fmp4)
+    const bool fmp4 = file->kind == RecordedFile::Kind::kFmp4Segment;
+    if (seg != r.segments.end() && seg->sequence == file->number &&
+        seg->init_id.has_value() == fmp4)
       return config_.root / name;
   }
   return std::nullopt;

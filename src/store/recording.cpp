@@ -29,6 +29,26 @@ std::string playlist_name(std::string_view playback_id, std::string_view recordi
   return fmt::format("{}/vod-{}.m3u8", playback_id, recording_id);
 }
 
+std::optional<RecordedFile> parse_recorded_file(std::string_view file) {
+  RecordedFile out;
+  std::string_view digits;
+  if (file.starts_with("init") && file.ends_with(".mp4")) {
+    out.kind = RecordedFile::Kind::kInit;
+    digits = file.substr(4, file.size() - 8);
+  } else if (file.ends_with(".m4s")) {
+    out.kind = RecordedFile::Kind::kFmp4Segment;
+    digits = file.substr(0, file.size() - 4);
+  } else if (file.ends_with(".ts")) {
+    digits = file.substr(0, file.size() - 3);
+  } else {
+    return std::nullopt;
+  }
+  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out.number);
+  if (digits.empty() || ec != std::errc{} || p != digits.data() + digits.size())
+    return std::nullopt;
+  return out;
+}
+
 std::string render_playlist(const Recording& recording, std::size_t count) {
   count = std::min(count, recording.segments.size());
   double longest = 0;
@@ -69,15 +89,14 @@ std::string_view next_line(std::string_view& text) {
   return line;
 }
 
-bool number(std::string_view digits, std::uint64_t& out) {
-  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out);
-  return !digits.empty() && ec == std::errc{} && p == digits.data() + digits.size();
-}
-
-// A recording is of one rendition: the first URI names it, the others must agree.
-bool claim_rendition(Recording& r, std::string_view rendition) {
-  if (r.rendition.empty()) r.rendition = rendition;
-  return !rendition.empty() && rendition == r.rendition;
+// "<rendition>/<file>": a recording is of one rendition, so the first URI names it and the
+// others must agree.
+std::optional<RecordedFile> rendition_file(Recording& r, std::string_view uri) {
+  const auto slash = uri.find('/');
+  if (slash == std::string_view::npos || slash == 0) return std::nullopt;
+  if (r.rendition.empty()) r.rendition = uri.substr(0, slash);
+  if (uri.substr(0, slash) != r.rendition) return std::nullopt;
+  return parse_recorded_file(uri.substr(slash + 1));
 }
 
 }  // namespace
@@ -107,24 +126,16 @@ Result<Recording> parse_playlist(std::string_view text, std::string playback_id,
       have_extinf = true;
     } else if (line.starts_with("#EXT-X-MAP:URI=\"")) {
       // <rendition>/init<N>.mp4, in quotes.
-      const std::string_view uri = line.substr(16);
-      const auto slash = uri.find('/');
-      std::uint64_t id = 0;
-      if (slash == std::string_view::npos || !uri.ends_with(".mp4\"") ||
-          !uri.substr(slash + 1).starts_with("init") || !claim_rendition(r, uri.substr(0, slash)) ||
-          !number(uri.substr(slash + 5, uri.size() - slash - 10), id)) {
-        return bad(line);
-      }
-      map = id;
+      std::string_view uri = line.substr(16);
+      uri.remove_suffix(uri.ends_with('"') ? 1 : uri.size());
+      const auto file = rendition_file(r, uri);
+      if (!file || file->kind != RecordedFile::Kind::kInit) return bad(line);
+      map = file->number;
     } else if (!line.empty() && line.front() != '#') {
-      const auto slash = line.find('/');
-      const std::string_view extension = map ? ".m4s" : ".ts";
-      if (!have_extinf || slash == std::string_view::npos || !line.ends_with(extension) ||
-          !claim_rendition(r, line.substr(0, slash)) ||
-          !number(line.substr(slash + 1, line.size() - slash - 1 - extension.size()),
-                  pending.sequence)) {
-        return bad(line);
-      }
+      const auto file = rendition_file(r, line);
+      const auto kind = map ? RecordedFile::Kind::kFmp4Segment : RecordedFile::Kind::kTsSegment;
+      if (!have_extinf || !file || file->kind != kind) return bad(line);
+      pending.sequence = file->number;
       pending.init_id = map;
       r.segments.push_back(pending);
       pending = {};

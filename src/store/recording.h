@@ -40,6 +40,15 @@ std::string init_name(std::string_view playback_id, std::string_view rendition,
                       std::uint64_t init_id);  // <id>/<r>/init<N>.mp4
 std::string playlist_name(std::string_view playback_id, std::string_view recording_id);  // vod
 
+// A rendition's file as segment_name and init_name name it, read back from its last
+// component ("17.ts", "17.m4s", "init17.mp4"). nullopt for anything else.
+struct RecordedFile {
+  enum class Kind { kTsSegment, kFmp4Segment, kInit };
+  Kind kind = Kind::kTsSegment;
+  std::uint64_t number = 0;  // the segment's sequence, or the init segment's ID
+};
+std::optional<RecordedFile> parse_recorded_file(std::string_view file);
+
 // The playlist listing the first `count` segments. It is an EVENT playlist that only grows;
 // EXT-X-ENDLIST is added once the recording is finished and all its segments are listed.
 // URIs are relative to the playlist: <rendition>/<N>.ts, or <rendition>/<N>.m4s with an
