@@ -34,16 +34,20 @@ def decode_errors(url):
 class LocalRecording(SluiceTestCase):
     hls_format = "mpegts"  # these tests read MPEG-TS segments
 
-    def test_top_rendition_is_recorded_and_played_back_over_http(self):
-        # Two small rungs under a 640x360 source: the top one, 240p, is recorded.
-        sluice = self.start_sluice("--hls-endlist-delay", "1",
-                                   ladder="180p:320x180:300k:600k:64k,240p:426x240:500k:1000k:64k")
-        key = "dvr-local"
+    def publish_whole(self, sluice, key, rendition):
+        """Publishes `key` for 10 s to its end; returns the playback ID and the live segments
+        of `rendition`."""
         playback_id = sluice.playback_id(key)
         publisher = self.track(ffmpeg_publish(sluice.rtmp_url(key), self.path("ffmpeg.log"),
                                               seconds=10))
         self.assertEqual(publisher.wait(60), 0, publisher.output()[-2000:])
-        live = live_segments(sluice, playback_id, "240p")
+        return playback_id, live_segments(sluice, playback_id, rendition)
+
+    def test_top_rendition_is_recorded_and_played_back_over_http(self):
+        # Two small rungs under a 640x360 source: the top one, 240p, is recorded.
+        sluice = self.start_sluice("--hls-endlist-delay", "1",
+                                   ladder="180p:320x180:300k:600k:64k,240p:426x240:500k:1000k:64k")
+        playback_id, live = self.publish_whole(sluice, "dvr-local", "240p")
         self.assertGreaterEqual(len(live), 4)
 
         def finished():
@@ -81,12 +85,7 @@ class LocalRecording(SluiceTestCase):
 
     def test_low_latency_streams_are_recorded_in_fmp4(self):
         sluice = self.start_sluice("--hls-format", "low-latency", "--hls-endlist-delay", "1")
-        key = "dvr-fmp4"
-        playback_id = sluice.playback_id(key)
-        publisher = self.track(ffmpeg_publish(sluice.rtmp_url(key), self.path("ffmpeg.log"),
-                                              seconds=10))
-        self.assertEqual(publisher.wait(60), 0, publisher.output()[-2000:])
-        live = live_segments(sluice, playback_id, "source")
+        playback_id, live = self.publish_whole(sluice, "dvr-fmp4", "source")
         recording = wait_until(lambda: [r for r in sluice.recordings()
                                         if r["finished"] and r["segments"] == len(live)],
                                30, what="the recording to hold every segment")[0]
