@@ -1,5 +1,6 @@
 """RTMP play with ffmpeg and rtmpdump (librtmp, the client family OBS derives from)."""
 
+import re
 import signal
 import subprocess
 import time
@@ -29,11 +30,14 @@ class RtmpPlay(SluiceTestCase):
         self.assertGreater(int(video["nb_read_packets"]), 60)
         self.assertIn("aac", [s["codec_name"] for s in probe["streams"]])
 
-        # rtmpdump (librtmp, digest handshake) records for 4 s, then is interrupted as a
-        # user would (it finalises the FLV on SIGINT).
+        # rtmpdump (librtmp) records for 4 s, then is interrupted as a user would (it
+        # finalises the FLV on SIGINT). librtmp makes the digest handshake only when it has
+        # SWF verification data (a hash and a size), as Flash-era players did.
         dump = self.path("rtmpdump.flv")
+        log_before = len(sluice.output())
         player = self.track(Process(["rtmpdump", "--live", "-r", sluice.rtmp_url(pid),
-                                     "-o", dump], self.path("rtmpdump.log")))
+                                     "--swfhash", "ab" * 32, "--swfsize", "12345", "-o", dump],
+                                    self.path("rtmpdump.log")))
         time.sleep(4)
         player.stop(signal.SIGINT)
         probe = ffprobe_json(dump, extra=["-count_packets"])
@@ -47,7 +51,14 @@ class RtmpPlay(SluiceTestCase):
                                  "-read_intervals", "%+#1", dump],
                                 capture_output=True, timeout=30).stdout.decode().split()
         self.assertTrue(frames and frames[0].startswith("K"), frames)
-        self.assertIn("digest", sluice.output())
+        # The one session since rtmpdump started is its own, and it made the digest handshake
+        # (the ffmpeg clients before it make it too, so the whole log would not tell).
+        log = sluice.output()[log_before:]
+        handshakes = re.findall(r"(rtmp#\d+) [\d.]+: handshake done \((\w+)\)", log)
+        self.assertEqual(len(handshakes), 1, handshakes)
+        session, handshake = handshakes[0]
+        self.assertIn(f"{session} 127.0.0.1: playing {pid}", log)
+        self.assertEqual(handshake, "digest", log)
 
     def test_play_of_unknown_stream_fails_cleanly(self):
         sluice = self.start_sluice()
