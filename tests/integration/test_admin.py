@@ -2,6 +2,7 @@
 recordings, kicks a publisher, reloads the key file, drains the node."""
 
 import json
+import os
 import re
 import subprocess
 import unittest
@@ -68,8 +69,16 @@ class Admin(SluiceTestCase):
                             if r["playback_id"] == playback_id and r["finished"]], 20,
                    what="the kicked session's recording")
 
+        # The key file is also re-read when its mtime changes: put the old mtime back, so only
+        # the reload can make the server see the new key. Until then the key is refused.
+        before = os.stat(keys)
         with open(keys, "a") as f:
             f.write("second\n")
+        os.utime(keys, ns=(before.st_atime_ns, before.st_mtime_ns))
+        early = self.track(ffmpeg_publish(sluice.rtmp_url("second"), self.path("early.log"),
+                                          seconds=4))
+        self.assertNotEqual(early.wait(30), 0)
+        self.assertIn("unknown stream key", sluice.output())
         self.assertEqual(self.call("/admin/reload", method="POST"), (200, {"reloaded": True}))
         self.assertEqual(self.call("/admin/reload")[0], 405)
         second = self.track(ffmpeg_publish(sluice.rtmp_url("second"), self.path("second.log"),
