@@ -122,11 +122,17 @@ class Relay(SluiceTestCase):
         publisher = self.track(ffmpeg_publish(a.rtmp_url("tls-key") + f"?push={url}",
                                               self.path("ffmpeg.log"), seconds=8))
         playback_id = a.playback_id("tls-key")
-        relay = wait_until(lambda: relays_of(a, playback_id).get("push1", {}).get("failures"),
-                           20, what="the TLS handshake to fail")
-        self.assertIn("tls", relays_of(a, playback_id)["push1"]["last_error"])
+
+        def settled():
+            relay = relays_of(a, playback_id).get("push1", {})
+            return (relay.get("connects") or relay.get("failures")) and relay
+        # Once the relay has either published or failed, it must have failed on TLS, without
+        # ever publishing a byte.
+        relay = wait_until(settled, 20, what="the relay to go live or fail")
+        self.assertEqual((relay["connects"], relay["bytes_sent"]), (0, 0), relay)
+        self.assertGreaterEqual(relay["failures"], 1, relay)
+        self.assertIn("tls", relay["last_error"])
         self.assertEqual(b.get(f"/{b.playback_id('secure')}/live.m3u8")[0], 404)
-        self.assertTrue(relay)
         publisher.stop()
 
     def test_operator_can_forbid_push_urls(self):
