@@ -1,23 +1,71 @@
 """Recording (DVR): the top rendition of each publish session becomes a VOD, on local disk or
 in S3 (a real S3-protocol server, s3rver), and no segment is lost to an S3 outage or a
-restart. Every test compares the recording with the live playlist segment by segment. With
-hls.format fmp4 or low-latency the recording is fMP4: segments after their init segments."""
+restart. Every test compares the recording with the live playlist segment by segment, byte
+for byte: each live segment is fetched while it is in the live window. With hls.format fmp4
+or low-latency the recording is fMP4: segments after their init segments."""
 
 import os
 import subprocess
+import threading
+import time
 import unittest
 
 from harness import (S3Server, Sluice, SluiceTestCase, ffmpeg_publish, ffprobe_json,
                      free_port, parse_media_playlist, wait_until)
 
 
-def live_segments(sluice, playback_id, rendition):
-    """Sequence numbers of the finished live playlist (waits for its EXT-X-ENDLIST)."""
-    def ended():
-        status, _, body = sluice.get(f"/{playback_id}/{rendition}/index.m3u8")
-        return status == 200 and "#EXT-X-ENDLIST" in body.decode() and body.decode()
-    text = wait_until(ended, 40, what=f"live {rendition} playlist to end")
-    return [int(uri.rsplit(".", 1)[0]) for _, uri, _ in parse_media_playlist(text)[1]]
+class LiveSegments(threading.Thread):
+    """Follows a live media playlist from before its first segment to its EXT-X-ENDLIST and
+    fetches every segment (and init segment) it lists while it is listed. Start it before the
+    publish; result() waits for the end."""
+
+    def __init__(self, sluice, playback_id, rendition, timeout=90):
+        super().__init__(daemon=True)
+        self.sluice, self.rendition, self.timeout = sluice, rendition, timeout
+        self.base = f"/{playback_id}/{rendition}/"
+        self.segments = {}  # sequence number -> bytes
+        self.inits = {}     # EXT-X-MAP URI -> bytes
+        self.error = None
+        self.start()
+
+    def fetch(self, uri):
+        status, _, body = self.sluice.get(self.base + uri)
+        if status != 200:
+            raise AssertionError(f"live {self.base}{uri}: HTTP {status}")
+        return body
+
+    def run(self):
+        deadline = time.monotonic() + self.timeout
+        try:
+            while time.monotonic() < deadline:
+                status, _, body = self.sluice.get(self.base + "index.m3u8")
+                text = body.decode() if status == 200 else ""
+                for line in text.splitlines():
+                    if line.startswith("#EXT-X-MAP:"):
+                        uri = line.split('"')[1]
+                        if uri not in self.inits:
+                            self.inits[uri] = self.fetch(uri)
+                for _, uri, _ in parse_media_playlist(text)[1]:
+                    n = int(uri.rsplit(".", 1)[0])
+                    if n not in self.segments:
+                        self.segments[n] = self.fetch(uri)
+                if "#EXT-X-ENDLIST" in text:
+                    return
+                time.sleep(0.3)
+            self.error = f"live {self.rendition} playlist did not end in {self.timeout}s"
+        except Exception as e:  # reported by result()
+            self.error = repr(e)
+
+    def result(self):
+        """{sequence number: bytes} of every segment the live playlist listed, once it ended;
+        the numbers follow each other without a gap."""
+        self.join(self.timeout + 30)
+        if self.error or self.is_alive():
+            raise AssertionError(self.error or "live playlist follower still running")
+        numbers = sorted(self.segments)
+        if not numbers or numbers != list(range(numbers[0], numbers[-1] + 1)):
+            raise AssertionError(f"live segments not contiguous: {numbers}")
+        return self.segments
 
 
 def recorded_uris(playlist_text):
@@ -35,19 +83,22 @@ class LocalRecording(SluiceTestCase):
     hls_format = "mpegts"  # these tests read MPEG-TS segments
 
     def publish_whole(self, sluice, key, rendition):
-        """Publishes `key` for 10 s to its end; returns the playback ID and the live segments
-        of `rendition`."""
+        """Publishes `key` for 10 s to its end; returns the playback ID and the follower of the
+        live playlist of `rendition`, which has every live segment."""
         playback_id = sluice.playback_id(key)
+        follower = LiveSegments(sluice, playback_id, rendition)
         publisher = self.track(ffmpeg_publish(sluice.rtmp_url(key), self.path("ffmpeg.log"),
                                               seconds=10))
         self.assertEqual(publisher.wait(60), 0, publisher.output()[-2000:])
-        return playback_id, live_segments(sluice, playback_id, rendition)
+        follower.result()
+        return playback_id, follower
 
     def test_top_rendition_is_recorded_and_played_back_over_http(self):
         # Two small rungs under a 640x360 source: the top one, 240p, is recorded.
         sluice = self.start_sluice("--hls-endlist-delay", "1",
                                    ladder="180p:320x180:300k:600k:64k,240p:426x240:500k:1000k:64k")
-        playback_id, live = self.publish_whole(sluice, "dvr-local", "240p")
+        playback_id, follower = self.publish_whole(sluice, "dvr-local", "240p")
+        live = sorted(follower.segments)
         self.assertGreaterEqual(len(live), 4)
 
         def finished():
@@ -69,11 +120,12 @@ class LocalRecording(SluiceTestCase):
         self.assertEqual(recorded_uris(text), [f"240p/{n}.ts" for n in live])
         tags, _ = parse_media_playlist(text)
         self.assertEqual(int(tags["#EXT-X-MEDIA-SEQUENCE"]), live[0])
-        for uri in recorded_uris(text):
-            status, headers, _ = sluice.get(f"/recordings/{playback_id}/{uri}")
+        for n, uri in zip(live, recorded_uris(text)):
+            status, headers, body = sluice.get(f"/recordings/{playback_id}/{uri}")
             self.assertEqual(status, 200, uri)
             self.assertEqual(headers["Content-Type"], "video/mp2t")
             self.assertEqual(headers["Cache-Control"], "max-age=31536000")
+            self.assertTrue(body == follower.segments[n], f"{uri} differs from live segment {n}")
         self.assertEqual(sluice.get(f"/recordings/{playback_id}/240p/{live[-1] + 1}.ts")[0], 404)
         self.assertEqual(sluice.get(f"/recordings/{playback_id}/180p/{live[0]}.ts")[0], 404)
 
@@ -85,7 +137,8 @@ class LocalRecording(SluiceTestCase):
 
     def test_low_latency_streams_are_recorded_in_fmp4(self):
         sluice = self.start_sluice("--hls-format", "low-latency", "--hls-endlist-delay", "1")
-        playback_id, live = self.publish_whole(sluice, "dvr-fmp4", "source")
+        playback_id, follower = self.publish_whole(sluice, "dvr-fmp4", "source")
+        live = sorted(follower.segments)
         recording = wait_until(lambda: [r for r in sluice.recordings()
                                         if r["finished"] and r["segments"] == len(live)],
                                30, what="the recording to hold every segment")[0]
@@ -99,9 +152,13 @@ class LocalRecording(SluiceTestCase):
         status, headers, body = sluice.get(f"/recordings/{playback_id}/{init}")
         self.assertEqual((status, headers["Content-Type"]), (200, "video/mp4"))
         self.assertEqual(body[4:8], b"ftyp")
-        status, headers, body = sluice.get(f"/recordings/{playback_id}/source/{live[0]}.m4s")
-        self.assertEqual((status, headers["Content-Type"]), (200, "video/iso.segment"))
-        self.assertEqual(headers["Cache-Control"], "max-age=31536000")
+        self.assertEqual(len(follower.inits), 1, list(follower.inits))
+        self.assertTrue(body == list(follower.inits.values())[0], "init segment differs")
+        for n in live:
+            status, headers, body = sluice.get(f"/recordings/{playback_id}/source/{n}.m4s")
+            self.assertEqual((status, headers["Content-Type"]), (200, "video/iso.segment"))
+            self.assertEqual(headers["Cache-Control"], "max-age=31536000")
+            self.assertTrue(body == follower.segments[n], f"segment {n} differs from live")
         self.assertEqual(sluice.get(f"/recordings/{playback_id}/source/{live[0]}.ts")[0], 404)
         # The whole VOD decodes, for as long as it was live.
         self.assertEqual(decode_errors(sluice.http_url(recording["playlist"])), "")
@@ -112,9 +169,11 @@ class LocalRecording(SluiceTestCase):
 class S3Recording(SluiceTestCase):
     hls_format = "mpegts"  # these tests read MPEG-TS segments
 
-    def check_bucket(self, s3, prefix, playback_id, live, extension=".ts"):
-        """Every live segment is in the bucket once, with the reference's metadata, and one
-        finished recording playlist lists them all in order. Returns that playlist."""
+    def check_bucket(self, s3, prefix, playback_id, follower, extension=".ts"):
+        """Every live segment is in the bucket once, byte for byte, with the reference's
+        metadata, and one finished recording playlist lists them all in order (fMP4: after
+        the live init segment). Returns that playlist."""
+        live = sorted(follower.segments)
         keys = s3.keys(f"{prefix}/{playback_id}/")
         segments = sorted(int(k.rsplit("/", 1)[1][:-len(extension)])
                           for k in keys if k.endswith(extension))
@@ -128,15 +187,19 @@ class S3Recording(SluiceTestCase):
         text = body.decode()
         self.assertTrue(text.rstrip().endswith("#EXT-X-ENDLIST"), text)
         self.assertEqual(recorded_uris(text), [f"source/{n}{extension}" for n in live])
-        status, headers, body = s3.get(f"{prefix}/{playback_id}/source/{live[0]}{extension}")
-        self.assertEqual(status, 200)
-        self.assertEqual(headers["Cache-Control"], "max-age=31536000")
-        if extension == ".ts":
-            self.assertEqual(headers["Content-Type"], "video/MP2T")
-            self.assertEqual(body[0], 0x47)  # MPEG-TS sync byte
-        else:
-            self.assertEqual(headers["Content-Type"], "video/iso.segment")
-            self.assertEqual(body[4:8], b"moof")
+        for n in live:
+            status, headers, body = s3.get(f"{prefix}/{playback_id}/source/{n}{extension}")
+            self.assertEqual(status, 200)
+            self.assertEqual(headers["Cache-Control"], "max-age=31536000")
+            self.assertEqual(headers["Content-Type"],
+                             "video/MP2T" if extension == ".ts" else "video/iso.segment")
+            self.assertTrue(body == follower.segments[n], f"segment {n} differs from live")
+        if extension != ".ts":
+            init = parse_media_playlist(text)[0]["#EXT-X-MAP"].split('"')[1]
+            status, headers, body = s3.get(f"{prefix}/{playback_id}/{init}")
+            self.assertEqual((status, headers["Content-Type"]), (200, "video/mp4"))
+            self.assertEqual(len(follower.inits), 1, list(follower.inits))
+            self.assertTrue(body == list(follower.inits.values())[0], "init segment differs")
         return text
 
     def wait_uploaded(self, sluice):
@@ -149,6 +212,7 @@ class S3Recording(SluiceTestCase):
         uploaded, until `spooled` segments wait in the spool, then comes back. Returns the S3
         server, the playback ID and the live segments, once everything is uploaded."""
         playback_id = sluice.playback_id(key)
+        follower = LiveSegments(sluice, playback_id, "source")
         publisher = self.track(ffmpeg_publish(sluice.rtmp_url(key), self.path("ffmpeg.log"),
                                               seconds=seconds))
         wait_until(lambda: sluice.metric("sluice_dvr_uploads_total") >= uploads_first, 30,
@@ -159,16 +223,16 @@ class S3Recording(SluiceTestCase):
                    what="uploads to fail and segments to spool")
         s3 = self.track(S3Server(self.workdir, "rec", port=s3.port, name="s3rver-back"))
         self.assertEqual(publisher.wait(60), 0)
-        live = live_segments(sluice, playback_id, "source")
+        follower.result()
         self.wait_uploaded(sluice)
-        return s3, playback_id, live
+        return s3, playback_id, follower
 
     def test_s3_outage_mid_stream_loses_nothing(self):
         s3 = self.track(S3Server(self.workdir, "rec"))
         sluice = self.start_sluice(*s3.sluice_args("vod"), "--hls-endlist-delay", "1")
-        s3, playback_id, live = self.publish_through_outage(s3, sluice, "dvr-outage", 16,
-                                                            uploads_first=2, spooled=1)
-        self.check_bucket(s3, "vod", playback_id, live)
+        s3, playback_id, follower = self.publish_through_outage(s3, sluice, "dvr-outage", 16,
+                                                                uploads_first=2, spooled=1)
+        self.check_bucket(s3, "vod", playback_id, follower)
         self.assertEqual(sluice.metric("sluice_dvr_segments_dropped_total"), 0)
 
     def test_fmp4_recording_survives_an_outage_with_its_init_segment(self):
@@ -176,13 +240,9 @@ class S3Recording(SluiceTestCase):
         sluice = self.start_sluice(*s3.sluice_args("vod"), "--hls-endlist-delay", "1",
                                    "--hls-format", "fmp4")
         # Down from the start: the init segment waits in the spool with the first segment.
-        s3, playback_id, live = self.publish_through_outage(s3, sluice, "dvr-fmp4-outage", 12,
-                                                            uploads_first=0, spooled=2)
-        text = self.check_bucket(s3, "vod", playback_id, live, extension=".m4s")
-        init = parse_media_playlist(text)[0]["#EXT-X-MAP"].split('"')[1]
-        status, headers, body = s3.get(f"vod/{playback_id}/{init}")
-        self.assertEqual((status, headers["Content-Type"]), (200, "video/mp4"))
-        self.assertEqual(body[4:8], b"ftyp")
+        s3, playback_id, follower = self.publish_through_outage(
+            s3, sluice, "dvr-fmp4-outage", 12, uploads_first=0, spooled=2)
+        self.check_bucket(s3, "vod", playback_id, follower, extension=".m4s")
         # Everything uploaded: nothing is left in the spool.
         spool = os.path.join(sluice.data_dir, "spool")
         left = [f for _, _, files in os.walk(spool) for f in files]
@@ -196,10 +256,11 @@ class S3Recording(SluiceTestCase):
         sluice = self.start_sluice(*args)  # S3 is not there at all yet
         key = "dvr-restart"
         playback_id = sluice.playback_id(key)
+        follower = LiveSegments(sluice, playback_id, "source")
         publisher = self.track(ffmpeg_publish(sluice.rtmp_url(key), self.path("ffmpeg.log"),
                                               seconds=8))
         self.assertEqual(publisher.wait(60), 0)
-        live = live_segments(sluice, playback_id, "source")
+        live = follower.result()
         wait_until(lambda: sluice.metric("sluice_dvr_pending_uploads") == len(live), 20,
                    what="every segment in the spool")
         self.assertEqual(sluice.metric("sluice_dvr_uploads_total"), 0)
@@ -208,7 +269,7 @@ class S3Recording(SluiceTestCase):
         s3 = self.track(S3Server(self.workdir, "rec", port=s3_port))
         again = self.track(Sluice(self.workdir, *args, hls_format=self.hls_format))
         self.wait_uploaded(again)
-        self.check_bucket(s3, "vod", playback_id, live)
+        self.check_bucket(s3, "vod", playback_id, follower)
 
 
 if __name__ == "__main__":
