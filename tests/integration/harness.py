@@ -42,6 +42,7 @@ class Process:
         self.args = args
         self.log_path = log_path
         self.log = open(log_path, "wb")
+        self.killed_after_timeout = False  # stop() had to fall back to SIGKILL
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env, start_new_session=True)
 
@@ -70,6 +71,7 @@ class Process:
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                self.killed_after_timeout = True
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         self.log.close()
@@ -240,6 +242,11 @@ class TlsTerminator(Process):
                    what="socat")
 
 
+def _tail(path, lines=20):
+    with open(path, "rb") as f:
+        return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-lines:])
+
+
 def _listening(port):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -249,9 +256,14 @@ def _listening(port):
 
 
 class Role(Process, HttpClient):
-    """A `sluice <role>` process; waits until its log names the ports it listens on."""
+    """A `sluice <role>` process; waits until its log names the ports it listens on. The test
+    case's tearDown fails if it did not exit with `expected_exit` (0, a clean exit on SIGTERM
+    or on its own) within stop()'s timeout; a test that ends it another way says so with
+    expect_exit()."""
 
     def __init__(self, name, args, log_path, env=None, rtmp=True):
+        self.name = name
+        self.expected_exit = 0
         super().__init__(args, log_path, env=env)
         pattern = (r"rtmp listening on ([\d.]+):(\d+).*" if rtmp else "") + \
             r"http listening on ([\d.]+):(\d+)"
@@ -261,6 +273,21 @@ class Role(Process, HttpClient):
             raise AssertionError(f"{name} exited at start:\n" + self.output())
         self.rtmp_port = int(m.group(2)) if rtmp else None
         self.http_port = int(m.group(4 if rtmp else 2))
+
+    def expect_exit(self, code):
+        """The exit code this test ends the process with on purpose (-signal.SIGKILL for a
+        kill -9)."""
+        self.expected_exit = code
+
+    def exit_problem(self):
+        """Why the process did not exit as expected once stopped; None if it did."""
+        if self.killed_after_timeout:
+            return (f"{self.name} (pid {self.pid}) did not exit within the timeout after "
+                    "SIGTERM and was killed with SIGKILL")
+        if self.proc.returncode != self.expected_exit:
+            return (f"{self.name} (pid {self.pid}) exited with {self.proc.returncode}, "
+                    f"expected {self.expected_exit}")
+        return None
 
     def rtmp_url(self, name, app="stream"):
         return f"rtmp://127.0.0.1:{self.rtmp_port}/{app}/{name}"
@@ -379,6 +406,10 @@ class SluiceTestCase(unittest.TestCase):
     def tearDown(self):
         for p in reversed(self._procs):
             p.stop()
+        # Every sluice process must have exited cleanly: 0 on SIGTERM, in time (a hang or a
+        # crash at shutdown fails the test), unless the test ended it otherwise on purpose.
+        unclean = [(p.exit_problem(), p.log_path) for p in self._procs
+                   if isinstance(p, Role) and p.exit_problem()]
         # Under scripts/test-asan.sh a sanitizer report in the server's log fails the test,
         # including leaks reported at exit.
         reports = [p.log_path for p in self._procs if isinstance(p, Role) and any(
@@ -389,11 +420,14 @@ class SluiceTestCase(unittest.TestCase):
         if ARTIFACTS and failed:
             dest = os.path.join(ARTIFACTS, self.id())
             shutil.copytree(self.workdir, dest, dirs_exist_ok=True)
-        if reports and ARTIFACTS:
+        if (reports or unclean) and ARTIFACTS:
             shutil.copytree(self.workdir, os.path.join(ARTIFACTS, self.id()), dirs_exist_ok=True)
+        tails = [f"{problem}; log tail of {path}:\n{_tail(path)}" for problem, path in unclean]
         shutil.rmtree(self.workdir, ignore_errors=True)
         if reports:
             raise AssertionError(f"sanitizer report in {reports} (kept under {ARTIFACTS})")
+        if unclean:
+            raise AssertionError("unclean exit: " + "\n".join(tails))
 
     def track(self, proc):
         self._procs.append(proc)

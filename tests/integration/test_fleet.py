@@ -210,6 +210,7 @@ class Fleet(SluiceTestCase):
         pid = a.playback_id("killed")
         self.publish(a, "killed", 30, "pub.log")
         wait_until(lambda: self.origin_playlist(pid)[0] == 200, 30, what="playlist via origin")
+        a.expect_exit(-signal.SIGKILL)
         a.stop(signal.SIGKILL)
         killed_at = time.monotonic()
         # Until the TTL runs out the origin serves what it has (stale on upstream error).

@@ -169,6 +169,7 @@ class ProxyFleet(SluiceTestCase):
         self.wait_nodes(proxy, 1)
         pub = self.publish(proxy, "victim", seconds=60)
         wait_until(lambda: self.holder([a], "victim"), 15, what="stream on a")
+        a.expect_exit(-signal.SIGKILL)
         a.stop(signal.SIGKILL)
         pub.wait(20)  # the encoder sees its connection end and can reconnect
         wait_until(lambda: proxy.metric("sluice_proxy_connections_active") == 0, 10,
