@@ -6,6 +6,7 @@ import hmac
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -22,6 +23,31 @@ SLUICE = os.environ.get("SLUICE_BIN", os.path.join(os.path.dirname(__file__), ".
 ARTIFACTS = os.environ.get("SLUICE_TEST_ARTIFACTS", "")
 TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../tools")
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def logged_sluice(directory):
+    """A stand-in for the sluice binary, for a script that starts sluice processes and keeps
+    their logs to itself: it runs the binary with its stderr (where the sanitizers report)
+    also copied to a file in `directory`, which sanitizer_reports() reads."""
+    path = os.path.join(directory, "sluice")
+    with open(path, "w") as f:
+        f.write("#!/bin/bash\n"
+                f'exec {shlex.quote(os.path.abspath(SLUICE))} "$@" '
+                f'2> >(tee -a {shlex.quote(directory)}/sluice.$$.log >&2)\n')
+    os.chmod(path, 0o755)
+    return path
+
+
+def sanitizer_reports(directory, output=""):
+    """The sanitizer reports in `output` and in the logs logged_sluice() wrote."""
+    reports = [output] if any(marker in output for marker in SANITIZER_MARKERS) else []
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".log"):
+            with open(os.path.join(directory, name), "rb") as f:
+                log = f.read().decode("utf-8", "replace")
+            if any(marker in log for marker in SANITIZER_MARKERS):
+                reports.append(f"{name}:\n{log[-5000:]}")
+    return reports
 
 
 def wait_until(predicate, timeout, interval=0.2, what="condition"):
