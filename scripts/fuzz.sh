@@ -9,10 +9,21 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWit
   -DSLUICE_ONLY_PROTO=ON -DSLUICE_FUZZ=ON -DSLUICE_TESTS=OFF >/dev/null
 cmake --build build-fuzz -j "$(nproc)"
 mkdir -p fuzz/artifacts
-for target in build-fuzz/fuzz_*; do
+shopt -s nullglob
+targets=(build-fuzz/fuzz_*)
+if [ ${#targets[@]} = 0 ]; then
+  echo "fuzz: no fuzz targets were built in build-fuzz/" >&2
+  exit 1
+fi
+for target in "${targets[@]}"; do
   name=${target##*/fuzz_}
+  # A target without its seed corpus would start from nothing and find little: that fails.
+  if [ -z "$(ls -A "fuzz/corpus/$name" 2>/dev/null)" ]; then
+    echo "fuzz: no seed corpus for $name (fuzz/corpus/$name is missing or empty)" >&2
+    exit 1
+  fi
   work=$(mktemp -d)
-  cp -r "fuzz/corpus/$name/." "$work/" 2>/dev/null || true
+  cp -r "fuzz/corpus/$name/." "$work/"
   echo "fuzz: $name for ${seconds}s"
   "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="fuzz/artifacts/$name-" "$work" 2>"build-fuzz/$name.log" \
