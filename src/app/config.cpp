@@ -166,6 +166,12 @@ const std::vector<OptionDef>& definitions() {
          c.log_format = v;
          return Ok{};
        }},
+      {{"log_burst",
+        "lines per 10 s of each kind a peer can cause (bad requests, protocol errors); the rest "
+        "are counted and dropped",
+        "20"},
+       integer(
+           [](ServeConfig & c) -> auto& { return c.log_burst; }, 1, 1'000'000)},
       {{"io_threads", "network I/O threads (0 = one per core)", "0"},
        integer(
            [](ServeConfig & c) -> auto& { return c.io_threads; }, 0, 256)},

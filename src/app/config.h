@@ -39,6 +39,7 @@ struct ServeConfig {
   std::string playback_secret;       // generated into data_dir on first run if empty
   std::string log_level = "info";
   std::string log_format = "text";  // text | json
+  std::size_t log_burst = 20;       // lines a peer can cause, per cause per 10 s
   int io_threads = 0;               // 0 = one per core
   std::size_t max_streams = 100;
   bool hls_mirror = false;  // also write segments and playlists under data_dir/hls

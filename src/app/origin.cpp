@@ -12,7 +12,7 @@
 namespace sluice::app {
 
 int run_origin(const ServeConfig& config) {
-  setup_logging(config);
+  setup_process(config);
   auto registry = registry::make_registry(config.registry);
   if (!registry) {
     spdlog::critical("{}", registry.error().message);

@@ -14,7 +14,7 @@ namespace sluice::app {
 
 int run_proxy(const ServeConfig& config_in) {
   ServeConfig config = config_in;
-  setup_logging(config);
+  setup_process(config);
   std::error_code fs_ec;
   std::filesystem::create_directories(config.data_dir, fs_ec);
   route::ProxyConfig& proxy_config = config.proxy;

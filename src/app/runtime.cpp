@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "net/accept.h"
 #include "observe/log.h"
 
 namespace sluice::app {
@@ -16,9 +17,11 @@ namespace sluice::app {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-void setup_logging(const ServeConfig& config) {
+void setup_process(const ServeConfig& config) {
   observe::setup_logging(config.log_level, config.log_format == "json" ? observe::LogFormat::kJson
                                                                        : observe::LogFormat::kText);
+  observe::set_log_rate_limit(config.log_burst, std::chrono::seconds(10));
+  spdlog::info("open descriptor limit: {}", net::raise_descriptor_limit());
 }
 
 Result<tcp::endpoint> parse_endpoint(const std::string& listen) {

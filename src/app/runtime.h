@@ -12,7 +12,9 @@
 
 namespace sluice::app {
 
-void setup_logging(const ServeConfig& config);
+// What every role does first: the log as configured, and the open descriptor limit raised to
+// what the system allows (every connection and recording needs one).
+void setup_process(const ServeConfig& config);
 Result<boost::asio::ip::tcp::endpoint> parse_endpoint(const std::string& listen);
 std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep);
 int io_thread_count(int configured);

@@ -361,7 +361,7 @@ void MediaServer::run() {
 
 int run_serve(const ServeConfig& config_in) {
   const ServeConfig config = config_in;
-  setup_logging(config);
+  setup_process(config);
   auto inputs = prepare(config);
   if (!inputs) {
     spdlog::critical("{}", inputs.error().message);

@@ -16,7 +16,10 @@
 #include <tuple>
 #include <vector>
 
+#include "http/framing.h"
 #include "http/routes.h"
+#include "net/accept.h"
+#include "observe/log.h"
 #include "observe/metrics.h"
 
 namespace sluice::http {
@@ -38,6 +41,33 @@ constexpr auto kWhole = [](const boost::system::error_code& ec, std::size_t) -> 
 constexpr std::size_t kHeaderFirstBody = 64 * 1024;
 
 constexpr std::string_view kExposedHeaders = "Content-Length, Content-Range, Content-Type, Date";
+// Browsers must not guess a type other than the one given (a playlist run as a script).
+constexpr HeaderField kNoSniff{"X-Content-Type-Options", "nosniff"};
+
+RequestHead request_head(const bhttp::request_header<>& req) {
+  RequestHead head;
+  head.version = req.version();
+  for (const auto& field : req) {
+    const auto value = std::string_view(field.value().data(), field.value().size());
+    switch (field.name()) {
+      case bhttp::field::host:
+        head.host.push_back(value);
+        break;
+      case bhttp::field::transfer_encoding:
+        head.transfer_encoding.push_back(value);
+        break;
+      case bhttp::field::content_length:
+        head.content_length = true;
+        break;
+      case bhttp::field::expect:
+        head.expect.push_back(value);
+        break;
+      default:
+        break;
+    }
+  }
+  return head;
+}
 
 }  // namespace
 
@@ -54,7 +84,8 @@ tcp::endpoint HttpServer::local_endpoint() const {
 }
 
 void HttpServer::start() {
-  asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+  net::start_accepting(io_, acceptor_, {.name = "http"},
+                       [this](tcp::socket socket) { on_connection(std::move(socket)); });
 }
 
 void HttpServer::stop() {
@@ -67,22 +98,45 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
   const std::string remote = socket.remote_endpoint(peer_ec).address().to_string();
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
+  // Answers a request that will not be served and ends the connection.
+  const auto refuse = [&](int status, std::string_view reason) -> asio::awaitable<void> {
+    observe::log_limited(
+        spdlog::level::info, "http refused request",
+        fmt::format("http: refused a request from {}: {} ({})", remote, reason, status));
+    const std::string body = fmt::format("{}\n", reason);
+    const HeaderField fields[] = {{"Content-Type", "text/plain"}, kNoSniff};
+    const std::string answer = response_head(status, 11, false, fields, body.size()).append(body);
+    stream.expires_after(std::chrono::seconds(5));
+    co_await asio::async_write(stream, asio::buffer(answer), kUseTuple);
+  };
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(config_.header_limit));
     parser.body_limit(16 * 1024);
     stream.expires_after(config_.read_timeout);
-    auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
+    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
+    if (!ec) {
+      const RequestHead head = request_head(parser.get());
+      if (const auto refusal = refuse_request(head)) {
+        co_await refuse(refusal->status, refusal->reason);
+        break;
+      }
+      if (!parser.is_done()) {
+        if (expects_continue(head)) {
+          constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          std::tie(ec, n) = co_await asio::async_write(stream, asio::buffer(kContinue), kUseTuple);
+        }
+        if (!ec) std::tie(ec, n) = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
+      }
+    }
     if (ec) {
-      if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
-          ec != asio::error::connection_reset && ec != beast::error::timeout) {
-        spdlog::info("http: bad request from client: {}", ec.message());
-        // Answer malformed input with 400 before closing, as a well-behaved server does.
-        constexpr std::string_view kBody = "bad request\n";
-        const HeaderField type[] = {{"Content-Type", "text/plain"}};
-        const std::string bad = response_head(400, 11, false, type, kBody.size()).append(kBody);
-        stream.expires_after(std::chrono::seconds(5));
-        co_await asio::async_write(stream, asio::buffer(bad), kUseTuple);
+      if (ec == bhttp::error::body_limit) {
+        co_await refuse(413, "request body too large");
+      } else if (ec == bhttp::error::header_limit) {
+        co_await refuse(431, "request header too large");
+      } else if (ec != bhttp::error::end_of_stream && ec != asio::error::eof &&
+                 ec != asio::error::connection_reset && ec != beast::error::timeout) {
+        co_await refuse(400, ec.message());
       }
       break;
     }
@@ -92,6 +146,7 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
 
     int status = 200;
     std::vector<HeaderField> fields{{"Server", "sluice"},
+                                    kNoSniff,
                                     {"Access-Control-Allow-Origin", "*"},
                                     {"Access-Control-Expose-Headers", kExposedHeaders}};
     std::optional<std::uint64_t> content_length;
@@ -177,35 +232,28 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<void> HttpServer::accept_loop() {
-  for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(io_), kUseTuple);
-    if (ec) {
-      if (ec == asio::error::operation_aborted) co_return;
-      spdlog::error("http accept: {}", ec.message());
-      continue;
-    }
-    if (counters_.connections_active.load() >= static_cast<std::int64_t>(config_.max_connections)) {
-      spdlog::warn("http: refusing connection: {} connections is the limit",
-                   config_.max_connections);
-      continue;
-    }
-    counters_.connections_active.fetch_add(1, std::memory_order_relaxed);
-    // Small answers (playlists) must not wait for the client's delayed ACK.
-    boost::system::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    auto executor = socket.get_executor();
-    asio::co_spawn(executor, serve_connection(std::move(socket)),
-                   [&counters = counters_](std::exception_ptr e) {
-                     counters.connections_active.fetch_sub(1, std::memory_order_relaxed);
-                     if (!e) return;
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& ex) {
-                       spdlog::error("http: connection failed: {}", ex.what());
-                     }
-                   });
+void HttpServer::on_connection(tcp::socket socket) {
+  if (counters_.connections_active.load() >= static_cast<std::int64_t>(config_.max_connections)) {
+    observe::log_limited(spdlog::level::warn, "http connection limit",
+                         fmt::format("http: refusing connection: {} connections is the limit",
+                                     config_.max_connections));
+    return;  // the socket closes as it goes out of scope
   }
+  counters_.connections_active.fetch_add(1, std::memory_order_relaxed);
+  // Small answers (playlists) must not wait for the client's delayed ACK.
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  auto executor = socket.get_executor();
+  asio::co_spawn(executor, serve_connection(std::move(socket)),
+                 [&counters = counters_](std::exception_ptr e) {
+                   counters.connections_active.fetch_sub(1, std::memory_order_relaxed);
+                   if (!e) return;
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& ex) {
+                     spdlog::error("http: connection failed: {}", ex.what());
+                   }
+                 });
 }
 
 void append_http_metrics(std::string& out, const HttpCounters& h) {

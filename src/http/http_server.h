@@ -68,7 +68,7 @@ class HttpServer {
   void stop();
 
  private:
-  boost::asio::awaitable<void> accept_loop();
+  void on_connection(boost::asio::ip::tcp::socket socket);
   boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket socket);
 
   boost::asio::io_context& io_;

@@ -14,6 +14,7 @@
 
 #include "ingest/outbox.h"
 #include "media/timestamps.h"
+#include "net/accept.h"
 #include "observe/log.h"
 #include "proto/flv/flv.h"
 #include "proto/rtmp/command_phase.h"
@@ -69,7 +70,10 @@ class Session {
       auto [ec, n] =
           co_await socket_.async_read_some(asio::buffer(buf_), asio::as_tuple(asio::use_awaitable));
       if (ec) {
-        if (ec != asio::error::eof) log_.info("closed during handshake: {}", ec.message());
+        if (ec != asio::error::eof) {
+          log_.log_limited(spdlog::level::info, "rtmp handshake closed",
+                           fmt::format("closed during handshake: {}", ec.message()));
+        }
         co_return;
       }
       auto step = handshake.feed(std::span<const std::uint8_t>(buf_.data(), n));
@@ -191,7 +195,9 @@ class Session {
       case Action::kContinue:
         co_return true;
       case Action::kRefused:
-        log_.warn("connect to unknown app '{}' (expected '{}')", step->name, ctx_.config.app);
+        log_.log_limited(spdlog::level::warn, "rtmp unknown app",
+                         fmt::format("connect to unknown app '{}' (expected '{}')", step->name,
+                                     ctx_.config.app));
         drain_ = true;
         co_return false;
       case Action::kEnd:
@@ -209,7 +215,9 @@ class Session {
 
   void reject_publish(const admission::Refusal& refusal) {
     ctx_.counters.publishes_rejected.fetch_add(1, std::memory_order_relaxed);
-    log_.warn("publish of key {} rejected: {}", admission::mask_key(key_), refusal.description);
+    log_.log_limited(spdlog::level::warn, "rtmp publish rejected",
+                     fmt::format("publish of key {} rejected: {}", admission::mask_key(key_),
+                                 refusal.description));
     outbox_->send(rtmp::CommandPhase::refused(admission::rtmp_status_code(refusal.kind),
                                               refusal.description));
     drain_ = true;
@@ -242,7 +250,8 @@ class Session {
     const auto name = admission::Admission::playback_id_to_play(play_name);
     auto stream = name ? ctx_.hub.find(*name) : nullptr;
     if (!stream) {
-      log_.info("play of unknown stream '{}'", name.value_or("?"));
+      log_.log_limited(spdlog::level::info, "rtmp play of unknown stream",
+                       fmt::format("play of unknown stream '{}'", name.value_or("?")));
       outbox_->send(
           rtmp::CommandPhase::refused("NetStream.Play.StreamNotFound", "no such live stream"));
       drain_ = true;
@@ -335,7 +344,7 @@ class Session {
 
   void fail(const std::string& why) {
     ctx_.counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
-    log_.warn("closing: {}", why);
+    log_.log_limited(spdlog::level::warn, "rtmp protocol error", fmt::format("closing: {}", why));
     stop_ = true;
   }
 
@@ -348,9 +357,10 @@ class Session {
       if (ec) co_return;
       const auto now = Clock::now();
       if (now > read_deadline_) {
-        log_.warn("closing: {}", role_ == Role::kNone && !phase_.connected()
-                                     ? "handshake/connect timed out"
-                                     : "idle timeout");
+        log_.log_limited(spdlog::level::warn, "rtmp timeout",
+                         fmt::format("closing: {}", role_ == Role::kNone && !phase_.connected()
+                                                        ? "handshake/connect timed out"
+                                                        : "idle timeout"));
         co_return;
       }
       if (write_started_ != Clock::time_point{} &&
@@ -422,7 +432,8 @@ tcp::endpoint RtmpServer::local_endpoint() const {
 }
 
 void RtmpServer::start() {
-  asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+  net::start_accepting(io_, acceptor_, {.name = "rtmp"},
+                       [this](tcp::socket socket) { on_connection(std::move(socket)); });
 }
 
 void RtmpServer::stop() {
@@ -430,42 +441,35 @@ void RtmpServer::stop() {
   acceptor_.close(ec);
 }
 
-asio::awaitable<void> RtmpServer::accept_loop() {
+void RtmpServer::on_connection(tcp::socket socket) {
   auto& counters = context_.counters;
-  for (;;) {
-    auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(io_),
-                                                        asio::as_tuple(asio::use_awaitable));
-    if (ec) {
-      if (ec == asio::error::operation_aborted) co_return;
-      spdlog::error("rtmp accept: {}", ec.message());
-      continue;
-    }
-    counters.connections_total.fetch_add(1, std::memory_order_relaxed);
-    if (counters.connections_active.load() >=
-        static_cast<std::int64_t>(context_.config.max_connections)) {
-      counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("rtmp: refusing connection: {} connections is the limit",
-                   context_.config.max_connections);
-      continue;  // the socket closes as it goes out of scope
-    }
-    socket.set_option(tcp::no_delay(true), ec);
-    counters.connections_active.fetch_add(1, std::memory_order_relaxed);
-    const auto id = next_id_++;
-    auto executor = socket.get_executor();
-    asio::co_spawn(
-        executor,
-        [session = std::make_unique<Session>(std::move(socket), context_, id)]() mutable
-        -> asio::awaitable<void> { co_await session->run(); },
-        [&counters, id](std::exception_ptr e) {
-          counters.connections_active.fetch_sub(1, std::memory_order_relaxed);
-          if (!e) return;
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            spdlog::error("rtmp#{}: session failed: {}", id, ex.what());
-          }
-        });
+  counters.connections_total.fetch_add(1, std::memory_order_relaxed);
+  if (counters.connections_active.load() >=
+      static_cast<std::int64_t>(context_.config.max_connections)) {
+    counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
+    observe::log_limited(spdlog::level::warn, "rtmp connection limit",
+                         fmt::format("rtmp: refusing connection: {} connections is the limit",
+                                     context_.config.max_connections));
+    return;  // the socket closes as it goes out of scope
   }
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  counters.connections_active.fetch_add(1, std::memory_order_relaxed);
+  const auto id = next_id_++;
+  auto executor = socket.get_executor();
+  asio::co_spawn(
+      executor,
+      [session = std::make_unique<Session>(std::move(socket), context_, id)]() mutable
+      -> asio::awaitable<void> { co_await session->run(); },
+      [&counters, id](std::exception_ptr e) {
+        counters.connections_active.fetch_sub(1, std::memory_order_relaxed);
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("rtmp#{}: session failed: {}", id, ex.what());
+        }
+      });
 }
 
 }  // namespace sluice::ingest

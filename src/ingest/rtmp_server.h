@@ -64,7 +64,7 @@ class RtmpServer {
   void stop();
 
  private:
-  boost::asio::awaitable<void> accept_loop();
+  void on_connection(boost::asio::ip::tcp::socket socket);
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;

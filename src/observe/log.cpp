@@ -4,7 +4,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <utility>
 
 namespace sluice::observe {
 
@@ -93,6 +96,72 @@ void Logger::log(spdlog::level::level_enum level, std::string_view message) cons
   current_fields = &fields_;
   spdlog::log(level, "{}", message);
   current_fields = nullptr;
+}
+
+LogRateLimiter::Decision LogRateLimiter::admit(std::string_view cause, Clock::time_point now) {
+  auto it = causes_.find(cause);
+  if (it == causes_.end()) it = causes_.emplace(std::string(cause), Cause{now, 0, 0}).first;
+  Cause& c = it->second;
+  if (now - c.window_start >= window_) {
+    c.window_start = now;
+    c.written = 0;
+  }
+  if (c.written >= burst_) {
+    ++c.suppressed;
+    return {};
+  }
+  ++c.written;
+  return {true, std::exchange(c.suppressed, 0)};
+}
+
+namespace {
+
+std::mutex limiter_mutex;
+LogRateLimiter limiter(20, std::chrono::seconds(10));
+std::atomic<std::uint64_t> suppressed_total{0};
+
+}  // namespace
+
+void set_log_rate_limit(std::size_t burst, std::chrono::seconds window) {
+  std::lock_guard lock(limiter_mutex);
+  limiter = LogRateLimiter(burst, window);
+}
+
+namespace {
+
+// The line to write for a line of `cause`, with the count of those dropped before it; nullopt
+// if it is dropped.
+std::optional<std::string> admit_limited(std::string_view cause, std::string_view message) {
+  LogRateLimiter::Decision decision;
+  {
+    std::lock_guard lock(limiter_mutex);
+    decision = limiter.admit(cause, LogRateLimiter::Clock::now());
+  }
+  if (!decision.write) {
+    suppressed_total.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  if (decision.suppressed == 0) return std::string(message);
+  return fmt::format("{} ({} more lines of \"{}\" were suppressed)", message, decision.suppressed,
+                     cause);
+}
+
+}  // namespace
+
+void log_limited(spdlog::level::level_enum level, std::string_view cause,
+                 std::string_view message) {
+  if (!spdlog::should_log(level)) return;
+  if (const auto line = admit_limited(cause, message)) spdlog::log(level, "{}", *line);
+}
+
+void Logger::log_limited(spdlog::level::level_enum level, std::string_view cause,
+                         std::string_view message) const {
+  if (!spdlog::should_log(level)) return;
+  if (const auto line = admit_limited(cause, message)) log(level, *line);
+}
+
+std::uint64_t log_lines_suppressed() {
+  return suppressed_total.load(std::memory_order_relaxed);
 }
 
 }  // namespace sluice::observe

@@ -6,6 +6,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,6 +22,40 @@ enum class LogFormat { kText, kJson };
 void setup_logging(const std::string& level, LogFormat format);
 
 using LogFields = std::vector<std::pair<std::string, std::string>>;
+
+// Lets `burst` lines of each cause through per `window` and counts the rest, so a peer that
+// sends garbage on purpose cannot fill the disk through the log. Causes are names chosen in
+// the code ("http bad request"), never text from the peer, so their number is bounded.
+// Pure (the caller gives the time); not thread-safe.
+class LogRateLimiter {
+ public:
+  using Clock = std::chrono::steady_clock;
+  LogRateLimiter(std::size_t burst, Clock::duration window) : burst_(burst), window_(window) {}
+
+  struct Decision {
+    bool write = false;
+    std::uint64_t suppressed = 0;  // lines of this cause dropped since the last one written
+  };
+  Decision admit(std::string_view cause, Clock::time_point now);
+
+ private:
+  struct Cause {
+    Clock::time_point window_start;
+    std::size_t written = 0;
+    std::uint64_t suppressed = 0;
+  };
+  std::size_t burst_;
+  Clock::duration window_;
+  std::map<std::string, Cause, std::less<>> causes_;
+};
+
+// Sets the process-wide limit of log_limited (default: 20 lines per cause per 10 s).
+void set_log_rate_limit(std::size_t burst, std::chrono::seconds window);
+// Logs a line that a peer can cause, through the process-wide LogRateLimiter. The first line
+// written after dropped ones says how many were dropped. Thread-safe.
+void log_limited(spdlog::level::level_enum level, std::string_view cause, std::string_view message);
+// Lines log_limited has dropped since the process started (sluice_log_lines_suppressed_total).
+std::uint64_t log_lines_suppressed();
 
 // A JSON log line: {"time":...,"level":...,<fields>,"msg":...}. Pure, for tests.
 std::string json_log_line(std::string_view time, std::string_view level, const LogFields& fields,
@@ -41,6 +78,9 @@ class Logger {
   const std::string& tag() const { return tag_; }
 
   void log(spdlog::level::level_enum level, std::string_view message) const;
+  // A line a peer can cause, through the process-wide limit of log_limited().
+  void log_limited(spdlog::level::level_enum level, std::string_view cause,
+                   std::string_view message) const;
 
   template <typename... Args>
   void debug(fmt::format_string<Args...> format, Args&&... args) const {

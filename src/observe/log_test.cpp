@@ -42,5 +42,22 @@ TEST(Logger, WithReplacesAField) {
   EXPECT_FALSE(second.contains("session"));
 }
 
+TEST(LogRateLimiter, LetsABurstThroughPerCauseAndCountsTheRest) {
+  using namespace std::chrono_literals;
+  LogRateLimiter limiter(2, 10s);
+  const LogRateLimiter::Clock::time_point t0{};
+  EXPECT_TRUE(limiter.admit("bad request", t0).write);
+  EXPECT_TRUE(limiter.admit("bad request", t0 + 1s).write);
+  EXPECT_FALSE(limiter.admit("bad request", t0 + 2s).write);
+  EXPECT_FALSE(limiter.admit("bad request", t0 + 3s).write);
+  // Another cause has a budget of its own.
+  EXPECT_TRUE(limiter.admit("accept", t0 + 3s).write);
+  // A new window: the first line written reports what was dropped, once.
+  const auto next = limiter.admit("bad request", t0 + 10s);
+  EXPECT_TRUE(next.write);
+  EXPECT_EQ(next.suppressed, 2u);
+  EXPECT_EQ(limiter.admit("bad request", t0 + 11s).suppressed, 0u);
+}
+
 }  // namespace
 }  // namespace sluice::observe

@@ -1,5 +1,7 @@
 #include "observe/metrics.h"
 
+#include "observe/log.h"
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -104,6 +106,13 @@ double boot_time_s() {
 }  // namespace
 
 void append_process_metrics(std::string& out) {
+  // Counted in memory, so they are there even when the process is out of descriptors and
+  // cannot read /proc.
+  append_metric(out, "sluice_connections_shed_total", "counter",
+                "Connections closed at accept because the process was out of descriptors.",
+                process_counters().connections_shed.load());
+  append_metric(out, "sluice_log_lines_suppressed_total", "counter",
+                "Log lines dropped by the per-cause rate limit.", log_lines_suppressed());
   const auto fields = self_stat_fields();
   if (fields.size() < 25) return;
   const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
@@ -120,6 +129,11 @@ void append_process_metrics(std::string& out) {
   append_metric(out, "process_open_fds", "gauge", "Open file descriptors.", fds);
   append_metric(out, "process_start_time_seconds", "gauge", "Start time, seconds since the epoch.",
                 start);
+}
+
+ProcessCounters& process_counters() {
+  static ProcessCounters counters;
+  return counters;
 }
 
 }  // namespace sluice::observe

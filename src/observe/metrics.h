@@ -41,6 +41,14 @@ class Histogram {
   std::atomic<std::uint64_t> sum_micros_{0};  // sum in millionths, so it can be atomic
 };
 
+// Counters of the whole process, bumped from anywhere.
+struct ProcessCounters {
+  // Connections accepted and closed at once because the process was out of descriptors.
+  std::atomic<std::uint64_t> connections_shed{0};
+};
+ProcessCounters& process_counters();
+
+// sluice_connections_shed_total and sluice_log_lines_suppressed_total; then
 // process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds,
 // process_start_time_seconds: the names every Prometheus client library exports.
 void append_process_metrics(std::string& out);

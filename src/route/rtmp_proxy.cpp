@@ -16,6 +16,7 @@
 #include <set>
 #include <variant>
 
+#include "net/accept.h"
 #include "observe/log.h"
 #include "observe/metrics.h"
 #include "proto/rtmp/command_phase.h"
@@ -133,36 +134,29 @@ struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
     });
   }
 
-  asio::awaitable<void> accept_loop() {
-    for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), kUseTuple);
-      if (ec) {
-        if (ec == asio::error::operation_aborted) co_return;
-        spdlog::error("proxy accept: {}", ec.message());
-        continue;
-      }
-      counters.connections_total.fetch_add(1, std::memory_order_relaxed);
-      if (counters.connections_active.load() >= static_cast<std::int64_t>(config.max_connections)) {
-        counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
-        spdlog::warn("proxy: refusing connection: {} connections is the limit",
-                     config.max_connections);
-        continue;
-      }
-      counters.connections_active.fetch_add(1, std::memory_order_relaxed);
-      boost::system::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      auto executor = socket.get_executor();
-      asio::co_spawn(executor, session(std::move(socket), next_id++),
-                     [self = shared_from_this()](std::exception_ptr e) {
-                       self->counters.connections_active.fetch_sub(1, std::memory_order_relaxed);
-                       if (!e) return;
-                       try {
-                         std::rethrow_exception(e);
-                       } catch (const std::exception& ex) {
-                         spdlog::error("proxy: session failed: {}", ex.what());
-                       }
-                     });
+  void on_connection(tcp::socket socket) {
+    counters.connections_total.fetch_add(1, std::memory_order_relaxed);
+    if (counters.connections_active.load() >= static_cast<std::int64_t>(config.max_connections)) {
+      counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
+      observe::log_limited(spdlog::level::warn, "proxy connection limit",
+                           fmt::format("proxy: refusing connection: {} connections is the limit",
+                                       config.max_connections));
+      return;
     }
+    counters.connections_active.fetch_add(1, std::memory_order_relaxed);
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, session(std::move(socket), next_id++),
+                   [self = shared_from_this()](std::exception_ptr e) {
+                     self->counters.connections_active.fetch_sub(1, std::memory_order_relaxed);
+                     if (!e) return;
+                     try {
+                       std::rethrow_exception(e);
+                     } catch (const std::exception& ex) {
+                       spdlog::error("proxy: session failed: {}", ex.what());
+                     }
+                   });
   }
 
   asio::awaitable<void> session(tcp::socket socket, std::uint64_t id);
@@ -226,7 +220,7 @@ class ProxySession {
  private:
   void fail(const std::string& why) {
     proxy_.counters.protocol_errors.fetch_add(1, std::memory_order_relaxed);
-    log_.warn("closing: {}", why);
+    log_.log_limited(spdlog::level::warn, "proxy protocol error", fmt::format("closing: {}", why));
   }
 
   asio::awaitable<void> send_client(const media::Bytes& bytes) {
@@ -236,7 +230,7 @@ class ProxySession {
 
   // Refuses with a status the encoder shows (not a silent close), then closes.
   asio::awaitable<void> refuse(const std::string& code, const std::string& why) {
-    log_.warn("refused: {}", why);
+    log_.log_limited(spdlog::level::warn, "proxy refused", fmt::format("refused: {}", why));
     co_await send_client(rtmp::CommandPhase::refused(code, why));
   }
 
@@ -246,7 +240,10 @@ class ProxySession {
     for (;;) {
       auto [ec, n] = co_await client_.async_read_some(asio::buffer(buf_), kUseTuple);
       if (ec) {
-        if (ec != asio::error::eof) log_.info("handshake: {}", ec.message());
+        if (ec != asio::error::eof) {
+          log_.log_limited(spdlog::level::info, "proxy handshake closed",
+                           fmt::format("handshake: {}", ec.message()));
+        }
         co_return false;
       }
       auto step = hs.feed(std::span(buf_.data(), n));
@@ -293,7 +290,8 @@ class ProxySession {
         if (!step->reply.empty()) co_await send_client(step->reply);
         using Action = rtmp::CommandStep::Action;
         if (step->action == Action::kRefused) {
-          log_.warn("connect to unknown app '{}'", step->name);
+          log_.log_limited(spdlog::level::warn, "proxy unknown app",
+                           fmt::format("connect to unknown app '{}'", step->name));
           co_return std::nullopt;
         }
         if (step->action == Action::kEnd) co_return std::nullopt;
@@ -670,7 +668,9 @@ tcp::endpoint RtmpProxy::local_endpoint() const {
 }
 
 void RtmpProxy::start() {
-  asio::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), asio::detached);
+  net::start_accepting(
+      impl_->io, impl_->acceptor, {.name = "proxy"},
+      [impl = impl_.get()](tcp::socket socket) { impl->on_connection(std::move(socket)); });
   impl_->schedule_health();
 }
 
