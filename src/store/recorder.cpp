@@ -18,7 +18,10 @@ constexpr const char* kFmp4SegmentType = "video/iso.segment";
 constexpr const char* kInitType = "video/mp4";
 constexpr const char* kSegmentCache = "max-age=31536000";
 constexpr const char* kPlaylistType = "application/x-mpegURL";
-constexpr const char* kPlaylistCache = "max-age=3600";
+// A growing recording's playlist changes with every segment: a CDN must not keep an old copy.
+// A complete one never changes again.
+constexpr const char* kGrowingPlaylistCache = "max-age=1";
+constexpr const char* kCompletePlaylistCache = "max-age=31536000";
 constexpr std::uint64_t kMaxObjectBytes = 1ull << 30;
 
 // The init segment that segment `i` brings into the recording: its own, when the segment
@@ -438,7 +441,8 @@ bool Recorder::upload(S3Client& client, const UploadJob& job) {
   if (body) {
     auto st = job.segment
                   ? client.put(name, *body, fmp4 ? kFmp4SegmentType : kSegmentType, kSegmentCache)
-                  : client.put(name, *body, kPlaylistType, kPlaylistCache);
+                  : client.put(name, *body, kPlaylistType,
+                               finished ? kCompletePlaylistCache : kGrowingPlaylistCache);
     if (!st) return failed(st);
   }
   std::lock_guard lock(mutex_);

@@ -55,9 +55,10 @@ std::string render_playlist(const Recording& recording, std::size_t count) {
   for (std::size_t i = 0; i < count; ++i)
     longest = std::max(longest, recording.segments[i].duration_s);
   const bool fmp4 = count > 0 && recording.segments.front().init_id;
+  const bool complete = recording.finished && count == recording.segments.size();
   // EXT-X-MAP without I-frame-only playlists needs version 6.
-  std::string out =
-      fmt::format("#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-PLAYLIST-TYPE:EVENT\n", fmp4 ? 6 : 3);
+  std::string out = fmt::format("#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-PLAYLIST-TYPE:{}\n",
+                                fmp4 ? 6 : 3, complete ? "VOD" : "EVENT");
   // Rounded as players round EXTINF, so no segment exceeds it.
   fmt::format_to(std::back_inserter(out), "#EXT-X-TARGETDURATION:{}\n",
                  std::max(1L, std::lround(longest)));
@@ -66,7 +67,10 @@ std::string render_playlist(const Recording& recording, std::size_t count) {
   std::optional<std::uint64_t> map;
   for (std::size_t i = 0; i < count; ++i) {
     const RecordedSegment& s = recording.segments[i];
-    if (s.discontinuity && i > 0) out += "#EXT-X-DISCONTINUITY\n";
+    // A number skipped is media missing (dropped for a full spool or a slow disk, or never
+    // handed over): the player must not play across it as if the timeline went on.
+    const bool gap = i > 0 && s.sequence != recording.segments[i - 1].sequence + 1;
+    if (i > 0 && (s.discontinuity || gap)) out += "#EXT-X-DISCONTINUITY\n";
     if (s.init_id && s.init_id != map) {
       fmt::format_to(std::back_inserter(out), "#EXT-X-MAP:URI=\"{}/init{}.mp4\"\n",
                      recording.rendition, *s.init_id);
@@ -75,7 +79,7 @@ std::string render_playlist(const Recording& recording, std::size_t count) {
     fmt::format_to(std::back_inserter(out), "#EXTINF:{:.3f},\n{}/{}.{}\n", s.duration_s,
                    recording.rendition, s.sequence, s.init_id ? "m4s" : "ts");
   }
-  if (recording.finished && count == recording.segments.size()) out += "#EXT-X-ENDLIST\n";
+  if (complete) out += "#EXT-X-ENDLIST\n";
   return out;
 }
 

@@ -49,8 +49,8 @@ struct RecordedFile {
 };
 std::optional<RecordedFile> parse_recorded_file(std::string_view file);
 
-// The playlist listing the first `count` segments. It is an EVENT playlist that only grows;
-// EXT-X-ENDLIST is added once the recording is finished and all its segments are listed.
+// The playlist listing the first `count` segments: an EVENT playlist while it grows; once the
+// recording is finished and all its segments are listed, a VOD one with EXT-X-ENDLIST.
 // URIs are relative to the playlist: <rendition>/<N>.ts, or <rendition>/<N>.m4s with an
 // EXT-X-MAP (<rendition>/init<N>.mp4) wherever the init segment changes.
 std::string render_playlist(const Recording& recording, std::size_t count);

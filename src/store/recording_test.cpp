@@ -29,10 +29,22 @@ TEST(Recording, GrowingPlaylistHasNoEndlist) {
 TEST(Recording, EndlistOnlyWhenFinishedAndEverySegmentListed) {
   Recording r = sample();
   r.finished = true;
-  EXPECT_TRUE(render_playlist(r).ends_with("720p/103.ts\n#EXT-X-ENDLIST\n"));
+  const std::string complete = render_playlist(r);
+  EXPECT_TRUE(complete.ends_with("720p/103.ts\n#EXT-X-ENDLIST\n"));
+  // Complete, it never changes again: a VOD playlist.
+  EXPECT_NE(complete.find("#EXT-X-PLAYLIST-TYPE:VOD\n"), std::string::npos) << complete;
   const std::string prefix = render_playlist(r, 2);
   EXPECT_TRUE(prefix.ends_with("720p/101.ts\n")) << prefix;
   EXPECT_EQ(prefix.find("103"), std::string::npos);
+  EXPECT_NE(prefix.find("#EXT-X-PLAYLIST-TYPE:EVENT\n"), std::string::npos) << prefix;
+}
+
+TEST(Recording, ASkippedSegmentNumberIsADiscontinuity) {
+  Recording r = sample();
+  r.segments[2].discontinuity = false;  // 101 then 103: whatever lost 102, it is a gap
+  EXPECT_NE(
+      render_playlist(r).find("720p/101.ts\n#EXT-X-DISCONTINUITY\n#EXTINF:4.000,\n720p/103.ts"),
+      std::string::npos);
 }
 
 TEST(Recording, ParsesWhatItRenders) {

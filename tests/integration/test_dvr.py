@@ -183,9 +183,11 @@ class S3Recording(SluiceTestCase):
         status, headers, body = s3.get(playlists[0])
         self.assertEqual(status, 200)
         self.assertEqual(headers["Content-Type"], "application/x-mpegURL")
-        self.assertEqual(headers["Cache-Control"], "max-age=3600")
+        # Complete: it never changes again, so caches may keep it.
+        self.assertEqual(headers["Cache-Control"], "max-age=31536000")
         text = body.decode()
         self.assertTrue(text.rstrip().endswith("#EXT-X-ENDLIST"), text)
+        self.assertIn("#EXT-X-PLAYLIST-TYPE:VOD\n", text)
         self.assertEqual(recorded_uris(text), [f"source/{n}{extension}" for n in live])
         for n in live:
             status, headers, body = s3.get(f"{prefix}/{playback_id}/source/{n}{extension}")
@@ -234,6 +236,52 @@ class S3Recording(SluiceTestCase):
                                                                 uploads_first=2, spooled=1)
         self.check_bucket(s3, "vod", playback_id, follower)
         self.assertEqual(sluice.metric("sluice_dvr_segments_dropped_total"), 0)
+
+    def test_a_full_spool_leaves_a_marked_gap_and_growing_playlists_are_not_cached(self):
+        s3 = self.track(S3Server(self.workdir, "rec"))
+        # A 1 MiB spool holds one segment of this 3 Mb/s stream: while S3 is down, the rest
+        # are dropped.
+        sluice = self.start_sluice(*s3.sluice_args("vod"), "--hls-endlist-delay", "1",
+                                   "--dvr-spool-max-mb", "1")
+        key = "dvr-gap"
+        playback_id = sluice.playback_id(key)
+        publisher = self.track(ffmpeg_publish(
+            sluice.rtmp_url(key), self.path("ffmpeg.log"), seconds=24,
+            extra_out=("-b:v", "3M", "-minrate", "3M", "-maxrate", "3M", "-bufsize", "1M",
+                       "-x264-params", "nal-hrd=cbr")))
+        wait_until(lambda: sluice.metric("sluice_dvr_uploads_total") >= 2, 30,
+                   what="first uploads")
+        # While the recording grows, its playlist in S3 is an EVENT playlist caches must not
+        # keep.
+        playlist = wait_until(lambda: [k for k in s3.keys("vod/") if k.endswith(".m3u8")], 20,
+                              what="the playlist in S3")[0]
+        status, headers, body = s3.get(playlist)
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Cache-Control"], "max-age=1")
+        self.assertIn("#EXT-X-PLAYLIST-TYPE:EVENT\n", body.decode())
+        self.assertNotIn("#EXT-X-ENDLIST", body.decode())
+        s3.stop()
+        wait_until(lambda: sluice.metric("sluice_dvr_segments_dropped_total") >= 2, 30,
+                   what="segments dropped for a full spool")
+        s3 = self.track(S3Server(self.workdir, "rec", port=s3.port, name="s3rver-back"))
+        self.assertEqual(publisher.wait(60), 0)
+        self.wait_uploaded(sluice)
+        text = s3.get(playlist)[2].decode()
+        self.assertIn("#EXT-X-ENDLIST", text)
+        numbers, gaps = [], 0
+        previous_line = ""
+        for line in text.splitlines():
+            if line.startswith("source/"):
+                n = int(line.split("/")[1].split(".")[0])
+                if numbers and n != numbers[-1] + 1:
+                    gaps += 1
+                    self.assertEqual(marker, "#EXT-X-DISCONTINUITY", f"gap before {n}:\n{text}")
+                numbers.append(n)
+            elif line.startswith("#EXTINF"):
+                marker = previous_line
+            previous_line = line
+        self.assertGreaterEqual(gaps, 1, text)
+        self.assertGreater(numbers[-1], numbers[0] + len(numbers) - 1)
 
     def test_fmp4_recording_survives_an_outage_with_its_init_segment(self):
         s3 = self.track(S3Server(self.workdir, "rec"))
