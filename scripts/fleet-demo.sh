@@ -60,12 +60,12 @@ wait_port "$redis" redis
 registry=redis://127.0.0.1:$redis
 # One playback secret for the whole fleet, so a key maps to the same playback ID everywhere.
 secret=$(openssl rand -hex 16)
-common=(--registry "$registry" --playback-secret "$secret" --log-level info)
+common=(--registry "$registry" --log-level info)
 
 for server in a b; do
   rtmp=$(free_port)
   http=$(free_port)
-  start "serve-$server" "$bin" serve "${common[@]}" "${ladder_args[@]}" \
+  start "serve-$server" "$bin" serve "${common[@]}" --playback-secret "$secret" "${ladder_args[@]}" \
     --rtmp-listen "127.0.0.1:$rtmp" --http-listen "127.0.0.1:$http" --data-dir "$work/$server"
   wait_port "$http" "serve-$server"
 done
@@ -74,7 +74,7 @@ start origin "$bin" origin "${common[@]}" --origin-listen "127.0.0.1:$origin"
 wait_port "$origin" origin
 proxy=$(free_port)
 proxy_http=$(free_port)
-start proxy "$bin" proxy "${common[@]}" --proxy-listen "127.0.0.1:$proxy" \
+start proxy "$bin" proxy "${common[@]}" --playback-secret "$secret" --proxy-listen "127.0.0.1:$proxy" \
   --proxy-http-listen "127.0.0.1:$proxy_http" --data-dir "$work/proxy"
 wait_port "$proxy" proxy
 

@@ -1,5 +1,6 @@
 #include "app/config.h"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -7,6 +8,7 @@
 #include <functional>
 #include <set>
 #include <sstream>
+
 #include <toml.hpp>
 
 namespace sluice::app {
@@ -662,6 +664,65 @@ Status load_toml(ServeConfig& config, const std::filesystem::path& path) {
     return make_error(Errc::kMalformed, std::string("config: ") + e.what());
   }
   return load_table(config, root, "", path.string());
+}
+
+namespace {
+
+const char* role_name(Role role) {
+  switch (role) {
+    case Role::kServe:
+      return "serve";
+    case Role::kOrigin:
+      return "origin";
+    default:
+      return "proxy";
+  }
+}
+
+bool in(std::string_view name, std::initializer_list<std::string_view> names) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+}  // namespace
+
+bool role_uses(Role role, std::string_view name) {
+  // What every role reads: logging, threads, its HTTP server's limits, the registry.
+  if (name == "http.listen") return role == Role::kServe;
+  if (in(name, {"log_level", "log_format", "log_burst", "io_threads"}) ||
+      name.starts_with("http.") || name.starts_with("registry")) {
+    return true;
+  }
+  switch (role) {
+    case Role::kServe:
+      return !name.starts_with("origin.") && !name.starts_with("proxy.");
+    case Role::kOrigin:
+      return name.starts_with("origin.");
+    case Role::kProxy:
+      // It checks keys at the edge as the servers do, and speaks RTMP with their limits.
+      return name.starts_with("proxy.") ||
+             in(name,
+                {"auth", "auth_timeout", "playback_id", "playback_secret", "data_dir", "rtmp.app",
+                 "rtmp.handshake_timeout", "rtmp.idle_timeout", "rtmp.max_connections",
+                 "rtmp.max_message_size", "rtmp.max_chunk_size", "rtmp.max_amf_depth"});
+  }
+  return false;
+}
+
+std::string unused_option_message(Role role, std::string_view name) {
+  std::string message =
+      fmt::format("sluice {} does not use --{}", role_name(role), flag_name(std::string(name)));
+  std::string_view meant;
+  if (role == Role::kOrigin && name == "http.listen") meant = "origin.listen";
+  if (role == Role::kProxy && name == "rtmp.listen") meant = "proxy.listen";
+  if (role == Role::kProxy && name == "http.listen") meant = "proxy.http_listen";
+  if (!meant.empty()) {
+    return message + fmt::format("; its listener is --{}", flag_name(std::string(meant)));
+  }
+  for (Role other : {Role::kServe, Role::kOrigin, Role::kProxy}) {
+    if (other != role && role_uses(other, name))
+      return message + fmt::format(" (an option of sluice {})", role_name(other));
+  }
+  return message;
 }
 
 std::string flag_name(const std::string& option) {

@@ -89,6 +89,14 @@ Status validate(const ServeConfig& config);
 // unset transcode.max_delay becomes one part, so encoders keep within the parts' pace.
 transcode::TranscodeConfig transcode_config(const ServeConfig& config);
 
+enum class Role { kServe, kOrigin, kProxy };
+// Whether `role` reads option `name`. A file or the environment may describe a whole fleet
+// and hold every role's options; a flag is for the role it is given to.
+bool role_uses(Role role, std::string_view name);
+// Why a flag is refused by a role that does not read it, naming the option it probably meant
+// (the role's own listener for another role's listener).
+std::string unused_option_message(Role role, std::string_view name);
+
 // Flag form of an option name: "rtmp.listen" -> "rtmp-listen".
 std::string flag_name(const std::string& option);
 std::string env_name(const std::string& option);

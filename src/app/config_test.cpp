@@ -118,5 +118,28 @@ TEST(Config, LowLatencyBoundsEncoderDelayToOnePart) {
   EXPECT_FALSE(set_option(c, "transcode.max_delay", "-1"));
 }
 
+TEST(Config, EachRoleTakesItsOwnOptionsAndNamesWhatWasMeant) {
+  EXPECT_TRUE(role_uses(Role::kServe, "http.listen"));
+  EXPECT_FALSE(role_uses(Role::kOrigin, "http.listen"));
+  EXPECT_TRUE(role_uses(Role::kOrigin, "origin.listen"));
+  EXPECT_TRUE(role_uses(Role::kOrigin, "http.read_timeout"));  // its HTTP server's limits
+  EXPECT_FALSE(role_uses(Role::kOrigin, "dvr"));
+  EXPECT_TRUE(role_uses(Role::kProxy, "auth"));  // keys are checked at the edge
+  EXPECT_FALSE(role_uses(Role::kProxy, "rtmp.listen"));
+  EXPECT_FALSE(role_uses(Role::kServe, "proxy.listen"));
+  // Every option is some role's.
+  for (const auto& option : serve_options()) {
+    EXPECT_TRUE(role_uses(Role::kServe, option.name) || role_uses(Role::kOrigin, option.name) ||
+                role_uses(Role::kProxy, option.name))
+        << option.name;
+  }
+  EXPECT_EQ(unused_option_message(Role::kOrigin, "http.listen"),
+            "sluice origin does not use --http-listen; its listener is --origin-listen");
+  EXPECT_EQ(unused_option_message(Role::kProxy, "rtmp.listen"),
+            "sluice proxy does not use --rtmp-listen; its listener is --proxy-listen");
+  EXPECT_EQ(unused_option_message(Role::kOrigin, "dvr"),
+            "sluice origin does not use --dvr (an option of sluice serve)");
+}
+
 }  // namespace
 }  // namespace sluice::app

@@ -35,13 +35,17 @@ int main(int argc, char** argv) {
   std::map<std::string, std::string> flag_values;
   std::map<std::string, std::vector<CLI::Option*>> flags;
   bool check_config = false;
-  const auto add_options = [&](CLI::App* role) {
+  using sluice::app::Role;
+  const auto add_options = [&](CLI::App* role, Role which) {
+    // Another role's flags are left over and refused below, with a hint, not ignored.
+    role->allow_extras();
     role->add_option("--config", config_file,
                      "TOML config file (also SLUICE_CONFIG); environment variables SLUICE_<NAME> "
                      "and then flags override it");
     role->add_flag("--check-config", check_config,
                    "load and check the configuration (file, environment, flags), then exit");
     for (const auto& opt : sluice::app::serve_options()) {
+      if (!sluice::app::role_uses(which, opt.name)) continue;
       const std::string flag = sluice::app::flag_name(opt.name);
       std::string help = opt.help + " [" + opt.name + ", " + sluice::app::env_name(opt.name) +
                          "; default '" + opt.default_value + "']";
@@ -49,19 +53,30 @@ int main(int argc, char** argv) {
     }
   };
   auto* serve = cli.add_subcommand("serve", "media server: RTMP ingest, HLS packaging and serving");
-  add_options(serve);
+  add_options(serve, Role::kServe);
   auto* origin = cli.add_subcommand(
       "origin", "HTTP front door of a fleet: routes, caches and coalesces viewers' requests");
-  add_options(origin);
+  add_options(origin, Role::kOrigin);
   auto* proxy = cli.add_subcommand(
       "proxy", "RTMP front door of a fleet: routes each publisher to a server with free capacity");
-  add_options(proxy);
+  add_options(proxy, Role::kProxy);
 
   cli.add_subcommand("version", "print the version")->callback([] {
     std::printf("sluice %s\n", kVersion);
   });
   CLI11_PARSE(cli, argc, argv);
   if (!serve->parsed() && !origin->parsed() && !proxy->parsed()) return 0;
+  for (const auto& [app, role] : {std::pair{serve, Role::kServe}, std::pair{origin, Role::kOrigin},
+                                  std::pair{proxy, Role::kProxy}}) {
+    if (!app->parsed() || app->remaining().empty()) continue;
+    const std::string extra = app->remaining().front();
+    std::string name = extra.starts_with("--") ? extra.substr(2, extra.find('=') - 2) : extra;
+    for (const auto& opt : sluice::app::serve_options()) {
+      if (sluice::app::flag_name(opt.name) == name)
+        return fail(sluice::app::unused_option_message(role, opt.name));
+    }
+    return fail("unknown argument " + extra + " (see sluice " + app->get_name() + " --help)");
+  }
 
   sluice::app::ServeConfig config;
   if (config_file.empty()) {

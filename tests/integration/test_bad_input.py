@@ -7,6 +7,8 @@ import os
 import re
 import socket
 import struct
+import subprocess
+import tempfile
 import time
 import unittest
 
@@ -273,6 +275,25 @@ class DescriptorExhaustion(SluiceTestCase):
         # Descriptors free again: new connections are served.
         wait_until(lambda: sluice.get("/healthz")[0] == 200, 15, what="accepting again")
         viewer.close()
+
+
+class RoleOptions(unittest.TestCase):
+    def test_a_flag_of_another_role_stops_it_with_a_hint(self):
+        for args, message in [
+                (["origin", "--http-listen", "127.0.0.1:0"], "its listener is --origin-listen"),
+                (["proxy", "--rtmp-listen", "127.0.0.1:0"], "its listener is --proxy-listen"),
+                (["origin", "--dvr", "off"], "an option of sluice serve")]:
+            out = subprocess.run([SLUICE, *args], capture_output=True, timeout=10, text=True)
+            self.assertEqual(out.returncode, 2, (args, out.stdout, out.stderr))
+            self.assertIn(message, out.stderr, args)
+        # A file describing the whole fleet may hold every role's options.
+        with tempfile.NamedTemporaryFile("w", suffix=".toml") as f:
+            f.write('dvr = "off"\n[http]\nlisten = "127.0.0.1:0"\n'
+                    '[origin]\nlisten = "127.0.0.1:0"\n')
+            f.flush()
+            out = subprocess.run([SLUICE, "origin", "--config", f.name, "--check-config"],
+                                 capture_output=True, timeout=10, text=True)
+            self.assertEqual(out.returncode, 0, out.stderr)
 
 
 if __name__ == "__main__":
