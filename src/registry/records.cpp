@@ -2,9 +2,11 @@
 // the registry's I/O, so that the decoder is fuzzed alone (fuzz/registry_records_fuzz.cpp).
 #include "registry/registry.h"
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 namespace sluice::registry {
 
@@ -38,8 +40,12 @@ bool get(const nlohmann::json& j, const char* key, T& out) {
   } else if constexpr (std::is_same_v<T, bool>) {
     if (!it->is_boolean()) return false;
   } else {
+    // A number the field cannot hold is refused, not narrowed: a capacity of 2^32 + 1 must
+    // not read as 1 (nlohmann's get<int> truncates).
     if (!it->is_number_integer()) return false;
-    if (std::is_unsigned_v<T> && !it->is_number_unsigned()) return false;
+    const bool fits = it->is_number_unsigned() ? std::in_range<T>(it->get<std::uint64_t>())
+                                               : std::in_range<T>(it->get<std::int64_t>());
+    if (!fits) return false;
   }
   out = it->get<T>();
   return true;

@@ -31,6 +31,25 @@ TEST(RegistryCodec, RejectsWhatIsNotAnEntry) {
       decode_node(R"({"address":"a","rtmp":"b","capacity":"2","load":0,"draining":false})").ok());
 }
 
+// Found by fuzz_registry_records: numbers too large for a field were narrowed, not refused.
+TEST(RegistryCodec, RefusesNumbersAFieldCannotHold) {
+  EXPECT_FALSE(
+      decode_node(R"({"address":"a","rtmp":"b","capacity":2,"load":4294967297,"draining":false})")
+          .ok());
+  EXPECT_FALSE(
+      decode_node(R"({"address":"a","rtmp":"b","capacity":-2147483649,"load":0,"draining":false})")
+          .ok());
+  auto most = decode_node(
+      R"({"address":"a","rtmp":"b","capacity":2147483647,"load":-2147483648,"draining":false})");
+  ASSERT_TRUE(most.ok());
+  EXPECT_EQ(most->capacity, 2147483647);
+  EXPECT_EQ(most->load, -2147483647 - 1);
+  auto largest = decode_stream(
+      R"({"id":"a","address":"x","session":"s","next_sequence":18446744073709551615,"discontinuities":0})");
+  ASSERT_TRUE(largest.ok());
+  EXPECT_EQ(largest->next_sequence, UINT64_MAX);
+}
+
 TEST(RedisUrl, Forms) {
   auto a = parse_redis_url("redis://127.0.0.1:6390/2");
   ASSERT_TRUE(a.ok());
