@@ -1,11 +1,17 @@
 #include "http/http_server.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -28,6 +34,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -69,7 +76,54 @@ RequestHead request_head(const bhttp::request_header<>& req) {
   return head;
 }
 
+// Sends `length` bytes of `file` from `offset` with sendfile(2), waiting for the socket to
+// drain between calls; a client that takes nothing for 60 s is given up.
+asio::awaitable<boost::system::error_code> send_file(beast::tcp_stream& stream,
+                                                     const FileBody& file, std::uint64_t offset,
+                                                     std::uint64_t length) {
+  auto& socket = stream.socket();
+  boost::system::error_code ec;
+  socket.native_non_blocking(true, ec);
+  if (ec) co_return ec;
+  asio::steady_timer stall(socket.get_executor());
+  while (length > 0) {
+    auto from = static_cast<off_t>(offset);
+    const ssize_t sent = ::sendfile(socket.native_handle(), file.fd(), &from,
+                                    std::min<std::uint64_t>(length, 1u << 20));
+    if (sent > 0) {
+      offset += static_cast<std::uint64_t>(sent);
+      length -= static_cast<std::uint64_t>(sent);
+      continue;
+    }
+    if (sent == 0) co_return asio::error::make_error_code(asio::error::eof);  // file shrank
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN)
+      co_return boost::system::error_code(errno, boost::system::system_category());
+    stall.expires_after(std::chrono::seconds(60));
+    const auto woke = co_await (socket.async_wait(tcp::socket::wait_write, kUseTuple) ||
+                                stall.async_wait(kUseTuple));
+    if (woke.index() == 1) co_return asio::error::make_error_code(asio::error::timed_out);
+    if (const auto [wait_error] = std::get<0>(woke); wait_error) co_return wait_error;
+  }
+  co_return boost::system::error_code{};
+}
+
 }  // namespace
+
+std::shared_ptr<const FileBody> FileBody::open(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return nullptr;
+  }
+  return std::shared_ptr<const FileBody>(new FileBody(fd, static_cast<std::uint64_t>(st.st_size)));
+}
+
+FileBody::~FileBody() {
+  ::close(fd_);
+}
 
 HttpServer::HttpServer(asio::io_context& io, const tcp::endpoint& endpoint,
                        const HttpConfig& config, HttpCounters& counters, HttpHandler handler)
@@ -151,7 +205,8 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
                                     {"Access-Control-Expose-Headers", kExposedHeaders}};
     std::optional<std::uint64_t> content_length;
     std::string content_range;
-    std::string_view body;  // points into reply.bytes or reply.text
+    std::string_view body;                          // points into reply.bytes or reply.text
+    std::uint64_t file_first = 0, file_length = 0;  // the part of reply.file to send
     HttpReply reply;
     if (req.method() == bhttp::verb::options) {
       status = 204;
@@ -181,40 +236,47 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
       for (const auto& [name, value] : reply.headers)
         fields.emplace_back(name, value);
       if (reply.accept_ranges) fields.emplace_back("Accept-Ranges", "bytes");
-      if (reply.bytes) {
-        const auto& data = *reply.bytes;
-        std::uint64_t first = 0, last = data.size() - 1;
+      if (reply.bytes || reply.file) {
+        const std::uint64_t size = reply.bytes ? reply.bytes->size() : reply.file->size();
+        std::uint64_t first = 0, last = size - 1;
         if (reply.accept_ranges && !range.empty()) {
-          if (auto r = parse_range(range, data.size())) {
+          if (auto r = parse_range(range, size)) {
             status = 206;
             first = r->first;
             last = r->last;
-            content_range = fmt::format("bytes {}-{}/{}", first, last, data.size());
+            content_range = fmt::format("bytes {}-{}/{}", first, last, size);
           } else {
             status = 416;
-            content_range = fmt::format("bytes */{}", data.size());
+            content_range = fmt::format("bytes */{}", size);
             first = 1, last = 0;  // empty body
           }
           fields.emplace_back("Content-Range", content_range);
         }
-        if (last + 1 > first) {
-          body = std::string_view(reinterpret_cast<const char*>(data.data()) + first,
+        if (last + 1 > first && reply.bytes) {
+          body = std::string_view(reinterpret_cast<const char*>(reply.bytes->data()) + first,
                                   last - first + 1);
+        } else if (last + 1 > first) {
+          file_first = first;
+          file_length = last - first + 1;
         }
       } else {
         body = reply.text;
       }
-      content_length = body.size();
+      content_length = body.size() + file_length;
     }
     const std::string head =
         response_head(status, req.version(), keep_alive, fields, content_length);
-    if (req.method() == bhttp::verb::head) body = {};
+    if (req.method() == bhttp::verb::head) body = {}, file_length = 0;
 
     // Header and body leave in one gathered write (the body is not copied), unless the reply
     // asks for its header to go first.
     stream.expires_after(std::chrono::seconds(60));
     boost::system::error_code werr;
-    if (reply.header_first && body.size() > kHeaderFirstBody) {
+    if (file_length > 0) {
+      std::tie(werr, std::ignore) =
+          co_await asio::async_write(stream, asio::buffer(head), kWhole, kUseTuple);
+      if (!werr) werr = co_await send_file(stream, *reply.file, file_first, file_length);
+    } else if (reply.header_first && body.size() > kHeaderFirstBody) {
       std::tie(werr, std::ignore) =
           co_await asio::async_write(stream, asio::buffer(head), kWhole, kUseTuple);
       if (!werr)
@@ -224,7 +286,7 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
       const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(body)};
       std::tie(werr, std::ignore) = co_await asio::async_write(stream, buffers, kWhole, kUseTuple);
     }
-    if (!werr) counters_.bytes_out.fetch_add(body.size(), std::memory_order_relaxed);
+    if (!werr) counters_.bytes_out.fetch_add(body.size() + file_length, std::memory_order_relaxed);
     if (werr) break;
     if (!keep_alive) break;
   }

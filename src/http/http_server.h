@@ -10,7 +10,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
+#include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,12 +44,31 @@ struct HttpRequest {
   std::string_view remote;          // the client's IP address
 };
 
+// A body sent from an open file with sendfile(2): the server holds no copy of it, however
+// many readers there are and however slowly they read.
+class FileBody {
+ public:
+  // nullptr if the file cannot be opened or is not a regular file.
+  static std::shared_ptr<const FileBody> open(const std::filesystem::path& path);
+  FileBody(const FileBody&) = delete;
+  FileBody& operator=(const FileBody&) = delete;
+  ~FileBody();
+  int fd() const { return fd_; }
+  std::uint64_t size() const { return size_; }
+
+ private:
+  FileBody(int fd, std::uint64_t size) : fd_(fd), size_(size) {}
+  int fd_;
+  std::uint64_t size_;
+};
+
 struct HttpReply {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string cache_control = "no-cache";
-  std::string text;          // the body, unless `bytes` is set
-  media::SharedBytes bytes;  // an immutable shared body (segments), sent without a copy
+  std::string text;                      // the body, unless `bytes` is set
+  media::SharedBytes bytes;              // an immutable shared body (segments), sent without a copy
+  std::shared_ptr<const FileBody> file;  // or a body on disk (recordings)
   bool accept_ranges = false;
   // Send the header in a write of its own before a large body. For answers that waited on a
   // shared upstream fetch: all the waiters then learn at once that their answer has come,

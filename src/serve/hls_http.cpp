@@ -197,13 +197,13 @@ http::HttpReply recording_file(const ServeContext& ctx, const http::Route& route
           : store::segment_name(route.playback_id, route.rendition, route.sequence,
                                 route.kind == http::RouteKind::kRecordingFmp4Segment);
   const auto path = ctx.recorder->local_file(name);
-  // Small files from the page cache: read here rather than hopping threads.
-  auto bytes = path ? store::read_file(*path, 1ull << 30) : std::nullopt;
-  if (!bytes) return http::not_streaming("");
+  // Sent from the file (sendfile): a reader costs a descriptor, not a copy of the file.
+  auto file = path ? http::FileBody::open(*path) : nullptr;
+  if (!file) return http::not_streaming("");
   http::HttpReply r;
   r.content_type = http::content_type(route.kind);
   r.cache_control = http::cache_control(route.kind);
-  r.bytes = std::make_shared<const std::vector<std::uint8_t>>(std::move(*bytes));
+  r.file = std::move(file);
   r.accept_ranges = true;
   return r;
 }

@@ -5,6 +5,8 @@ for byte: each live segment is fetched while it is in the live window. With hls.
 or low-latency the recording is fMP4: segments after their init segments."""
 
 import os
+import re
+import socket
 import subprocess
 import threading
 import time
@@ -134,6 +136,50 @@ class LocalRecording(SluiceTestCase):
         self.assertEqual((video["width"], video["height"]), (426, 240))
         self.assertGreater(float(probe["format"]["duration"]), 8)
         self.assertEqual(sluice.metric("sluice_dvr_segments_dropped_total"), 0)
+
+    def test_slow_readers_of_a_recording_hold_no_copy_of_it(self):
+        sluice = self.start_sluice("--hls-endlist-delay", "1")
+        key = "dvr-readers"
+        playback_id = sluice.playback_id(key)
+        # 8 Mb/s in 2 s segments: about 2 MB each.
+        publisher = self.track(ffmpeg_publish(
+            sluice.rtmp_url(key), self.path("ffmpeg.log"), seconds=7,
+            extra_out=("-b:v", "8M", "-minrate", "8M", "-maxrate", "8M", "-bufsize", "2M",
+                       "-x264-params", "nal-hrd=cbr")))
+        self.assertEqual(publisher.wait(60), 0)
+        recording = wait_until(lambda: [r for r in sluice.recordings()
+                                        if r["playback_id"] == playback_id and r["finished"]],
+                               30, what="the recording")[0]
+        uri = recorded_uris(sluice.get(recording["playlist"])[2].decode())[1]
+        path = f"/recordings/{playback_id}/{uri}"
+        whole = sluice.get(path)[2]
+        self.assertGreater(len(whole), 1_500_000)
+        status, headers, part = sluice.get(path, headers={"Range": "bytes=1000-1999"})
+        self.assertEqual((status, headers["Content-Range"], part),
+                         (206, f"bytes 1000-1999/{len(whole)}", whole[1000:2000]))
+
+        def rss():
+            with open(f"/proc/{sluice.pid}/status") as f:
+                return int(re.search(r"VmRSS:\s+(\d+) kB", f.read())[1]) * 1024
+
+        before = rss()
+        stalled = []
+        request = f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        try:
+            for _ in range(200):
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.connect(("127.0.0.1", sluice.http_port))
+                s.sendall(request * 2)  # two pipelined reads, never read
+                stalled.append(s)
+            time.sleep(3)
+            grown = rss() - before
+            # A copy per reader would be 200 x 2 MB; the answers come from the file.
+            self.assertLess(grown, 60 * 1024 * 1024, f"RSS grew {grown / 1e6:.0f} MB")
+            self.assertEqual(sluice.get(path)[2], whole)
+        finally:
+            for s in stalled:
+                s.close()
 
     def test_low_latency_streams_are_recorded_in_fmp4(self):
         sluice = self.start_sluice("--hls-format", "low-latency", "--hls-endlist-delay", "1")
