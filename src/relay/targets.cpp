@@ -50,7 +50,10 @@ std::string destination_url(const std::string& url_template, std::string_view ke
 TargetList relay_targets(std::string_view query, const Destinations& destinations,
                          const RelayPolicy& policy) {
   TargetList out;
-  auto params = boost::urls::parse_query(query);
+  // Boost 1.81's parse_query measures its input again with strlen (boostorg/url#946): it reads
+  // past a view that is not NUL-terminated, and parses what follows. Give it a string.
+  const std::string terminated(query);
+  auto params = boost::urls::parse_query(terminated);
   if (!params) {
     out.refused.push_back("publish options are not a valid query string");
     return out;
@@ -127,7 +130,10 @@ Result<RtmpUrl> parse_rtmp_url(std::string_view text) {
     url.port = parsed->port_number();
   }
   std::string_view path = parsed->encoded_path();
-  if (path.starts_with('/')) path.remove_prefix(1);
+  // After an authority a path is empty or starts with '/'. Boost 1.81 takes junk after the
+  // port for the path (boostorg/url#680): "h:1935x/a/b" would connect to app "x".
+  if (!path.starts_with('/')) return bad("expected /app/stream");
+  path.remove_prefix(1);
   const auto slash = path.find('/');
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == path.size()) {
     return bad("expected /app/stream");

@@ -42,6 +42,12 @@ TEST(RelayTargets, MalformedKeysAreRefused) {
   EXPECT_TRUE(relay_targets("", {}, {}).targets.empty());
 }
 
+// Found by fuzz_relay_targets: Boost.URL read the query up to a NUL, past the view's end.
+TEST(RelayTargets, OptionsEndWhereTheirViewEnds) {
+  const std::string_view options = std::string_view("youtube=ab").substr(0, 9);
+  EXPECT_EQ(relay_targets(options, {}, {}).targets.at(0).url, "rtmp://a.rtmp.youtube.com/live2/a");
+}
+
 TEST(RelayTargets, TemplatesAreConfigurable) {
   Destinations d;
   d.youtube = "rtmp://127.0.0.1:1940/live2/{key}";
@@ -62,7 +68,9 @@ TEST(RtmpUrl, Parses) {
   ASSERT_TRUE(plain);
   EXPECT_EQ(plain->port, 1935);
   EXPECT_EQ(plain->tc_url, "rtmp://a.rtmp.youtube.com/live2");
-  for (const char* bad : {"http://h/a/b", "rtmp://h/app", "rtmp:///a/b", "rtmp://h:0/a/b", "x"}) {
+  // "h:1935x" found by fuzz_relay_targets: Boost.URL took "x" for the start of the path.
+  for (const char* bad : {"http://h/a/b", "rtmp://h/app", "rtmp:///a/b", "rtmp://h:0/a/b", "x",
+                          "rtmp://h:1935x/a/b", "rtmps://h:443s://h/a/b"}) {
     EXPECT_FALSE(parse_rtmp_url(bad)) << bad;
   }
 }
