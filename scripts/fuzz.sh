@@ -9,6 +9,8 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWit
   -DSLUICE_ONLY_PROTO=ON -DSLUICE_FUZZ=ON -DSLUICE_TESTS=OFF >/dev/null
 cmake --build build-fuzz -j "$(nproc)"
 mkdir -p fuzz/artifacts
+# The fuzz build recovers from UBSan reports by default: here each one fails the target.
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 shopt -s nullglob
 targets=(build-fuzz/fuzz_*)
 if [ ${#targets[@]} = 0 ]; then
