@@ -63,4 +63,74 @@ std::optional<http::HlsDirectives> next_part_request(std::string_view playlist) 
   return next;
 }
 
+std::optional<LiveWindow> live_window(std::string_view playlist) {
+  LiveWindow window;
+  std::uint64_t segments = 0;
+  bool has_sequence = false;
+  const auto number_in = [](std::string_view line, std::string_view key) -> std::optional<double> {
+    const auto at = line.find(key);
+    if (at == std::string_view::npos) return std::nullopt;
+    line.remove_prefix(at + key.size());
+    double value = 0;
+    const auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), value);
+    if (ec != std::errc{} || end == line.data() || !(value > 0)) return std::nullopt;
+    return value;
+  };
+  while (!playlist.empty()) {
+    const auto eol = playlist.find('\n');
+    std::string_view line = playlist.substr(0, eol);
+    playlist = eol == std::string_view::npos ? std::string_view{} : playlist.substr(eol + 1);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    if (line.empty()) continue;
+    if (line == "#EXT-X-ENDLIST") return std::nullopt;
+    if (constexpr std::string_view tag = "#EXT-X-MEDIA-SEQUENCE:"; line.starts_with(tag)) {
+      window.first_segment = number_after(line, tag);
+      has_sequence = window.first_segment < kNumberLimit;
+    } else if (constexpr std::string_view tag = "#EXT-X-TARGETDURATION:"; line.starts_with(tag)) {
+      window.target_s = number_in(line, ":").value_or(0);
+    } else if (line.starts_with("#EXT-X-PART-INF:")) {
+      window.part_target_s = number_in(line, "PART-TARGET=").value_or(0);
+    } else if (constexpr std::string_view tag = "#EXT-X-SKIP:SKIPPED-SEGMENTS=";
+               line.starts_with(tag)) {
+      segments += std::min(number_after(line, tag), kNumberLimit);
+    } else if (line.starts_with("#EXT-X-PART:") || line.starts_with("#EXT-X-PRELOAD-HINT:")) {
+      const auto uri = line.find("URI=\"part");
+      if (uri == std::string_view::npos) continue;
+      const std::uint64_t part = number_after(line.substr(uri), "URI=\"part");
+      if (part >= kNumberLimit) return std::nullopt;
+      if (line.starts_with("#EXT-X-PART:")) {
+        if (!window.first_part) window.first_part = part;
+      } else {
+        window.next_part = part;
+      }
+    } else if (line.front() != '#') {
+      ++segments;
+    }
+  }
+  if (!has_sequence || !(window.target_s > 0) || segments >= kNumberLimit) return std::nullopt;
+  window.next_segment = window.first_segment + segments;
+  if (window.next_segment >= kNumberLimit) return std::nullopt;
+  if (!window.next_part && window.first_part) window.next_part = window.first_part;
+  return window;
+}
+
+bool surely_absent(const LiveWindow& window, http::RouteKind kind, std::uint64_t number,
+                   double age_s) {
+  // The server keeps a few segments past its window for players a playlist behind, and parts
+  // as long again as it lists them; this margin is more than either.
+  constexpr std::uint64_t kMargin = 4;
+  // How many segments or parts can have been made since the playlist was read.
+  const auto made_since = [&](double each_s) {
+    return each_s > 0 ? static_cast<std::uint64_t>(std::min(age_s / each_s, 1e6)) : 1'000'000;
+  };
+  if (kind == http::RouteKind::kSegment || kind == http::RouteKind::kFmp4Segment) {
+    if (window.first_segment > kMargin && number < window.first_segment - kMargin) return true;
+    return number > window.next_segment + kMargin + made_since(window.target_s);
+  }
+  if (kind != http::RouteKind::kPart || !window.first_part || !window.next_part) return false;
+  const std::uint64_t kept = *window.next_part - *window.first_part + 1 + kMargin;
+  if (*window.first_part > kept && number < *window.first_part - kept) return true;
+  return number > *window.next_part + kMargin + made_since(window.part_target_s);
+}
+
 }  // namespace sluice::route

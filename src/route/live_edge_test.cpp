@@ -68,5 +68,49 @@ TEST(LiveEdge, NothingToAskWhereTheNumbersReachPastWhatADirectiveCarries) {
                         tail));
 }
 
+constexpr std::string_view kLive =
+    "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-VERSION:9\n"
+    "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5\n"
+    "#EXT-X-PART-INF:PART-TARGET=0.500\n#EXT-X-MEDIA-SEQUENCE:100\n"
+    "#EXTINF:2.000,\n100.m4s\n"
+    "#EXT-X-PART:DURATION=0.500,URI=\"part404.m4s\",INDEPENDENT=YES\n"
+    "#EXT-X-PART:DURATION=0.500,URI=\"part405.m4s\"\n#EXTINF:1.000,\n101.m4s\n"
+    "#EXT-X-PART:DURATION=0.500,URI=\"part406.m4s\",INDEPENDENT=YES\n"
+    "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part407.m4s\"\n";
+
+TEST(LiveWindow, ReadsWhatTheServerHolds) {
+  const auto window = live_window(kLive);
+  ASSERT_TRUE(window);
+  EXPECT_EQ(window->first_segment, 100u);
+  EXPECT_EQ(window->next_segment, 102u);
+  EXPECT_EQ(window->first_part, 404u);
+  EXPECT_EQ(window->next_part, 407u);
+  EXPECT_EQ(window->target_s, 2);
+  EXPECT_EQ(window->part_target_s, 0.5);
+  EXPECT_FALSE(live_window(std::string(kLive) + "#EXT-X-ENDLIST\n"));
+  EXPECT_FALSE(live_window("#EXTM3U\n#EXTINF:2.0,\n1.ts\n"));  // no sequence, no target
+}
+
+TEST(LiveWindow, NamesFarOutsideTheWindowAreSurelyAbsent) {
+  const auto window = *live_window(kLive);
+  using http::RouteKind;
+  // Segments: kept a few past the window; made one per target duration since it was read.
+  EXPECT_TRUE(surely_absent(window, RouteKind::kFmp4Segment, 95, 0));
+  EXPECT_FALSE(surely_absent(window, RouteKind::kFmp4Segment, 96, 0));
+  EXPECT_FALSE(surely_absent(window, RouteKind::kFmp4Segment, 106, 0));
+  EXPECT_TRUE(surely_absent(window, RouteKind::kFmp4Segment, 107, 0));
+  EXPECT_FALSE(surely_absent(window, RouteKind::kFmp4Segment, 107, 2.5));  // read 2.5 s ago
+  EXPECT_TRUE(surely_absent(window, RouteKind::kSegment, 1'000'000, 0));
+  EXPECT_TRUE(surely_absent(window, RouteKind::kSegment, ~0ull, 0));
+  // Parts: kept as long again as listed.
+  EXPECT_TRUE(surely_absent(window, RouteKind::kPart, 395, 0));
+  EXPECT_FALSE(surely_absent(window, RouteKind::kPart, 396, 0));
+  EXPECT_FALSE(surely_absent(window, RouteKind::kPart, 411, 0));
+  EXPECT_TRUE(surely_absent(window, RouteKind::kPart, 412, 0));
+  EXPECT_FALSE(surely_absent(window, RouteKind::kPart, 412, 1));
+  // Init segments are not judged.
+  EXPECT_FALSE(surely_absent(window, RouteKind::kInitSegment, 1'000'000, 0));
+}
+
 }  // namespace
 }  // namespace sluice::route

@@ -44,12 +44,16 @@ class ObjectCache {
   void erase(const std::string& key);
   CacheStats stats() const;
   std::size_t budget() const { return budget_; }
+  // The memory an entry really takes: body, key (twice), the object, and every block the
+  // cache's containers allocate for it. The budget counts this.
+  static std::size_t entry_cost(const std::string& key, const CachedObject& object);
 
  private:
   using Order = std::list<std::string>;  // most recently used first
   struct Slot {
     CachedPtr object;
     Order::iterator position;
+    std::size_t cost;  // entry_cost when it was put
   };
   void evict_to(std::size_t limit);     // mutex_ held
   void remove(const std::string& key);  // mutex_ held

@@ -119,7 +119,10 @@ struct Origin::Impl {
           (u.key != u.live_key || parts_seen(u.live_key) == parts_before)) {
         cache.put(u.key, object);
       }
-      if (!u.live_key.empty() && object->status == 200) maybe_follow(u, *object->body);
+      if (!u.live_key.empty() && object->status == 200) {
+        learn_window(u.live_key, *object->body);
+        maybe_follow(u, *object->body);
+      }
       result.object = std::move(object);
     } else if (response->status == 400 || response->status == 503) {
       // The server's word on a low-latency request (too far ahead; not ready within its hold
@@ -133,6 +136,50 @@ struct Origin::Impl {
       result.error = "upstream answered " + std::to_string(response->status) + "\n";
     }
     flights.finish(u.key, flight, std::move(result));
+  }
+
+  // The live window of each live media playlist (by its live key), from the newest answer
+  // seen: requests for segments or parts far outside it are answered without going upstream,
+  // so a client asking for made-up names costs the servers nothing.
+  struct KnownWindow {
+    LiveWindow window;
+    Clock::time_point read_at;
+  };
+  std::mutex window_mutex;                     // guards windows and windows_swept
+  std::map<std::string, KnownWindow> windows;  // by live key
+  std::size_t windows_swept = 0;               // their number after the last sweep
+  static constexpr auto kWindowUsable = std::chrono::seconds(30);
+
+  void learn_window(const std::string& live_key, const media::Bytes& text) {
+    const auto window =
+        live_window(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
+    const auto now = Clock::now();
+    std::lock_guard lock(window_mutex);
+    if (!window) {
+      windows.erase(live_key);  // ended
+      return;
+    }
+    auto& known = windows[live_key];
+    // Answers may arrive out of order: an older window never replaces a newer one.
+    if (known.read_at == Clock::time_point{} ||
+        std::pair(window->next_segment, window->next_part.value_or(0)) >=
+            std::pair(known.window.next_segment, known.window.next_part.value_or(0))) {
+      known = {*window, now};
+    }
+    if (windows.size() > 2 * windows_swept + 64) {
+      std::erase_if(windows, [&](const auto& e) { return now - e.second.read_at > kWindowUsable; });
+      windows_swept = windows.size();
+    }
+  }
+
+  bool outside_window(const std::string& live_key, RouteKind kind, std::uint64_t number) {
+    std::lock_guard lock(window_mutex);
+    auto it = windows.find(live_key);
+    if (it == windows.end()) return false;
+    const auto age = Clock::now() - it->second.read_at;
+    if (age > kWindowUsable) return false;
+    return surely_absent(it->second.window, kind, number,
+                         std::chrono::duration<double>(age).count());
   }
 
   // Joins the fetch of `u` in flight, or starts one. `started` tells which.
@@ -385,6 +432,15 @@ struct Origin::Impl {
     // Keyed by publish session too: after a move or a republish the master playlist may list
     // other renditions, so nothing cached from the previous session may answer for the new.
     const std::string session_path = entry->session + " " + u.path;
+    if (route.kind == RouteKind::kSegment || route.kind == RouteKind::kFmp4Segment ||
+        route.kind == RouteKind::kPart) {
+      const std::string live_key =
+          entry->session + " /" + route.playback_id + "/" + route.rendition + "/index.m3u8";
+      if (outside_window(live_key, route.kind, route.sequence)) {
+        counters.outside_window.fetch_add(1, std::memory_order_relaxed);
+        co_return http::not_streaming("");
+      }
+    }
     if (route.kind == RouteKind::kMediaPlaylist) {
       viewers.seen(route.playback_id, req.remote);
       const auto directives = http::parse_hls_directives(req.target);
@@ -476,6 +532,9 @@ struct Origin::Impl {
         "Requests that waited for another request's upstream fetch.", counters.coalesced.load());
     add("sluice_origin_unknown_stream_total", "counter",
         "Requests for streams not in the registry.", counters.unknown.load());
+    add("sluice_origin_outside_window_total", "counter",
+        "Requests for segments or parts far outside a live window, answered 404 locally.",
+        counters.outside_window.load());
     add("sluice_origin_upstream_requests_total", "counter", "Requests sent to servers.",
         upstream.requests());
     add("sluice_origin_upstream_errors_total", "counter",

@@ -46,11 +46,12 @@ struct OriginConfig {
 };
 
 struct OriginCounters {
-  std::atomic<std::uint64_t> hits{0};       // fresh from cache
-  std::atomic<std::uint64_t> stale{0};      // stale from cache (revalidating or upstream down)
-  std::atomic<std::uint64_t> misses{0};     // started an upstream request
-  std::atomic<std::uint64_t> coalesced{0};  // waited for another request's upstream fetch
-  std::atomic<std::uint64_t> unknown{0};    // stream not in the registry
+  std::atomic<std::uint64_t> hits{0};            // fresh from cache
+  std::atomic<std::uint64_t> stale{0};           // stale from cache (revalidating or upstream down)
+  std::atomic<std::uint64_t> misses{0};          // started an upstream request
+  std::atomic<std::uint64_t> coalesced{0};       // waited for another request's upstream fetch
+  std::atomic<std::uint64_t> unknown{0};         // stream not in the registry
+  std::atomic<std::uint64_t> outside_window{0};  // far outside a live window: 404 locally
   std::atomic<std::uint64_t> upstream_errors{0};
   std::atomic<std::uint64_t> follows{0};  // upstream requests following live playlists
   std::atomic<std::int64_t> held{0};      // client requests waiting on a held upstream request

@@ -76,6 +76,21 @@ class LowLatencyThroughOrigin(SluiceTestCase):
                          (200, "video/iso.segment", b"moof"))
         self.assertEqual(origin.get(segment)[1]["X-Cache"], "HIT")
 
+        # Names far outside the live window are answered without asking the server: made-up
+        # names cost it nothing.
+        last_segment = int(pl.segments[-1]["uri"].split(".")[0])
+        last_part = int(part["uri"][len("part"):].split(".")[0])
+        names = ([f"{last_segment - 50 - i}.m4s" for i in range(100)]
+                 + [f"{last_segment + 50 + i}.m4s" for i in range(100)]
+                 + [f"part{last_part - 200 - i}.m4s" for i in range(100)]
+                 + [f"part{last_part + 200 + i}.m4s" for i in range(100)])
+        upstream, follows = origin.metrics(UPSTREAM, FOLLOW)
+        for name in names:
+            self.assertEqual(origin.get(f"/{pid}/source/{name}")[0], 404, name)
+        upstream_after, follows_after = origin.metrics(UPSTREAM, FOLLOW)
+        self.assertLessEqual((upstream_after - upstream) - (follows_after - follows), 5)
+        self.assertGreaterEqual(origin.metric("sluice_origin_outside_window_total"), 395)
+
         # A blocking reload through the origin: held until the part exists, then answered
         # with the server's Cache-Control (cacheable, the URL names a future state).
         pl, _ = self.playlist(origin, source)
