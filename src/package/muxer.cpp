@@ -192,16 +192,23 @@ Status Muxer::write_audio(std::span<const std::uint8_t> raw_aac, std::int64_t dt
   if (audio_index_ < 0) return make_error(Errc::kUnsupported, "muxer: no audio track");
   if (auto st = check_size(raw_aac); !st) return st;
   auto [dts, pts] = ticks(audio_index_, dts_ms, dts_ms);
-  if (container_ == Container::kFmp4) {
-    // Millisecond timestamps jitter around the true 1024-sample spacing; MP4 sample times are
-    // exact, so keep the spacing exact unless the stream really jumps.
+  if (last_audio_dts_ != INT64_MIN) {
+    // AAC frames follow each other without overlap: a frame stamped before the end of the last
+    // (an encoder that repeats a timestamp, as GStreamer's flvmux does under load) starts
+    // where the last ends. In MP4, whose sample times are exact, so does one within the
+    // millisecond jitter after it.
     const std::int64_t expected = last_audio_dts_ + audio_frame_ticks_;
-    const std::int64_t slack = av_rescale_q(2, kMillis, ctx_->streams[audio_index_]->time_base);
-    if (last_audio_dts_ != INT64_MIN && std::abs(dts - expected) <= slack) {
+    const std::int64_t slack =
+        container_ == Container::kFmp4
+            ? av_rescale_q(2, kMillis, ctx_->streams[audio_index_]->time_base)
+            : 0;
+    if (dts < expected || dts - expected <= slack) {
       dts = pts = expected;
       last_dts_[audio_index_] = dts;
     }
-    last_audio_dts_ = dts;
+  }
+  last_audio_dts_ = dts;
+  if (container_ == Container::kFmp4) {
     return submit(audio_index_, raw_aac, dts, pts, audio_frame_ticks_, true);
   }
   if (adts_config_) {
@@ -229,8 +236,11 @@ std::pair<std::int64_t, std::int64_t> Muxer::ticks(int stream_index, std::int64_
       av_rescale_q(std::max<std::int64_t>(0, dts_ms + kTimestampOffsetMs), kMillis, tb);
   std::int64_t pts =
       av_rescale_q(std::max<std::int64_t>(0, pts_ms + kTimestampOffsetMs), kMillis, tb);
+  // DTS rise by a millisecond at least: a one-tick step would vanish in a reader's coarser
+  // time base and give it two frames at one DTS.
   std::int64_t& last = last_dts_[stream_index];
-  if (last != INT64_MIN && dts <= last) dts = last + 1;
+  if (last != INT64_MIN && dts <= last)
+    dts = last + std::max<std::int64_t>(1, av_rescale_q(1, kMillis, tb));
   last = dts;
   return {dts, std::max(pts, dts)};
 }
