@@ -9,5 +9,7 @@ case "$kind" in
   asan)    dir=${2:-build-asan};  args=(-DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON) ;;
   *) echo "usage: $0 [release|debug|asan] [build-dir]" >&2; exit 2 ;;
 esac
-cmake -S . -B "$dir" -G Ninja "${args[@]}" >/dev/null
+# Tests always on, even in a build directory once configured without them: a test run that
+# builds here must find its tests.
+cmake -S . -B "$dir" -G Ninja "${args[@]}" -DSLUICE_TESTS=ON >/dev/null
 cmake --build "$dir" -j "$(nproc)"
