@@ -14,6 +14,7 @@ import urllib.request
 
 from harness import (Origin, Redis, Sluice, SluiceTestCase, ffmpeg_publish, ffprobe_json,
                      parse_media_playlist, wait_until)
+from llhls import Playlist, part_number, validate
 
 TTL = "3"  # seconds: a dead server's entries vanish quickly in tests
 
@@ -21,12 +22,12 @@ TTL = "3"  # seconds: a dead server's entries vanish quickly in tests
 class Fleet(SluiceTestCase):
     hls_format = "mpegts"  # these tests read MPEG-TS segments
 
-    def start_fleet(self, servers=2, ladder="source"):
+    def start_fleet(self, servers=2, ladder="source", hls_format=None):
         self.redis = self.track(Redis(self.workdir))
         fleet_args = ("--registry", self.redis.url, "--registry-ttl", TTL,
                       "--registry-resync", "0.5")
         self.servers = [self.track(Sluice(self.path(f"server{i}"), *fleet_args, ladder=ladder,
-                                          hls_format=self.hls_format))
+                                          hls_format=hls_format or self.hls_format))
                         for i in range(servers)]
         self.origin = self.track(Origin(self.workdir, *fleet_args))
         return self.servers
@@ -180,6 +181,49 @@ class Fleet(SluiceTestCase):
         # The first server's late withdraw (after its grace period) must not hide the stream:
         # its renewals stop at its next heartbeat, as the second server holds the key now.
         wait_until(lambda: "no longer renewing" in a.output(), 5, what="the old server to let go")
+
+    def test_low_latency_stream_moves_and_its_parts_continue(self):
+        a, b = self.start_fleet(hls_format="low-latency")
+        key = "moving-ll"
+        pid = a.playback_id(key)
+        path = f"/{pid}/source/index.m3u8"
+        pub = self.publish(a, key, 9, "pub-a.log")
+        wait_until(lambda: self.origin.get(path)[0] == 200
+                   and len(Playlist(self.origin.get(path)[2].decode()).segments) >= 2, 30,
+                   what="a low-latency playlist via the origin")
+        pub.wait(30)
+        on_a = Playlist(a.get(path)[2].decode())
+        last_part_a = max(part_number(p["uri"]) for _, _, p in on_a.all_parts())
+        self.publish(b, key, 14, "pub-b.log")
+
+        seen_endlist = []
+
+        def from_b():
+            status, _, body = self.origin.get(path)
+            if status != 200:
+                return None
+            pl = Playlist(body.decode())
+            seen_endlist.append(pl.ended)
+            return pl if pl.segments and pl.segments[-1]["msn"] > on_a.next_msn else None
+
+        pl = wait_until(from_b, 40, interval=0.2, what="the second server's parts via the origin")
+        self.assertFalse(any(seen_endlist), "players polling through the move saw ENDLIST")
+        self.assertEqual(validate(pl, 2), [], pl.text)
+        # Numbering continues: segments after the first server's, parts after its last part,
+        # with a discontinuity at the move.
+        self.assertIn("#EXT-X-DISCONTINUITY", pl.text)
+        msns = [s["msn"] for s in pl.segments]
+        self.assertEqual(msns, list(range(msns[0], msns[0] + len(msns))))
+        parts_b = [part_number(p["uri"]) for msn, _, p in pl.all_parts() if msn >= on_a.next_msn]
+        self.assertTrue(parts_b and min(parts_b) > last_part_a, (last_part_a, parts_b[:3]))
+        # A blocking request for the next part is held and answered from the second server.
+        msn, index = pl.last_position()
+        status, _, body = self.origin.get(f"{path}?_HLS_msn={msn}&_HLS_part={index + 1}",
+                                          timeout=20)
+        self.assertEqual(status, 200)
+        self.assertTrue(Playlist(body.decode()).has(msn, index + 1))
+        status, _, data = self.origin.get(f"/{pid}/source/{pl.all_parts()[-1][2]['uri']}")
+        self.assertEqual((status, data[4:8]), (200, b"moof"))
 
     def test_redis_restart_mid_stream(self):
         a, _ = self.start_fleet()
