@@ -21,6 +21,15 @@ std::uint64_t number_after(std::string_view line, std::string_view prefix) {
   return std::min(value, kNumberLimit);
 }
 
+// The next line of `text` without its line ending, consumed.
+std::string_view next_line(std::string_view& text) {
+  const auto eol = text.find('\n');
+  std::string_view line = text.substr(0, eol);
+  text = eol == std::string_view::npos ? std::string_view{} : text.substr(eol + 1);
+  if (line.ends_with('\r')) line.remove_suffix(1);
+  return line;
+}
+
 }  // namespace
 
 std::optional<http::HlsDirectives> next_part_request(std::string_view playlist) {
@@ -29,10 +38,7 @@ std::optional<http::HlsDirectives> next_part_request(std::string_view playlist) 
   std::uint64_t trailing_parts = 0;  // parts after the last whole segment
   bool any_part = false, can_block = false, can_skip = false;
   while (!playlist.empty()) {
-    const auto eol = playlist.find('\n');
-    std::string_view line = playlist.substr(0, eol);
-    playlist = eol == std::string_view::npos ? std::string_view{} : playlist.substr(eol + 1);
-    if (line.ends_with('\r')) line.remove_suffix(1);
+    const std::string_view line = next_line(playlist);
     if (line.empty()) continue;
     if (line == "#EXT-X-ENDLIST") return std::nullopt;
     if (constexpr std::string_view tag = "#EXT-X-MEDIA-SEQUENCE:"; line.starts_with(tag)) {
@@ -77,10 +83,7 @@ std::optional<LiveWindow> live_window(std::string_view playlist) {
     return value;
   };
   while (!playlist.empty()) {
-    const auto eol = playlist.find('\n');
-    std::string_view line = playlist.substr(0, eol);
-    playlist = eol == std::string_view::npos ? std::string_view{} : playlist.substr(eol + 1);
-    if (line.ends_with('\r')) line.remove_suffix(1);
+    const std::string_view line = next_line(playlist);
     if (line.empty()) continue;
     if (line == "#EXT-X-ENDLIST") return std::nullopt;
     if (constexpr std::string_view tag = "#EXT-X-MEDIA-SEQUENCE:"; line.starts_with(tag)) {

@@ -74,6 +74,13 @@ def recorded_uris(playlist_text):
     return [uri for _, uri, _ in parse_media_playlist(playlist_text)[1]]
 
 
+def constant_bitrate(rate):
+    """ffmpeg output options for x264 at a constant `rate` ("3M"), padded with filler data, so
+    segments have a known size."""
+    return ("-b:v", rate, "-minrate", rate, "-maxrate", rate, "-bufsize", rate,
+            "-x264-params", "nal-hrd=cbr")
+
+
 def decode_errors(url):
     """What ffmpeg reports decoding all of `url` (empty: every frame decoded cleanly)."""
     out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", url, "-f", "null", "-"],
@@ -144,8 +151,7 @@ class LocalRecording(SluiceTestCase):
         # 8 Mb/s in 2 s segments: about 2 MB each.
         publisher = self.track(ffmpeg_publish(
             sluice.rtmp_url(key), self.path("ffmpeg.log"), seconds=7,
-            extra_out=("-b:v", "8M", "-minrate", "8M", "-maxrate", "8M", "-bufsize", "2M",
-                       "-x264-params", "nal-hrd=cbr")))
+            extra_out=constant_bitrate("8M")))
         self.assertEqual(publisher.wait(60), 0)
         recording = wait_until(lambda: [r for r in sluice.recordings()
                                         if r["playback_id"] == playback_id and r["finished"]],
@@ -293,8 +299,7 @@ class S3Recording(SluiceTestCase):
         playback_id = sluice.playback_id(key)
         publisher = self.track(ffmpeg_publish(
             sluice.rtmp_url(key), self.path("ffmpeg.log"), seconds=24,
-            extra_out=("-b:v", "3M", "-minrate", "3M", "-maxrate", "3M", "-bufsize", "1M",
-                       "-x264-params", "nal-hrd=cbr")))
+            extra_out=constant_bitrate("3M")))
         wait_until(lambda: sluice.metric("sluice_dvr_uploads_total") >= 2, 30,
                    what="first uploads")
         # While the recording grows, its playlist in S3 is an EVENT playlist caches must not
