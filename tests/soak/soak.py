@@ -691,7 +691,42 @@ class Soak:
             print(f"  - {f}")
 
 
+def markdown(path, every=60):
+    """Markdown tables of a run's summary.json, for docs/reliability.md."""
+    s = json.load(open(path))
+    print("| process | RSS MiB min-max (mean) after warm-up | RSS dev from mean | fds | threads "
+          "| CPU (cores) |")
+    print("|---|---|---|---|---|---|")
+    for name, e in s["processes"].items():
+        if "rss_mean_mib" in e:
+            print(f"| {name} | {e['rss_min_mib']}-{e['rss_max_mib']} ({e['rss_mean_mib']}) | "
+                  f"{e['rss_dev_max']:.1%} | {e['fds_min']}-{e['fds_max']} | "
+                  f"{e['threads_min']}-{e['threads_max']} | {e['cpu_share']} |")
+    names = [n for n in s["processes"] if n.startswith("serve-") or n in ("proxy", "origin")]
+    print()
+    print("| t (s) | phase | " + " | ".join(f"{n} RSS/fds/thr" for n in names) + " |")
+    print("|---|---|" + "---|" * len(names))
+    times = sorted({row[0] for n in names for row in s["processes"][n]["series"]})
+    shown = -every
+    for t in times:
+        if t - shown < every:
+            continue
+        shown = t
+        cells = []
+        phase = ""
+        for n in names:
+            row = [r for r in s["processes"][n]["series"] if r[0] == t]
+            if row:
+                phase = row[0][1]
+                cells.append(f"{row[0][2] / 1024:.1f}/{row[0][3]}/{row[0][4]}")
+            else:
+                cells.append("-")
+        print(f"| {t} | {phase} | " + " | ".join(cells) + " |")
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--markdown":
+        return markdown(sys.argv[2])
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=10)
