@@ -14,8 +14,12 @@ Bytes BytesPool::take(std::size_t needed, std::size_t wanted) {
   {
     std::lock_guard lock(mutex_);
     auto best = free_.end();
+    // A buffer far larger than wanted is not handed out: a small part would pin a whole
+    // segment's memory for as long as it is retained.
+    const std::size_t largest = 2 * std::max(needed, wanted);
     for (auto it = free_.begin(); it != free_.end(); ++it) {
-      if (it->capacity() >= needed && (best == free_.end() || it->capacity() < best->capacity()))
+      if (it->capacity() >= needed && it->capacity() <= largest &&
+          (best == free_.end() || it->capacity() < best->capacity()))
         best = it;
     }
     if (best != free_.end()) {

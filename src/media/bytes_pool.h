@@ -20,8 +20,8 @@ class BytesPool {
   BytesPool(std::size_t max_buffers, std::size_t max_bytes)
       : max_buffers_(max_buffers), max_bytes_(max_bytes) {}
 
-  // An empty buffer: the smallest pooled one with at least `needed` reserved, else a new one
-  // with `wanted` (>= needed) reserved.
+  // An empty buffer: the smallest pooled one with at least `needed` reserved (and at most
+  // twice `wanted`), else a new one with `wanted` (>= needed) reserved.
   Bytes take(std::size_t needed, std::size_t wanted);
   // `bytes` shared; when the last owner lets go, the buffer comes back to this pool.
   SharedBytes share(Bytes&& bytes);

@@ -35,6 +35,17 @@ TEST(BytesPool, TakesTheSmallestThatFitsAndNewWhenNoneDoes) {
   EXPECT_GE(pool.take(40000, 50000).capacity(), 50000u);  // nothing pooled fits: a new one
 }
 
+TEST(BytesPool, ASmallTakeDoesNotPinABigBuffer) {
+  BytesPool pool(4, 8 << 20);
+  Bytes segment = pool.take(1 << 20, 1 << 20);
+  const auto* segment_memory = segment.data();
+  pool.share(std::move(segment)).reset();
+  Bytes part = pool.take(30'000, 40'000);
+  EXPECT_NE(part.data(), segment_memory);
+  EXPECT_LT(part.capacity(), 100'000u);
+  EXPECT_EQ(pool.take(900'000, 1'000'000).data(), segment_memory);
+}
+
 TEST(BytesPool, HoldsNoMoreThanItsLimits) {
   BytesPool pool(2, 1 << 20);
   for (int i = 0; i < 5; ++i)

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <utility>
 
+#include "media/bytes_pool.h"
+
 namespace sluice::package {
 namespace {
 
@@ -229,6 +231,12 @@ void Segmenter::emit_part(std::int64_t end_dts_ms, bool at_next_frame) {
   part.independent = part_independent_;
   part.discontinuity = segment_parts_.empty() && next_discontinuity_;
   part.init = muxer_->init_segment();
+  if (segment_parts_.capacity() == 0) {
+    // The segment is its parts end to end: room for as much as the last one took, from the
+    // pool the segments return their buffers to.
+    segment_parts_ = media::BytesPool::shared().take(last_segment_bytes_ + last_segment_bytes_ / 8,
+                                                     last_segment_bytes_ + last_segment_bytes_ / 4);
+  }
   segment_parts_.insert(segment_parts_.end(), bytes->begin(), bytes->end());
   part.data = std::move(*bytes);
   part_sink_(std::move(part));
@@ -240,6 +248,7 @@ void Segmenter::emit(std::int64_t end_dts_ms, bool at_next_frame) {
     if (part_has_media_) emit_part(end_dts_ms, at_next_frame);
     data = std::move(segment_parts_);
     segment_parts_ = {};
+    last_segment_bytes_ = data.size();
   } else if (auto bytes = muxer_->cut(at_next_frame ? std::optional(end_dts_ms) : std::nullopt)) {
     data = std::move(*bytes);
   }

@@ -119,7 +119,8 @@ class Segmenter {
   bool part_independent_ = false;
   bool part_discontinuity_ = false;
   media::Bytes segment_parts_;
-  bool emitted_ = false;  // a segment has gone out since construction
+  std::size_t last_segment_bytes_ = 0;  // low-latency: the size of the last segment made of parts
+  bool emitted_ = false;                // a segment has gone out since construction
   std::int64_t last_dts_ms_ = 0;
 
   // Frame-rate and frame-duration estimates from video dts deltas.
