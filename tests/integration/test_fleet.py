@@ -286,13 +286,14 @@ class Fleet(SluiceTestCase):
         self.assertLess(time.monotonic() - started, 5)
         self.assertGreater(self.origin.metric("sluice_origin_upstream_errors_total"), 0)
 
-        # Oversized and malformed requests get 400 and a closed connection.
-        for request in (b"GET /stuck/live.m3u8 HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 +
-                        b"\r\n\r\n", b"NONSENSE\r\n\r\n"):
+        # Oversized and malformed requests get 431 and 400, and a closed connection.
+        for request, status in (
+                (b"GET /stuck/live.m3u8 HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 +
+                 b"\r\n\r\n", b"431"), (b"NONSENSE\r\n\r\n", b"400")):
             with socket.create_connection(("127.0.0.1", self.origin.http_port), timeout=5) as c:
                 c.sendall(request)
                 reply = c.recv(4096)
-                self.assertTrue(reply.startswith(b"HTTP/1.1 400"), reply[:40])
+                self.assertTrue(reply.startswith(b"HTTP/1.1 " + status), reply[:40])
         self.assertTrue(self.origin.alive())
 
 
