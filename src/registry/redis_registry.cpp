@@ -360,7 +360,7 @@ bool RedisRegistry::renew_all(Connection& redis) {
   return write_pending(redis);
 }
 
-bool RedisRegistry::resync(Connection& redis) {
+bool RedisRegistry::resync(Connection& redis, bool keep_absent) {
   // SCAN, then MGET per batch; entries that expire in between are simply absent.
   const auto read_all = [&](const std::string& pattern, std::vector<std::string>& values) {
     std::string cursor = "0";
@@ -409,6 +409,10 @@ bool RedisRegistry::resync(Connection& redis) {
     if (node_) nodes[node_->address] = *node_;
   }
   std::lock_guard lock(view_mutex_);
+  if (keep_absent) {
+    streams.merge(streams_);
+    nodes.merge(nodes_);
+  }
   streams_.swap(streams);
   nodes_.swap(nodes);
   return true;
@@ -433,7 +437,12 @@ void RedisRegistry::writer_loop() {
       wait_backoff(backoff);
       continue;
     }
-    if (!renew_all(*redis) || !resync(*redis)) {
+    // Every server renews what it holds as soon as it reconnects, retrying at most
+    // kMaxBackoff apart: until then (or a TTL), what a Redis that came back empty lacks may be
+    // live, so the view keeps it.
+    const auto keep_absent_until =
+        Clock::now() + std::max<Clock::duration>(heartbeat * 3, kMaxBackoff + 1s);
+    if (!renew_all(*redis) || !resync(*redis, true)) {
       writer_connected_ = false;
       wait_backoff(backoff);
       continue;
@@ -482,7 +491,7 @@ void RedisRegistry::writer_loop() {
         healthy = write_pending(*redis);
       }
       if (healthy && (want_resync || now >= next_resync)) {
-        healthy = resync(*redis);
+        healthy = resync(*redis, now < keep_absent_until);
         next_resync = now + resync_every;
       }
       healthy = healthy && redis->ok();

@@ -53,7 +53,10 @@ class RedisRegistry final : public Registry {
   void subscriber_loop();
   bool write_pending(Connection& redis);  // false on any error: reconnect, back off
   bool renew_all(Connection& redis);
-  bool resync(Connection& redis);
+  // Re-reads every entry. With keep_absent, entries the view has and Redis lacks are kept:
+  // right after a reconnection, a Redis that came back empty has not heard from the servers
+  // yet, and their streams are still live.
+  bool resync(Connection& redis, bool keep_absent);
   void wait_backoff(std::chrono::milliseconds& backoff);
   void note_error(const std::string& what);
 

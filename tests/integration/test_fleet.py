@@ -239,8 +239,25 @@ class Fleet(SluiceTestCase):
         time.sleep(4)  # past the registry TTL: nothing may expire on its own
         self.assertEqual(self.origin_playlist(pid)[0], 200)
         self.assertEqual(self.origin.metric("sluice_registry_connected"), 0)
-        # Redis returns empty; everyone reconnects and the server registers again.
-        self.redis = self.track(Redis(self.workdir, port=port, name="redis2"))
+        # Redis returns empty. The server is held (SIGSTOP) so that the origin reconnects
+        # first, as happens when servers back off longer: an empty registry is not "no such
+        # stream" until the servers have had their chance to register again.
+        os.kill(a.pid, signal.SIGSTOP)
+        try:
+            self.redis = self.track(Redis(self.workdir, port=port, name="redis2"))
+            wait_until(lambda: self.origin.metric("sluice_registry_connected") == 1, 15,
+                       what="the origin to reconnect")
+            answers = []
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                try:
+                    answers.append(self.origin.get(f"/{pid}/source/index.m3u8", timeout=0.5)[0])
+                except OSError:
+                    answers.append("timeout")  # the held server does not answer
+                time.sleep(0.1)
+        finally:
+            os.kill(a.pid, signal.SIGCONT)
+        self.assertNotIn(404, answers, "the origin forgot a live stream on an empty Redis")
         wait_until(lambda: self.registered_address(pid) == f"127.0.0.1:{a.http_port}", 15,
                    what="the server to register again")
         wait_until(lambda: self.redis.cli("EXISTS", f"sluice:node:127.0.0.1:{a.http_port}") == "1",
