@@ -534,9 +534,15 @@ const std::vector<OptionDef>& definitions() {
       {{"proxy.splice", "relay bytes through kernel pipes (splice) once routed, not copies",
         "true"},
        boolean([](ServeConfig & c) -> auto& { return c.proxy.splice; })},
-      {{"proxy.health_interval", "seconds between TCP checks of every server", "1"},
+      {{"proxy.health_interval", "seconds between RTMP handshake checks of every server", "1"},
        seconds(
            [](ServeConfig & c) -> auto& { return c.proxy.health_interval; }, 0.1, 600)},
+      {{"proxy.down_checks",
+        "failed checks in a row that end the sessions routed to a server (they reconnect "
+        "elsewhere)",
+        "3"},
+       integer(
+           [](ServeConfig & c) -> auto& { return c.proxy.down_checks; }, 1, 1000)},
       {{"origin.listen", "`sluice origin` HTTP listen address HOST:PORT", "0.0.0.0:80"},
        [](ServeConfig& c, const std::string& v) -> Status {
          if (auto st = valid_listen(v); !st) return st;

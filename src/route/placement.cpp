@@ -41,6 +41,7 @@ std::optional<registry::NodeEntry> place_publish(const PlacementInput& in) {
 }
 
 std::optional<registry::NodeEntry> place_play(const PlacementInput& in) {
+  if (in.publishing_to && in.healthy(in.publishing_to->address)) return in.publishing_to;
   if (const auto* n = holder_node(in)) return *n;
   return std::nullopt;
 }

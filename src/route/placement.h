@@ -18,6 +18,9 @@ struct PlacementInput {
   std::function<bool(const std::string& address)> healthy;  // by node (HTTP) address
   // Sessions this proxy routed to each node that the registry may not count yet.
   std::map<std::string, int> own_sessions;
+  // Where this proxy relays the stream's publisher now. It is live there at once, while the
+  // registry may name the previous server until the new one has cut its first segment.
+  std::optional<registry::NodeEntry> publishing_to;
 };
 
 // A publisher: to the server that holds the stream (a republish within its grace period, so
@@ -25,7 +28,8 @@ struct PlacementInput {
 // server with the most free capacity (ties: fewest streams, then address). nullopt: none.
 std::optional<registry::NodeEntry> place_publish(const PlacementInput& in);
 
-// A player: to the server holding the stream, if healthy.
+// A player: to the server this proxy relays the publisher to, else the one holding the
+// stream; if healthy.
 std::optional<registry::NodeEntry> place_play(const PlacementInput& in);
 
 }  // namespace sluice::route

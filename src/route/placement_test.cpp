@@ -53,5 +53,18 @@ TEST(Placement, PlayersGoToTheHolder) {
   EXPECT_FALSE(place_play(in));
 }
 
+TEST(Placement, PlayersFollowThePublisherThisProxyRelays) {
+  // The registry still names the server the stream left ("down"); the publisher is on b.
+  auto in = input({node("a", 1, 0), node("b", 4, 1)});
+  in.holder = registry::StreamEntry{"id", "down", "s", 1, 0};
+  EXPECT_FALSE(place_play(in));
+  in.publishing_to = node("b", 4, 1);
+  EXPECT_EQ(place_play(in)->address, "b");
+  in.holder->address = "a";  // the registry names another healthy server: the publisher wins
+  EXPECT_EQ(place_play(in)->address, "b");
+  in.publishing_to = node("down", 4, 1);
+  EXPECT_EQ(place_play(in)->address, "a");
+}
+
 }  // namespace
 }  // namespace sluice::route

@@ -59,9 +59,20 @@ struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
   asio::steady_timer health_timer;
   std::uint64_t next_id = 1;
 
-  std::mutex mutex;                    // guards the two maps below
-  std::map<std::string, bool> health;  // by node HTTP address; unknown counts as healthy
+  struct ServerHealth {
+    bool up = false;
+    int failed_checks = 0;  // in a row
+  };
+  // A publish this proxy relays now: where to, and which session (a takeover replaces it).
+  struct Relayed {
+    registry::NodeEntry node;
+    std::uint64_t session = 0;
+  };
+
+  std::mutex mutex;                            // guards the maps below
+  std::map<std::string, ServerHealth> health;  // by node HTTP address; unknown counts as up
   std::map<std::string, int> own_sessions;
+  std::map<std::string, Relayed> publishers;  // by playback ID
 
   Impl(asio::io_context& i, const tcp::endpoint& ep, const ProxyConfig& c,
        const registry::Registry& r, admission::Admission& a, ProxyCounters& k)
@@ -76,7 +87,14 @@ struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
   bool healthy(const std::string& address) {
     std::lock_guard lock(mutex);
     auto it = health.find(address);
-    return it == health.end() || it->second;
+    return it == health.end() || it->second.up;
+  }
+
+  // Failed enough checks in a row that its sessions should go elsewhere.
+  bool lost(const std::string& address) {
+    std::lock_guard lock(mutex);
+    auto it = health.find(address);
+    return it != health.end() && it->second.failed_checks >= config.down_checks;
   }
 
   PlacementInput placement(const std::string& playback_id) {
@@ -86,6 +104,8 @@ struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
     {
       std::lock_guard lock(mutex);
       in.own_sessions = own_sessions;
+      if (auto it = publishers.find(playback_id); it != publishers.end())
+        in.publishing_to = it->second.node;
     }
     in.healthy = [self = shared_from_this()](const std::string& a) { return self->healthy(a); };
     return in;
@@ -106,22 +126,44 @@ struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
     return tcp::endpoint(ip, static_cast<unsigned short>(port));
   }
 
-  // Active health check: a TCP connect to every server's RTMP port.
+  // Active health check of every server: the start of an RTMP handshake (C0+C1 answered by
+  // S0+S1+S2) within the interval. A TCP connect alone passes a server that is hung, or
+  // blackholed behind a listen backlog, whose kernel still completes connections.
   asio::awaitable<void> check(registry::NodeEntry node) {
     bool ok = false;
     if (auto ep = parse_address(node.rtmp_address)) {
       beast::tcp_stream s(io);
       s.expires_after(config.health_interval);
-      auto [ec] = co_await s.async_connect(*ep, kUseTuple);
-      ok = !ec;
+      ok = co_await answers_handshake(s, *ep);
     }
     std::lock_guard lock(mutex);
     auto& state = health[node.address];
-    if (state != ok && health.size() > 0) {
+    if (state.up != ok) {
       spdlog::log(ok ? spdlog::level::info : spdlog::level::warn, "proxy: server {} is {}",
-                  node.address, ok ? "up" : "down (TCP check failed)");
+                  node.address, ok ? "up" : "down (no RTMP handshake)");
     }
-    state = ok;
+    state.up = ok;
+    state.failed_checks = ok ? 0 : state.failed_checks + 1;
+    if (state.failed_checks == config.down_checks && own_sessions[node.address] > 0) {
+      spdlog::warn("proxy: ending the {} sessions routed to {}: {} checks failed in a row",
+                   own_sessions[node.address], node.address, state.failed_checks);
+    }
+  }
+
+  static asio::awaitable<bool> answers_handshake(beast::tcp_stream& s, tcp::endpoint ep) {
+    if (auto [ec] = co_await s.async_connect(ep, kUseTuple); ec) co_return false;
+    rtmp::ClientHandshake hs(false);
+    const auto c0c1 = hs.start();
+    if (auto [ec, n] = co_await asio::async_write(s, asio::buffer(c0c1), kUseTuple); ec)
+      co_return false;
+    std::array<std::uint8_t, 4096> buf;
+    for (;;) {
+      auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), kUseTuple);
+      if (ec) co_return false;
+      auto step = hs.feed(std::span(buf.data(), n));
+      if (!step) co_return false;
+      if (step->done) co_return true;
+    }
   }
 
   void schedule_health() {
@@ -178,6 +220,7 @@ class ProxySession {
  public:
   ProxySession(RtmpProxy::Impl& proxy, tcp::socket socket, std::uint64_t id)
       : proxy_(proxy),
+        id_(id),
         client_(std::move(socket)),
         backend_(proxy.io),
         phase_({proxy.config.app, proxy.config.amf0_limits}) {
@@ -197,13 +240,14 @@ class ProxySession {
     {
       std::lock_guard lock(proxy_.mutex);
       ++proxy_.own_sessions[route->node.address];
+      if (route->role == Role::kPublish) proxy_.publishers[route->playback_id] = {route->node, id_};
     }
     log_.with("stream", route->playback_id);
     log_.info("{} {} via {}", route->role == Role::kPublish ? "publish" : "play",
               route->playback_id, route->node.address);
     up_.last_read = down_.last_read = Clock::now();
     const auto reason = co_await (ended(relay_up(route->role)) || ended(relay_down(route->role)) ||
-                                  ended(watchdog(route->role)));
+                                  ended(watchdog(*route)));
     log_.info("session of {} ended: {}", route->playback_id,
               std::visit([](const std::string& why) { return why; }, reason));
     if (server_closed_ && route->role == Role::kPublish && !co_await publisher_left_too())
@@ -211,6 +255,9 @@ class ProxySession {
     {
       std::lock_guard lock(proxy_.mutex);
       --proxy_.own_sessions[route->node.address];
+      if (auto it = proxy_.publishers.find(route->playback_id);
+          it != proxy_.publishers.end() && it->second.session == id_)
+        proxy_.publishers.erase(it);
     }
     boost::system::error_code ignored;
     client_.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -358,7 +405,7 @@ class ProxySession {
       proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
       {
         std::lock_guard lock(proxy_.mutex);
-        proxy_.health[route.node.address] = false;  // until the next check says otherwise
+        proxy_.health[route.node.address].up = false;  // until the next check says otherwise
       }
       co_await refuse(
           route.role == Role::kPublish ? "NetStream.Publish.Failed" : "NetStream.Play.Failed",
@@ -529,13 +576,20 @@ class ProxySession {
   }
 
   // Ends the relay when the side that should talk has been silent, or a side has not taken
-  // a write, for idle_timeout.
-  asio::awaitable<std::string> watchdog(Role role) {
+  // a write, for idle_timeout; or when the server has failed its health checks (a server
+  // that went silent may leave a publisher's writes unblocked for a long time, as socket
+  // buffers take them).
+  asio::awaitable<std::string> watchdog(Route route) {
     asio::steady_timer timer(co_await asio::this_coro::executor);
     const auto limit = proxy_.config.idle_timeout;
+    const Role role = route.role;
     for (;;) {
       timer.expires_after(std::min<Clock::duration>(limit / 4, std::chrono::seconds(1)));
       if (auto [ec] = co_await timer.async_wait(kUseTuple); ec) co_return "stopped";
+      if (proxy_.lost(route.node.address)) {
+        proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
+        co_return "server " + route.node.address + " failed its health checks";
+      }
       const auto now = Clock::now();
       if (role == Role::kPublish && now - up_.last_read > limit) co_return "publisher idle";
       if (role == Role::kPlay && now - down_.last_read > limit) co_return "server idle";
@@ -636,6 +690,7 @@ class ProxySession {
   }
 
   RtmpProxy::Impl& proxy_;
+  const std::uint64_t id_;
   beast::tcp_stream client_;
   beast::tcp_stream backend_;
   std::string addr_;
@@ -714,7 +769,8 @@ std::string RtmpProxy::metrics_text() const {
     healthy += impl_->healthy(n.address) ? 1 : 0;
   }
   add("sluice_proxy_servers", "gauge", "Servers in the registry.", nodes);
-  add("sluice_proxy_servers_healthy", "gauge", "Servers passing the TCP check.", healthy);
+  add("sluice_proxy_servers_healthy", "gauge", "Servers passing the RTMP handshake check.",
+      healthy);
   registry::append_registry_metrics(out, impl_->registry);
   observe::append_process_metrics(out);
   return out;

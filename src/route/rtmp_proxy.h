@@ -29,7 +29,10 @@ struct ProxyConfig {
   std::chrono::milliseconds handshake_timeout{10'000};  // handshake, connect and publish/play
   std::chrono::milliseconds idle_timeout{30'000};       // a silent publisher or server
   std::chrono::milliseconds connect_timeout{5'000};     // to a server
-  std::chrono::milliseconds health_interval{1'000};     // TCP checks of every server
+  std::chrono::milliseconds health_interval{1'000};     // handshake checks of every server
+  // Failed checks in a row after which the sessions routed to a server are ended, so that
+  // encoders reconnect elsewhere instead of feeding a server that has gone silent.
+  int down_checks = 3;
   std::size_t max_connections = 10'000;
   std::size_t max_preroute_bytes = 64 * 1024;  // client bytes buffered before routing
   bool splice = true;  // relay through kernel pipes (splice(2)) once routed, else copy

@@ -37,8 +37,11 @@ class ProxyFleet(SluiceTestCase):
         self.redis = self.track(Redis(self.workdir))
         self.n = 0
 
+    ttl = "3"  # seconds: a dead server's entries vanish quickly in tests
+
     def fleet_args(self):
-        return ("--registry", self.redis.url, "--registry-ttl", "3", "--registry-resync", "0.5")
+        return ("--registry", self.redis.url, "--registry-ttl", self.ttl,
+                "--registry-resync", "0.5")
 
     def server(self, capacity, *extra):
         self.n += 1
@@ -181,6 +184,57 @@ class ProxyFleet(SluiceTestCase):
         again = self.publish(proxy, "victim", seconds=5, name="again.log")
         self.assertNotEqual(again.wait(15), 0)
         self.assertTrue(proxy.alive())
+
+    def test_players_follow_a_publisher_that_moved(self):
+        # A TTL long enough that the registry still names the dead server when the stream is
+        # live again on the other one (it cuts its first segment 10 s after the republish).
+        self.ttl = "15"
+        a, b = self.server(1), self.server(1)
+        proxy = self.proxy()
+        self.wait_nodes(proxy, 2)
+        first = self.track(ffmpeg_publish(proxy.rtmp_url("mover"), self.path("mover.log"),
+                                          seconds=60, size="320x240", gop=300))
+        wait_until(lambda: self.holder([a, b], "mover"), 15, what="the stream placed")
+        dead = self.holder([a, b], "mover")
+        other = b if dead is a else a
+        pid = a.playback_id("mover")
+        dead.expect_exit(-signal.SIGKILL)
+        dead.stop(signal.SIGKILL)
+        first.wait(20)
+        wait_until(lambda: proxy.metric("sluice_proxy_servers_healthy") == 1, 10,
+                   what="the dead server to fail its check")
+        # The encoder reconnects, as OBS does; the proxy sends it to the other server.
+        self.track(ffmpeg_publish(proxy.rtmp_url("mover"), self.path("mover2.log"), seconds=30,
+                                  size="320x240", gop=300))
+        wait_until(lambda: self.holder([other], "mover"), 15, what="the stream on the other")
+        self.assertEqual(json.loads(self.redis.cli("GET", f"sluice:stream:{pid}"))["address"],
+                         f"127.0.0.1:{dead.http_port}")  # the registry has not caught up
+        probe = ffprobe_json(proxy.rtmp_url(pid), ("-read_intervals", "%+1"))
+        self.assertEqual({s["codec_type"] for s in probe["streams"]}, {"video", "audio"})
+        self.assertEqual(proxy.metric("sluice_proxy_plays_routed_total"), 1)
+
+    def test_hung_server_loses_its_sessions(self):
+        a, b = self.server(1), self.server(1)
+        proxy = self.proxy()
+        self.wait_nodes(proxy, 2)
+        pub = self.publish(proxy, "stuck", seconds=60)
+        wait_until(lambda: self.holder([a, b], "stuck"), 15, what="the stream placed")
+        hung = self.holder([a, b], "stuck")
+        other = b if hung is a else a
+        # Stopped, the server still completes TCP connections (the kernel does, into its
+        # listen backlog) and its socket buffers take the publisher's writes for a long while.
+        os.kill(hung.pid, signal.SIGSTOP)
+        try:
+            stopped = time.monotonic()
+            wait_until(lambda: not pub.alive(), 15, what="the proxy to end the session")
+            self.assertLess(time.monotonic() - stopped, 10)
+            self.assertIn("failed its health checks", proxy.output())
+            self.assertGreaterEqual(proxy.metric("sluice_proxy_server_failures_total"), 1)
+            # The encoder reconnects and lands on the healthy server.
+            self.publish(proxy, "stuck", seconds=20, name="stuck2.log")
+            wait_until(lambda: self.holder([other], "stuck"), 15, what="the stream on the other")
+        finally:
+            os.kill(hung.pid, signal.SIGCONT)
 
     def test_authorizer_playback_id_is_checked_at_the_edge(self):
         # The proxy runs the servers' admission step, so it refuses what a server would refuse
