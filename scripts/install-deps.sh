@@ -12,7 +12,7 @@ packages=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libtoml11-dev libssl-dev
   libhiredis-dev libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev
   # real clients used by the integration tests
-  ffmpeg rtmpdump curl python3 redis-server libnginx-mod-rtmp socat openssl chromium
+  ffmpeg rtmpdump curl python3 redis-server libnginx-mod-rtmp socat openssl chromium haproxy
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   # promtool (lints /metrics, parses the Grafana dashboard's PromQL); Debian ships it only
@@ -37,9 +37,12 @@ else
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update
   $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
-  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
-    $SUDO systemctl disable --now prometheus || true
-  fi
+  # Services Debian starts on install that the tests start themselves, on free ports.
+  for service in prometheus haproxy; do
+    if [[ " ${missing[*]} " == *" $service "* ]] && [ -d /run/systemd/system ]; then
+      $SUDO systemctl disable --now "$service" || true
+    fi
+  done
 fi
 
 # From npm, pinned by each folder's package-lock.json: hls.js, built into the player page

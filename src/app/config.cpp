@@ -71,6 +71,17 @@ Setter real(Get get, double min, double max) {
   };
 }
 
+// Sets a list of networks in CIDR form ("10.0.0.0/8, 192.0.2.7").
+template <typename Get>
+Setter networks(Get get) {
+  return [=](ServeConfig& c, const std::string& v) -> Status {
+    auto parsed = proxy_protocol::parse_networks(v);
+    if (!parsed) return parsed.error();
+    get(c) = std::move(*parsed);
+    return Ok{};
+  };
+}
+
 template <typename Get>
 Setter boolean(Get get) {
   return [=](ServeConfig& c, const std::string& v) -> Status {
@@ -116,6 +127,24 @@ const std::vector<OptionDef>& definitions() {
        [](ServeConfig& c, const std::string& v) -> Status {
          if (auto st = valid_listen(v); !st) return st;
          c.rtmp_listen = v;
+         return Ok{};
+       }},
+      {{"rtmp.tls_listen", "RTMPS listen address HOST:PORT (on when rtmp.tls_cert is set)",
+        "0.0.0.0:1936"},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (auto st = valid_listen(v); !st) return st;
+         c.rtmp_tls_listen = v;
+         return Ok{};
+       }},
+      {{"rtmp.tls_cert",
+        "RTMPS certificate chain (PEM; empty: no RTMPS); re-read with rtmp.tls_key on SIGHUP", ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         c.rtmp_tls_cert = v;
+         return Ok{};
+       }},
+      {{"rtmp.tls_key", "RTMPS private key (PEM)", ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         c.rtmp_tls_key = v;
          return Ok{};
        }},
       {{"http.listen", "HTTP listen address HOST:PORT (port 0 picks a free port)", "0.0.0.0:8000"},
@@ -201,6 +230,11 @@ const std::vector<OptionDef>& definitions() {
       {{"rtmp.max_connections", "concurrent RTMP connections", "1000"},
        integer(
            [](ServeConfig & c) -> auto& { return c.rtmp.max_connections; }, 1, 1'000'000)},
+      {{"rtmp.proxy_protocol_from",
+        "networks (CIDR, comma-separated) of balancers, or `sluice proxy`, whose RTMP "
+        "connections start with a PROXY protocol header; empty: none",
+        ""},
+       networks([](ServeConfig & c) -> auto& { return c.rtmp.proxy_from; })},
       {{"rtmp.max_message_size", "largest RTMP message in bytes", "16777216"},
        integer(
            [](ServeConfig & c) -> auto& { return c.rtmp.chunk_limits.max_message_size; }, 1024,
@@ -531,6 +565,11 @@ const std::vector<OptionDef>& definitions() {
       {{"proxy.connect_timeout", "seconds for a server to accept the proxy's connection", "5"},
        seconds(
            [](ServeConfig & c) -> auto& { return c.proxy.connect_timeout; }, 0.1, 600)},
+      {{"proxy.send_proxy_protocol",
+        "start connections to servers with a PROXY v2 header naming the client (servers list "
+        "the proxy in rtmp.proxy_protocol_from)",
+        "false"},
+       boolean([](ServeConfig & c) -> auto& { return c.proxy.send_proxy_protocol; })},
       {{"proxy.splice", "relay bytes through kernel pipes (splice) once routed, not copies",
         "true"},
        boolean([](ServeConfig & c) -> auto& { return c.proxy.splice; })},
@@ -600,6 +639,11 @@ const std::vector<OptionDef>& definitions() {
       {{"http.max_connections", "concurrent HTTP connections", "10000"},
        integer(
            [](ServeConfig & c) -> auto& { return c.http.max_connections; }, 1, 1'000'000)},
+      {{"http.proxy_protocol_from",
+        "networks (CIDR, comma-separated) of balancers whose HTTP connections start with a "
+        "PROXY protocol header; empty: none",
+        ""},
+       networks([](ServeConfig & c) -> auto& { return c.http.proxy_from; })},
   };
   return defs;
 }
@@ -706,10 +750,10 @@ bool role_uses(Role role, std::string_view name) {
     case Role::kProxy:
       // It checks keys at the edge as the servers do, and speaks RTMP with their limits.
       return name.starts_with("proxy.") ||
-             in(name,
-                {"auth", "auth_timeout", "playback_id", "playback_secret", "data_dir", "rtmp.app",
-                 "rtmp.handshake_timeout", "rtmp.idle_timeout", "rtmp.max_connections",
-                 "rtmp.max_message_size", "rtmp.max_chunk_size", "rtmp.max_amf_depth"});
+             in(name, {"auth", "auth_timeout", "playback_id", "playback_secret", "data_dir",
+                       "rtmp.app", "rtmp.handshake_timeout", "rtmp.idle_timeout",
+                       "rtmp.max_connections", "rtmp.proxy_protocol_from", "rtmp.max_message_size",
+                       "rtmp.max_chunk_size", "rtmp.max_amf_depth"});
   }
   return false;
 }
@@ -769,6 +813,9 @@ transcode::TranscodeConfig transcode_config(const ServeConfig& config) {
 Status validate(const ServeConfig& config) {
   if (config.rtmp_listen == config.http_listen && !config.rtmp_listen.ends_with(":0")) {
     return make_error(Errc::kMalformed, "config: rtmp.listen and http.listen are the same address");
+  }
+  if (config.rtmp_tls_cert.empty() != config.rtmp_tls_key.empty()) {
+    return make_error(Errc::kMalformed, "config: rtmp.tls_cert and rtmp.tls_key go together");
   }
   if (!config.admin_listen.empty() && config.admin_token.size() < 16) {
     return make_error(Errc::kMalformed,

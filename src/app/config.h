@@ -46,6 +46,9 @@ struct ServeConfig {
   std::string advertise;    // HTTP HOST:PORT others reach this server at (registry)
   std::chrono::milliseconds drain_timeout{0};  // SIGTERM: wait this long for publishers to end
   std::string admin_listen;                    // "" = no admin API
+  // RTMPS: on when a certificate and its key are given.
+  std::string rtmp_tls_listen = "0.0.0.0:1936";
+  std::string rtmp_tls_cert, rtmp_tls_key;
   std::string admin_token;
   std::string dvr;                       // "" = data_dir/recordings | a directory | s3://… | off
   std::string dvr_rendition;             // "" = each stream's top rendition

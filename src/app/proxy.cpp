@@ -24,6 +24,7 @@ int run_proxy(const ServeConfig& config_in) {
   proxy_config.max_connections = config.rtmp.max_connections;
   proxy_config.chunk_limits = config.rtmp.chunk_limits;
   proxy_config.amf0_limits = config.rtmp.amf0_limits;
+  proxy_config.proxy_from = config.rtmp.proxy_from;
   if (config.playback_id == "hash" && config.playback_secret.empty()) {
     spdlog::warn(
         "playback_secret not set: the proxy must derive the same playback IDs as the "

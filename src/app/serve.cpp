@@ -106,6 +106,8 @@ struct ServeInputs {
   std::unique_ptr<registry::Registry> registry;
   tcp::endpoint rtmp, http;
   std::optional<tcp::endpoint> admin;
+  std::optional<tcp::endpoint> rtmps;
+  std::shared_ptr<net::TlsCertificate> tls;
 };
 
 Result<ServeInputs> prepare(const ServeConfig& config) {
@@ -129,6 +131,14 @@ Result<ServeInputs> prepare(const ServeConfig& config) {
   if (!http_ep) return http_ep.error();
   in.rtmp = *rtmp_ep;
   in.http = *http_ep;
+  if (!config.rtmp_tls_cert.empty()) {
+    auto rtmps_ep = parse_endpoint(config.rtmp_tls_listen);
+    if (!rtmps_ep) return rtmps_ep.error();
+    in.rtmps = *rtmps_ep;
+    auto tls = net::TlsCertificate::load(config.rtmp_tls_cert, config.rtmp_tls_key);
+    if (!tls) return tls.error();
+    in.tls = std::move(*tls);
+  }
   if (!config.admin_listen.empty()) {
     auto admin_ep = parse_endpoint(config.admin_listen);
     if (!admin_ep) return admin_ep.error();
@@ -184,6 +194,7 @@ class MediaServer {
   ingest::PublishGate gate_;
   const http::HttpConfig admin_http_config_;
   std::unique_ptr<ingest::RtmpServer> rtmp_;
+  std::unique_ptr<ingest::RtmpServer> rtmps_;  // RTMPS, when a certificate is given
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<http::HttpServer> admin_;
   std::string advertise_;
@@ -217,6 +228,7 @@ MediaServer::MediaServer(const ServeConfig& config, ServeInputs inputs)
       admin_http_config_([&] {
         http::HttpConfig c = config.http;
         c.writes = true;
+        c.proxy_from.clear();  // an operator's own listener, not behind the balancers
         return c;
       }()),
       sweeper_(io_),
@@ -233,6 +245,10 @@ MediaServer::MediaServer(const ServeConfig& config, ServeInputs inputs)
   }
   rtmp_ = std::make_unique<ingest::RtmpServer>(
       io_, in_.rtmp, ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_});
+  if (in_.rtmps) {
+    rtmps_ = std::make_unique<ingest::RtmpServer>(
+        io_, *in_.rtmps, ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_}, in_.tls);
+  }
   http_ = std::make_unique<http::HttpServer>(io_, in_.http, config.http, http_counters_,
                                              serve::make_hls_handler(serve_context()));
   advertise_ = advertised_address(config, http_->local_endpoint());
@@ -295,6 +311,7 @@ void MediaServer::shut_down() {
   if (admin_) admin_->stop();
   relays_.stop();
   rtmp_->stop();
+  if (rtmps_) rtmps_->stop();
   http_->stop();
   sweeper_.cancel();
 }
@@ -337,6 +354,11 @@ void MediaServer::run() {
     spdlog::info("admin API listening on {}", endpoint_text(admin_->local_endpoint()));
   }
   rtmp_->start();
+  if (rtmps_) {
+    rtmps_->start();
+    spdlog::info("rtmps listening on {} (certificate {})", endpoint_text(rtmps_->local_endpoint()),
+                 in_.tls->cert_file());
+  }
   http_->start();
   spdlog::info("sluice serve: rtmp listening on {} (app '{}'), http listening on {}, auth {}",
                endpoint_text(rtmp_->local_endpoint()), config_.rtmp.app,
@@ -354,6 +376,14 @@ void MediaServer::run() {
       [this] {
         spdlog::info("SIGHUP: reloading publish authorization");
         in_.auth->reload();
+        if (in_.tls) {
+          // Sessions open keep the certificate they shook hands with.
+          if (auto st = in_.tls->reload(); !st) {
+            spdlog::error("SIGHUP: {}; keeping the certificate in use", st.error().message);
+          } else {
+            spdlog::info("SIGHUP: reloaded the RTMPS certificate {}", in_.tls->cert_file());
+          }
+        }
       });
 }
 

@@ -138,8 +138,15 @@ tcp::endpoint HttpServer::local_endpoint() const {
 }
 
 void HttpServer::start() {
-  net::start_accepting(io_, acceptor_, {.name = "http"},
-                       [this](tcp::socket socket) { on_connection(std::move(socket)); });
+  net::AcceptConfig accept;
+  accept.name = "http";
+  accept.proxy_from = config_.proxy_from;
+  accept.proxy_timeout = config_.read_timeout;
+  accept.max_pending = config_.max_connections;
+  net::start_accepting(io_, acceptor_, std::move(accept),
+                       [this](tcp::socket socket, tcp::endpoint client) {
+                         on_connection(std::move(socket), client);
+                       });
 }
 
 void HttpServer::stop() {
@@ -147,9 +154,7 @@ void HttpServer::stop() {
   acceptor_.close(ec);
 }
 
-asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
-  boost::system::error_code peer_ec;
-  const std::string remote = socket.remote_endpoint(peer_ec).address().to_string();
+asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket, std::string remote) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   // Answers a request that will not be served and ends the connection.
@@ -294,7 +299,7 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-void HttpServer::on_connection(tcp::socket socket) {
+void HttpServer::on_connection(tcp::socket socket, tcp::endpoint client) {
   if (counters_.connections_active.load() >= static_cast<std::int64_t>(config_.max_connections)) {
     observe::log_limited(spdlog::level::warn, "http connection limit",
                          fmt::format("http: refusing connection: {} connections is the limit",
@@ -306,7 +311,7 @@ void HttpServer::on_connection(tcp::socket socket) {
   boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
   auto executor = socket.get_executor();
-  asio::co_spawn(executor, serve_connection(std::move(socket)),
+  asio::co_spawn(executor, serve_connection(std::move(socket), client.address().to_string()),
                  [&counters = counters_](std::exception_ptr e) {
                    counters.connections_active.fetch_sub(1, std::memory_order_relaxed);
                    if (!e) return;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "media/packet.h"
+#include "proto/proxy/proxy_header.h"
 
 namespace sluice::http {
 
@@ -27,6 +28,8 @@ struct HttpConfig {
   std::size_t max_connections = 10'000;
   // POST and DELETE reach the handler too (the admin listener); otherwise they get 405.
   bool writes = false;
+  // Balancers whose connections start with a PROXY protocol header (net::AcceptConfig).
+  std::vector<proxy_protocol::Network> proxy_from;
 };
 
 struct HttpCounters {
@@ -89,8 +92,9 @@ class HttpServer {
   void stop();
 
  private:
-  void on_connection(boost::asio::ip::tcp::socket socket);
-  boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket socket);
+  void on_connection(boost::asio::ip::tcp::socket socket, boost::asio::ip::tcp::endpoint client);
+  boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket socket,
+                                                std::string remote);
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;

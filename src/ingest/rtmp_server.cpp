@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -32,12 +33,31 @@ namespace {
 
 enum class Role { kNone, kPublisher, kPlayer };
 
-// One RTMP connection. Owned by its coroutine frame; only the Outbox is shared (with the
-// Stream it plays from), because the publisher's thread queues into it.
+using TlsStream = asio::ssl::stream<tcp::socket>;
+
+void close_transport(tcp::socket& socket) {
+  boost::system::error_code ec;
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+}
+
+// No TLS close_notify: the peer may be gone, and waiting for its answer would hold the
+// session; the TCP close ends it either way.
+void close_transport(TlsStream& stream) {
+  close_transport(stream.next_layer());
+}
+
+// One RTMP connection, over TCP or TLS (RTMPS). Owned by its coroutine frame; only the
+// Outbox is shared (with the Stream it plays from), because the publisher's thread queues
+// into it.
+template <typename Transport>
 class Session {
  public:
-  Session(tcp::socket socket, IngestContext& ctx, std::uint64_t id)
-      : socket_(std::move(socket)),
+  // `tls_context` is the TLS context the transport was made with, kept for as long as it.
+  Session(Transport socket, std::shared_ptr<const void> tls_context, const tcp::endpoint& client,
+          IngestContext& ctx, std::uint64_t id)
+      : tls_context_(std::move(tls_context)),
+        socket_(std::move(socket)),
         ctx_(ctx),
         id_(id),
         decoder_(ctx.config.chunk_limits),
@@ -45,10 +65,8 @@ class Session {
         outbox_(std::make_shared<Outbox>(Outbox::Executor(socket_.get_executor()),
                                          ctx.config.play_queue_bytes, ctx.counters.player_drops,
                                          ctx.config.play_coalesce)) {
-    boost::system::error_code ec;
-    auto remote = socket_.remote_endpoint(ec);
-    addr_ = ec ? "?" : remote.address().to_string();
-    const std::string session = "rtmp#" + std::to_string(id_);
+    addr_ = client.address().to_string();
+    const std::string session = (kTls ? "rtmps#" : "rtmp#") + std::to_string(id_);
     log_.set_tag(session + " " + addr_);
     log_.with("session", session).with("remote", addr_);
   }
@@ -64,6 +82,15 @@ class Session {
  private:
   // ---- reading -------------------------------------------------------------------------
   asio::awaitable<void> handshake_and_read() {
+    if constexpr (kTls) {
+      auto [ec] = co_await socket_.async_handshake(asio::ssl::stream_base::server,
+                                                   asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        log_.log_limited(spdlog::level::info, "rtmps tls handshake failed",
+                         fmt::format("closing: TLS handshake: {}", ec.message()));
+        co_return;
+      }
+    }
     rtmp::ServerHandshake handshake;
     std::size_t leftover_at = 0, leftover_len = 0;
     while (true) {
@@ -393,12 +420,12 @@ class Session {
     }
     ctx_.counters.bytes_out.fetch_add(outbox_->bytes_sent(), std::memory_order_relaxed);
     outbox_->close();
-    boost::system::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
+    close_transport(socket_);
   }
 
-  tcp::socket socket_;
+  static constexpr bool kTls = std::is_same_v<Transport, TlsStream>;
+  std::shared_ptr<const void> tls_context_;  // outlives socket_ (declared before it)
+  Transport socket_;
   IngestContext& ctx_;
   const std::uint64_t id_;
   std::string addr_;
@@ -424,16 +451,24 @@ class Session {
 
 }  // namespace
 
-RtmpServer::RtmpServer(asio::io_context& io, const tcp::endpoint& endpoint, IngestContext context)
-    : io_(io), acceptor_(io, endpoint), context_(context) {}
+RtmpServer::RtmpServer(asio::io_context& io, const tcp::endpoint& endpoint, IngestContext context,
+                       std::shared_ptr<net::TlsCertificate> tls)
+    : io_(io), acceptor_(io, endpoint), context_(context), tls_(std::move(tls)) {}
 
 tcp::endpoint RtmpServer::local_endpoint() const {
   return acceptor_.local_endpoint();
 }
 
 void RtmpServer::start() {
-  net::start_accepting(io_, acceptor_, {.name = "rtmp"},
-                       [this](tcp::socket socket) { on_connection(std::move(socket)); });
+  net::AcceptConfig accept;
+  accept.name = tls_ ? "rtmps" : "rtmp";
+  accept.proxy_from = context_.config.proxy_from;
+  accept.proxy_timeout = context_.config.handshake_timeout;
+  accept.max_pending = context_.config.max_connections;
+  net::start_accepting(io_, acceptor_, std::move(accept),
+                       [this](tcp::socket socket, tcp::endpoint client) {
+                         on_connection(std::move(socket), client);
+                       });
 }
 
 void RtmpServer::stop() {
@@ -441,7 +476,7 @@ void RtmpServer::stop() {
   acceptor_.close(ec);
 }
 
-void RtmpServer::on_connection(tcp::socket socket) {
+void RtmpServer::on_connection(tcp::socket socket, tcp::endpoint client) {
   auto& counters = context_.counters;
   counters.connections_total.fetch_add(1, std::memory_order_relaxed);
   if (counters.connections_active.load() >=
@@ -457,19 +492,33 @@ void RtmpServer::on_connection(tcp::socket socket) {
   counters.connections_active.fetch_add(1, std::memory_order_relaxed);
   const auto id = next_id_++;
   auto executor = socket.get_executor();
+  const auto on_end = [&counters, id](std::exception_ptr e) {
+    counters.connections_active.fetch_sub(1, std::memory_order_relaxed);
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("rtmp#{}: session failed: {}", id, ex.what());
+    }
+  };
+  if (tls_) {
+    auto tls_context = tls_->context();
+    TlsStream stream(std::move(socket), *tls_context);
+    asio::co_spawn(
+        executor,
+        [session = std::make_unique<Session<TlsStream>>(
+             std::move(stream), std::move(tls_context), client, context_,
+             id)]() mutable -> asio::awaitable<void> { co_await session->run(); },
+        on_end);
+    return;
+  }
   asio::co_spawn(
       executor,
-      [session = std::make_unique<Session>(std::move(socket), context_, id)]() mutable
-      -> asio::awaitable<void> { co_await session->run(); },
-      [&counters, id](std::exception_ptr e) {
-        counters.connections_active.fetch_sub(1, std::memory_order_relaxed);
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          spdlog::error("rtmp#{}: session failed: {}", id, ex.what());
-        }
-      });
+      [session = std::make_unique<Session<tcp::socket>>(
+           std::move(socket), nullptr, client, context_, id)]() mutable -> asio::awaitable<void> {
+        co_await session->run();
+      },
+      on_end);
 }
 
 }  // namespace sluice::ingest

@@ -15,7 +15,9 @@
 
 #include "ingest/publish_gate.h"
 #include "ingest/stream_hub.h"
+#include "net/tls.h"
 #include "proto/amf0/amf0.h"
+#include "proto/proxy/proxy_header.h"
 #include "proto/rtmp/chunk.h"
 
 namespace sluice::ingest {
@@ -31,6 +33,8 @@ struct RtmpConfig {
   bool takeover = false;  // a second publisher of a live key replaces the first
   rtmp::DecoderLimits chunk_limits;
   amf0::Limits amf0_limits;
+  // Balancers (and `sluice proxy`) whose connections start with a PROXY protocol header.
+  std::vector<proxy_protocol::Network> proxy_from;
 };
 
 // Counters shown on /metrics; relaxed atomics, written from any strand.
@@ -57,18 +61,20 @@ struct IngestContext {
 
 class RtmpServer {
  public:
+  // With `tls`, an RTMPS listener: every connection starts with a TLS handshake.
   RtmpServer(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
-             IngestContext context);
+             IngestContext context, std::shared_ptr<net::TlsCertificate> tls = nullptr);
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   void start();
   void stop();
 
  private:
-  void on_connection(boost::asio::ip::tcp::socket socket);
+  void on_connection(boost::asio::ip::tcp::socket socket, boost::asio::ip::tcp::endpoint client);
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   IngestContext context_;
+  std::shared_ptr<net::TlsCertificate> tls_;
   std::uint64_t next_id_ = 1;
 };
 

@@ -111,6 +111,13 @@ void append_process_metrics(std::string& out) {
   append_metric(out, "sluice_connections_shed_total", "counter",
                 "Connections closed at accept because the process was out of descriptors.",
                 process_counters().connections_shed.load());
+  append_metric(out, "sluice_proxy_headers_total", "counter",
+                "PROXY protocol headers read from trusted networks.",
+                process_counters().proxy_headers.load());
+  append_metric(out, "sluice_proxy_headers_refused_total", "counter",
+                "Connections refused over a PROXY protocol header (malformed, missing, late, or "
+                "from an untrusted network).",
+                process_counters().proxy_headers_refused.load());
   append_metric(out, "sluice_log_lines_suppressed_total", "counter",
                 "Log lines dropped by the per-cause rate limit.", log_lines_suppressed());
   const auto fields = self_stat_fields();

@@ -45,10 +45,15 @@ class Histogram {
 struct ProcessCounters {
   // Connections accepted and closed at once because the process was out of descriptors.
   std::atomic<std::uint64_t> connections_shed{0};
+  // PROXY protocol headers taken from trusted networks, and connections refused over one
+  // (malformed, missing, late, or from a network that is not trusted).
+  std::atomic<std::uint64_t> proxy_headers{0};
+  std::atomic<std::uint64_t> proxy_headers_refused{0};
 };
 ProcessCounters& process_counters();
 
-// sluice_connections_shed_total and sluice_log_lines_suppressed_total; then
+// sluice_connections_shed_total, sluice_proxy_headers_total,
+// sluice_proxy_headers_refused_total and sluice_log_lines_suppressed_total; then
 // process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds,
 // process_start_time_seconds: the names every Prometheus client library exports.
 void append_process_metrics(std::string& out);

@@ -150,10 +150,14 @@ struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  static asio::awaitable<bool> answers_handshake(beast::tcp_stream& s, tcp::endpoint ep) {
+  asio::awaitable<bool> answers_handshake(beast::tcp_stream& s, tcp::endpoint ep) {
     if (auto [ec] = co_await s.async_connect(ep, kUseTuple); ec) co_return false;
     rtmp::ClientHandshake hs(false);
-    const auto c0c1 = hs.start();
+    auto c0c1 = hs.start();
+    if (config.send_proxy_protocol) {  // a connection of the proxy's own
+      const auto local = proxy_protocol::encode_v2_local();
+      c0c1.insert(c0c1.begin(), local.begin(), local.end());
+    }
     if (auto [ec, n] = co_await asio::async_write(s, asio::buffer(c0c1), kUseTuple); ec)
       co_return false;
     std::array<std::uint8_t, 4096> buf;
@@ -176,7 +180,7 @@ struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
     });
   }
 
-  void on_connection(tcp::socket socket) {
+  void on_connection(tcp::socket socket, tcp::endpoint client) {
     counters.connections_total.fetch_add(1, std::memory_order_relaxed);
     if (counters.connections_active.load() >= static_cast<std::int64_t>(config.max_connections)) {
       counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
@@ -189,7 +193,7 @@ struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, session(std::move(socket), next_id++),
+    asio::co_spawn(executor, session(std::move(socket), client, next_id++),
                    [self = shared_from_this()](std::exception_ptr e) {
                      self->counters.connections_active.fetch_sub(1, std::memory_order_relaxed);
                      if (!e) return;
@@ -201,7 +205,7 @@ struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
                    });
   }
 
-  asio::awaitable<void> session(tcp::socket socket, std::uint64_t id);
+  asio::awaitable<void> session(tcp::socket socket, tcp::endpoint client, std::uint64_t id);
 };
 
 namespace {
@@ -218,15 +222,15 @@ struct Watch {
 // One proxied connection. Lives in its coroutine frame, on its strand.
 class ProxySession {
  public:
-  ProxySession(RtmpProxy::Impl& proxy, tcp::socket socket, std::uint64_t id)
+  ProxySession(RtmpProxy::Impl& proxy, tcp::socket socket, const tcp::endpoint& client,
+               std::uint64_t id)
       : proxy_(proxy),
         id_(id),
         client_(std::move(socket)),
         backend_(proxy.io),
+        client_endpoint_(client),
+        addr_(client.address().to_string()),
         phase_({proxy.config.app, proxy.config.amf0_limits}) {
-    boost::system::error_code ec;
-    auto ep = client_.socket().remote_endpoint(ec);
-    addr_ = ec ? "?" : ep.address().to_string();
     const std::string session = "proxy#" + std::to_string(id);
     log_.set_tag(session + " " + addr_);
     log_.with("session", session).with("remote", addr_);
@@ -420,7 +424,16 @@ class ProxySession {
     boost::system::error_code ignored;
     backend_.socket().set_option(tcp::no_delay(true), ignored);
     rtmp::ClientHandshake hs;
-    const auto c0c1 = hs.start();
+    auto c0c1 = hs.start();
+    if (proxy_.config.send_proxy_protocol) {
+      // The server sees the client's address, not the proxy's; the destination is where the
+      // client connected.
+      const auto local = client_.socket().local_endpoint(ignored);
+      auto header = proxy_protocol::encode_v2(
+          {client_endpoint_.address().to_string(), client_endpoint_.port()},
+          {local.address().to_string(), local.port()});
+      c0c1.insert(c0c1.begin(), header.begin(), header.end());
+    }
     if (auto [ec, n] = co_await asio::async_write(backend_, asio::buffer(c0c1), kUseTuple); ec)
       co_return co_await failed(ec.message());
     for (;;) {
@@ -693,6 +706,7 @@ class ProxySession {
   const std::uint64_t id_;
   beast::tcp_stream client_;
   beast::tcp_stream backend_;
+  const tcp::endpoint client_endpoint_;  // the client's, or what its PROXY header named
   std::string addr_;
   rtmp::CommandPhase phase_;
   bool server_closed_ = false;  // the server ended the relay with EOF
@@ -706,8 +720,9 @@ class ProxySession {
 
 }  // namespace
 
-asio::awaitable<void> RtmpProxy::Impl::session(tcp::socket socket, std::uint64_t id) {
-  ProxySession s(*this, std::move(socket), id);
+asio::awaitable<void> RtmpProxy::Impl::session(tcp::socket socket, tcp::endpoint client,
+                                               std::uint64_t id) {
+  ProxySession s(*this, std::move(socket), client, id);
   co_await s.run();
 }
 
@@ -723,9 +738,15 @@ tcp::endpoint RtmpProxy::local_endpoint() const {
 }
 
 void RtmpProxy::start() {
-  net::start_accepting(
-      impl_->io, impl_->acceptor, {.name = "proxy"},
-      [impl = impl_.get()](tcp::socket socket) { impl->on_connection(std::move(socket)); });
+  net::AcceptConfig accept;
+  accept.name = "proxy";
+  accept.proxy_from = impl_->config.proxy_from;
+  accept.proxy_timeout = impl_->config.handshake_timeout;
+  accept.max_pending = impl_->config.max_connections;
+  net::start_accepting(impl_->io, impl_->acceptor, std::move(accept),
+                       [impl = impl_.get()](tcp::socket socket, tcp::endpoint client) {
+                         impl->on_connection(std::move(socket), client);
+                       });
   impl_->schedule_health();
 }
 

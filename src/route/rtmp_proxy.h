@@ -19,6 +19,7 @@
 
 #include "admission/admission.h"
 #include "proto/amf0/amf0.h"
+#include "proto/proxy/proxy_header.h"
 #include "proto/rtmp/chunk.h"
 #include "registry/registry.h"
 
@@ -35,6 +36,11 @@ struct ProxyConfig {
   int down_checks = 3;
   std::size_t max_connections = 10'000;
   std::size_t max_preroute_bytes = 64 * 1024;  // client bytes buffered before routing
+  // Balancers whose connections start with a PROXY protocol header (net::AcceptConfig).
+  std::vector<proxy_protocol::Network> proxy_from;
+  // Start every connection to a server with a PROXY v2 header naming the client (and health
+  // checks with a LOCAL one), for servers that trust the proxy's address.
+  bool send_proxy_protocol = false;
   bool splice = true;  // relay through kernel pipes (splice(2)) once routed, else copy
   rtmp::DecoderLimits chunk_limits;
   amf0::Limits amf0_limits;

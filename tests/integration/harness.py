@@ -268,6 +268,29 @@ class TlsTerminator(Process):
                    what="socat")
 
 
+class HAProxy(Process):
+    """Debian's HAProxy in TCP mode: for each (target_port, send) of `routes`, a frontend on a
+    free port (`ports`, in order) relaying to 127.0.0.1:target_port from the address `source`,
+    starting each connection with `send` ("send-proxy", "send-proxy-v2" or "")."""
+
+    def __init__(self, workdir, routes, source="127.0.0.3"):
+        self.ports = [free_port() for _ in routes]
+        lines = ["global", "  maxconn 256", "defaults", "  mode tcp", "  timeout connect 5s",
+                 "  timeout client 60s", "  timeout server 60s"]
+        for i, ((target, send), port) in enumerate(zip(routes, self.ports)):
+            lines += [f"frontend f{i}", f"  bind 127.0.0.1:{port}", f"  default_backend b{i}",
+                      f"backend b{i}", f"  server s{i} 127.0.0.1:{target} {send} source {source}"]
+        config = os.path.join(workdir, "haproxy.cfg")
+        with open(config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        super().__init__(["haproxy", "-db", "-f", config], os.path.join(workdir, "haproxy.log"))
+        for port in self.ports:
+            wait_until(lambda: _listening(port) or (not self.alive() and "exited"), 10,
+                       what="haproxy to listen")
+        if not self.alive():
+            raise AssertionError("haproxy exited at start:\n" + self.output())
+
+
 def _tail(path, lines=20):
     with open(path, "rb") as f:
         return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-lines:])

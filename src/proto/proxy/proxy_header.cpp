@@ -192,6 +192,12 @@ std::vector<std::uint8_t> encode_v2(const Address& source, const Address& destin
   return out;
 }
 
+std::vector<std::uint8_t> encode_v2_local() {
+  std::vector<std::uint8_t> out(kV2Signature.begin(), kV2Signature.end());
+  out.insert(out.end(), {0x20, 0x00, 0x00, 0x00});  // version 2, LOCAL, UNSPEC, no addresses
+  return out;
+}
+
 Result<std::vector<Network>> parse_networks(std::string_view text) {
   std::vector<Network> networks;
   while (!text.empty()) {

@@ -61,6 +61,10 @@ bool looks_like_header(std::span<const std::uint8_t> first);
 // else IPv6 with IPv4 addresses mapped). Empty if an address is not an IP address.
 std::vector<std::uint8_t> encode_v2(const Address& source, const Address& destination);
 
+// The v2 header of the LOCAL command: a connection of the sender's own (a health check),
+// whose addresses stand as they are.
+std::vector<std::uint8_t> encode_v2_local();
+
 // A network in CIDR form ("10.0.0.0/8", "2001:db8::/32"; a bare address is one host).
 struct Network {
   std::array<std::uint8_t, 16> bytes{};  // IPv4 in the first 4

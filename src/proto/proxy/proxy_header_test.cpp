@@ -96,6 +96,10 @@ TEST(ProxyHeader, V2LocalTlvsAndRefusals) {
   auto h = read(local);
   ASSERT_TRUE(h);
   EXPECT_FALSE(h->source);
+  h = read(encode_v2_local());
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->size, 16u);
+  EXPECT_FALSE(h->source);
   // TLVs after the addresses are skipped.
   auto tlv = wire;
   tlv[15] = 12 + 5;
