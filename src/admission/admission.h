@@ -30,6 +30,7 @@ struct PublishAttempt {
   std::string addr;               // the publisher's address
   std::string tc_url, flash_ver;  // RTMP connect fields; empty for other protocols
   std::uint64_t client_id = 0;
+  std::string protocol = "rtmp";  // what it came in on: rtmp, rtmps
 };
 
 enum class RefusalKind {

@@ -47,6 +47,20 @@ int run_proxy(const ServeConfig& config_in) {
       return 1;
     }
   }
+  std::shared_ptr<net::TlsCertificate> tls;
+  std::optional<boost::asio::ip::tcp::endpoint> tls_ep;
+  if (!config.rtmp_tls_cert.empty()) {
+    auto loaded = net::TlsCertificate::load(config.rtmp_tls_cert, config.rtmp_tls_key);
+    auto ep = parse_endpoint(config.proxy_tls_listen);
+    for (const Error* e : {!loaded ? &loaded.error() : nullptr, !ep ? &ep.error() : nullptr}) {
+      if (e) {
+        spdlog::critical("{}", e->message);
+        return 1;
+      }
+    }
+    tls = std::move(*loaded);
+    tls_ep = *ep;
+  }
   if (config.registry.url == "memory") {
     spdlog::warn("proxy with the in-memory registry knows no servers; set registry = redis://...");
   }
@@ -60,6 +74,7 @@ int run_proxy(const ServeConfig& config_in) {
   try {
     proxy = std::make_unique<route::RtmpProxy>(io, *rtmp_ep, proxy_config, **registry, admission,
                                                counters);
+    if (tls) proxy->enable_tls(*tls_ep, tls);
     // Health for DNS checks: any path answers an empty 200 (as the reference's port 8000).
     http = std::make_unique<http::HttpServer>(
         io, *http_ep, config.http, http_counters,
@@ -82,6 +97,9 @@ int run_proxy(const ServeConfig& config_in) {
       "auth {}",
       endpoint_text(proxy->local_endpoint()), proxy_config.app,
       endpoint_text(http->local_endpoint()), (*registry)->describe(), (*auth)->describe());
+  if (auto ep = proxy->tls_local_endpoint()) {
+    spdlog::info("rtmps listening on {} (certificate {})", endpoint_text(*ep), tls->cert_file());
+  }
   run_until_signal(
       io, io_thread_count(config.io_threads),
       [&] {
@@ -92,6 +110,13 @@ int run_proxy(const ServeConfig& config_in) {
       [&] {
         spdlog::info("SIGHUP: reloading publish authorization");
         (*auth)->reload();
+        if (tls) {
+          if (auto st = tls->reload(); !st) {
+            spdlog::error("SIGHUP: {}; keeping the certificate in use", st.error().message);
+          } else {
+            spdlog::info("SIGHUP: reloaded the RTMPS certificate {}", tls->cert_file());
+          }
+        }
       });
   spdlog::info("sluice proxy: stopped");
   return 0;

@@ -32,7 +32,8 @@ boost::asio::awaitable<std::variant<Publication, admission::Refusal>> PublishGat
   auto verdict = co_await admission_.admit(attempt);
   if (auto* refusal = std::get_if<admission::Refusal>(&verdict)) co_return std::move(*refusal);
   auto& admitted = std::get<admission::Admitted>(verdict);
-  auto stream = hub_.start_publish(admitted.playback_id, takeover_);
+  auto stream = hub_.start_publish(admitted.playback_id, takeover_,
+                                   Publisher{attempt.protocol, attempt.addr});
   if (!stream) co_return admission::Refusal{admission::RefusalKind::kTaken, stream.error().message};
   Publication publication{*stream, std::move(admitted)};
   if (hooks_.open_outputs) {

@@ -253,8 +253,9 @@ class Session {
   asio::awaitable<bool> on_publish(const std::string& publish_name) {
     key_ = admission::split_publish_name(publish_name).key;
     const auto& client = phase_.client();
-    const admission::PublishAttempt attempt{client.app,    publish_name,     addr_,
-                                            client.tc_url, client.flash_ver, id_};
+    const admission::PublishAttempt attempt{
+        client.app, publish_name,           addr_, client.tc_url, client.flash_ver,
+        id_,        kTls ? "rtmps" : "rtmp"};
     // Reading pauses while the authorizer decides: NetStream.Publish.Start must not go out
     // before the decision (answering first makes OBS retry forever on a reject).
     auto verdict = co_await ctx_.gate.admit(attempt);

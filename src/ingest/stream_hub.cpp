@@ -10,8 +10,10 @@ namespace {
 constexpr std::size_t kMaxGopBytes = 32u << 20;
 }  // namespace
 
-Stream::Stream(std::string playback_id, std::uint64_t session_id)
-    : playback_id_(std::move(playback_id)), session_id_(session_id) {}
+Stream::Stream(std::string playback_id, std::uint64_t session_id, Publisher publisher)
+    : playback_id_(std::move(playback_id)),
+      session_id_(session_id),
+      publisher_(std::move(publisher)) {}
 
 void Stream::publish(const media::PacketPtr& packet) {
   auto item = std::make_shared<const LiveItem>(packet);
@@ -83,12 +85,12 @@ void Stream::unsubscribe(const Subscriber* subscriber) {
 
 StreamStats Stream::stats() const {
   std::lock_guard lock(mutex_);
-  return StreamStats{playback_id_,  started_,      bytes_in_,
+  return StreamStats{playback_id_,  publisher_,    started_,           bytes_in_,
                      video_frames_, audio_frames_, subscribers_.size()};
 }
 
 Result<std::shared_ptr<Stream>> StreamHub::start_publish(const std::string& playback_id,
-                                                         bool takeover) {
+                                                         bool takeover, Publisher publisher) {
   std::shared_ptr<Stream> replaced;
   std::shared_ptr<Stream> stream;
   {
@@ -101,7 +103,7 @@ Result<std::shared_ptr<Stream>> StreamHub::start_publish(const std::string& play
       return make_error(Errc::kLimitExceeded,
                         "node is at its limit of " + std::to_string(max_streams_) + " streams");
     }
-    stream = std::make_shared<Stream>(playback_id, next_session_++);
+    stream = std::make_shared<Stream>(playback_id, next_session_++, std::move(publisher));
     streams_[playback_id] = stream;
   }
   if (replaced) replaced->end();

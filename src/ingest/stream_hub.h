@@ -49,8 +49,15 @@ class Subscriber {
   virtual void on_stream_end() = 0;
 };
 
+// Who publishes a stream, and how.
+struct Publisher {
+  std::string protocol;  // rtmp, rtmps
+  std::string remote;    // the publisher's address
+};
+
 struct StreamStats {
   std::string playback_id;
+  Publisher publisher;
   std::chrono::steady_clock::time_point started;
   std::uint64_t bytes_in = 0;
   std::uint64_t video_frames = 0;
@@ -60,7 +67,7 @@ struct StreamStats {
 
 class Stream {
  public:
-  Stream(std::string playback_id, std::uint64_t session_id);
+  Stream(std::string playback_id, std::uint64_t session_id, Publisher publisher = {});
 
   const std::string& playback_id() const { return playback_id_; }
   std::uint64_t session_id() const { return session_id_; }
@@ -85,6 +92,7 @@ class Stream {
 
   const std::string playback_id_;
   const std::uint64_t session_id_;
+  const Publisher publisher_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 
   mutable std::mutex mutex_;  // guards everything below
@@ -104,7 +112,8 @@ class StreamHub {
 
   // Claims playback_id for a new publish session. A live publisher of the same ID makes this
   // fail (kRejected), unless takeover is set: then the old Stream is ended and replaced.
-  Result<std::shared_ptr<Stream>> start_publish(const std::string& playback_id, bool takeover);
+  Result<std::shared_ptr<Stream>> start_publish(const std::string& playback_id, bool takeover,
+                                                Publisher publisher = {});
   // Releases the ID if `stream` still holds it (a replaced publisher's late call is a no-op).
   void end_publish(const std::shared_ptr<Stream>& stream);
 

@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <set>
 #include <variant>
 
@@ -180,7 +181,7 @@ struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
     });
   }
 
-  void on_connection(tcp::socket socket, tcp::endpoint client) {
+  void on_connection(tcp::socket socket, tcp::endpoint client, bool tls) {
     counters.connections_total.fetch_add(1, std::memory_order_relaxed);
     if (counters.connections_active.load() >= static_cast<std::int64_t>(config.max_connections)) {
       counters.connections_refused.fetch_add(1, std::memory_order_relaxed);
@@ -193,7 +194,7 @@ struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, session(std::move(socket), client, next_id++),
+    asio::co_spawn(executor, session(std::move(socket), client, next_id++, tls),
                    [self = shared_from_this()](std::exception_ptr e) {
                      self->counters.connections_active.fetch_sub(1, std::memory_order_relaxed);
                      if (!e) return;
@@ -205,7 +206,11 @@ struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
                    });
   }
 
-  asio::awaitable<void> session(tcp::socket socket, tcp::endpoint client, std::uint64_t id);
+  asio::awaitable<void> session(tcp::socket socket, tcp::endpoint client, std::uint64_t id,
+                                bool tls);
+
+  std::optional<tcp::acceptor> tls_acceptor;  // RTMPS, when a certificate is given
+  std::shared_ptr<net::TlsCertificate> tls;
 };
 
 namespace {
@@ -219,14 +224,30 @@ struct Watch {
   bool writing = false;
 };
 
-// One proxied connection. Lives in its coroutine frame, on its strand.
+using TlsClient = beast::ssl_stream<beast::tcp_stream>;
+
+// What relayed bytes are read from and written to without a per-operation timer: the bare
+// socket of a TCP stream, the TLS stream itself (its TCP layer set never to expire).
+tcp::socket& untimed(beast::tcp_stream& stream) {
+  return stream.socket();
+}
+TlsClient& untimed(TlsClient& stream) {
+  return stream;
+}
+
+// One proxied connection, its client over TCP or TLS (RTMPS). Lives in its coroutine frame,
+// on its strand.
+template <typename ClientStream>
 class ProxySession {
  public:
-  ProxySession(RtmpProxy::Impl& proxy, tcp::socket socket, const tcp::endpoint& client,
+  // `tls_context`: what the client stream was made with (TLS), kept for as long as it.
+  ProxySession(RtmpProxy::Impl& proxy, ClientStream client_stream,
+               std::shared_ptr<const void> tls_context, const tcp::endpoint& client,
                std::uint64_t id)
       : proxy_(proxy),
         id_(id),
-        client_(std::move(socket)),
+        tls_context_(std::move(tls_context)),
+        client_(std::move(client_stream)),
         backend_(proxy.io),
         client_endpoint_(client),
         addr_(client.address().to_string()),
@@ -264,7 +285,7 @@ class ProxySession {
         proxy_.publishers.erase(it);
     }
     boost::system::error_code ignored;
-    client_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(client_).socket().shutdown(tcp::socket::shutdown_both, ignored);
     backend_.socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 
@@ -275,7 +296,7 @@ class ProxySession {
   }
 
   asio::awaitable<void> send_client(const media::Bytes& bytes) {
-    client_.expires_after(std::chrono::seconds(10));
+    beast::get_lowest_layer(client_).expires_after(std::chrono::seconds(10));
     co_await asio::async_write(client_, asio::buffer(bytes), kUseTuple);
   }
 
@@ -287,7 +308,15 @@ class ProxySession {
 
   asio::awaitable<bool> handshake() {
     rtmp::ServerHandshake hs;
-    client_.expires_after(proxy_.config.handshake_timeout);
+    beast::get_lowest_layer(client_).expires_after(proxy_.config.handshake_timeout);
+    if constexpr (kTls) {
+      auto [ec] = co_await client_.async_handshake(asio::ssl::stream_base::server, kUseTuple);
+      if (ec) {
+        log_.log_limited(spdlog::level::info, "proxy tls handshake failed",
+                         fmt::format("closing: TLS handshake: {}", ec.message()));
+        co_return false;
+      }
+    }
     for (;;) {
       auto [ec, n] = co_await client_.async_read_some(asio::buffer(buf_), kUseTuple);
       if (ec) {
@@ -318,7 +347,7 @@ class ProxySession {
     rtmp::ChunkDecoder decoder(proxy_.config.chunk_limits);
     std::vector<rtmp::Message> messages;
     std::size_t fed = 0;
-    client_.expires_after(proxy_.config.handshake_timeout);
+    beast::get_lowest_layer(client_).expires_after(proxy_.config.handshake_timeout);
     for (;;) {
       if (preroute_.size() > proxy_.config.max_preroute_bytes) {
         fail("no publish or play in the first " + std::to_string(proxy_.config.max_preroute_bytes) +
@@ -367,8 +396,9 @@ class ProxySession {
 
   asio::awaitable<std::optional<Route>> route_publish(const std::string& publish_name) {
     const auto& client = phase_.client();
-    const admission::PublishAttempt attempt{client.app,    publish_name,     addr_,
-                                            client.tc_url, client.flash_ver, 0};
+    const admission::PublishAttempt attempt{
+        client.app, publish_name,           addr_, client.tc_url, client.flash_ver,
+        0,          kTls ? "rtmps" : "rtmp"};
     auto verdict = co_await proxy_.admission.admit(attempt);
     if (auto* refusal = std::get_if<admission::Refusal>(&verdict)) {
       proxy_.counters.rejected_auth.fetch_add(1, std::memory_order_relaxed);
@@ -428,7 +458,7 @@ class ProxySession {
     if (proxy_.config.send_proxy_protocol) {
       // The server sees the client's address, not the proxy's; the destination is where the
       // client connected.
-      const auto local = client_.socket().local_endpoint(ignored);
+      const auto local = beast::get_lowest_layer(client_).socket().local_endpoint(ignored);
       auto header = proxy_protocol::encode_v2(
           {client_endpoint_.address().to_string(), client_endpoint_.port()},
           {local.address().to_string(), local.port()});
@@ -463,27 +493,30 @@ class ProxySession {
   asio::awaitable<std::string> ended(asio::awaitable<std::string> task) {
     std::string why = co_await std::move(task);
     boost::system::error_code ignored;
-    client_.socket().cancel(ignored);
+    beast::get_lowest_layer(client_).socket().cancel(ignored);
     backend_.socket().cancel(ignored);
     co_return why;
   }
 
   // Bytes as they come from one side to the other, on the bare sockets: no per-operation
   // timer (the watchdog checks `watch` instead), as this is the path every relayed byte takes.
-  asio::awaitable<std::string> pump(beast::tcp_stream& from, beast::tcp_stream& to, Watch& watch,
+  template <typename From, typename To>
+  asio::awaitable<std::string> pump(From& from, To& to, Watch& watch,
                                     std::atomic<std::uint64_t>& counter, bool from_client) {
-    from.expires_never();
-    to.expires_never();
-    if (proxy_.config.splice) {
+    beast::get_lowest_layer(from).expires_never();
+    beast::get_lowest_layer(to).expires_never();
+    // Kernel pipes only between two TCP sockets: TLS bytes are decrypted in user space.
+    if (!kTls && proxy_.config.splice) {
       if (auto pipe = SplicePipe::open()) {
-        auto why =
-            co_await splice_pump(from.socket(), to.socket(), *pipe, watch, counter, from_client);
+        auto why = co_await splice_pump(beast::get_lowest_layer(from).socket(),
+                                        beast::get_lowest_layer(to).socket(), *pipe, watch, counter,
+                                        from_client);
         if (why) co_return *why;
       }
     }
     std::vector<std::uint8_t> buf(kRelayBuffer);
     for (;;) {
-      auto [ec, n] = co_await from.socket().async_read_some(asio::buffer(buf), kUseTuple);
+      auto [ec, n] = co_await untimed(from).async_read_some(asio::buffer(buf), kUseTuple);
       if (ec) {
         if (!from_client) note_server_error(ec);
         co_return (from_client ? "client: " : "server: ") + ec.message();
@@ -492,7 +525,7 @@ class ProxySession {
       watch.writing = true;
       watch.write_started = watch.last_read;
       auto [werr, wn] =
-          co_await asio::async_write(to.socket(), asio::buffer(buf.data(), n), kUseTuple);
+          co_await asio::async_write(untimed(to), asio::buffer(buf.data(), n), kUseTuple);
       watch.writing = false;
       if (werr) {
         if (from_client) note_server_closed(werr);
@@ -581,7 +614,7 @@ class ProxySession {
   // After the server closed a publish session: a publisher that unpublished closes its side
   // too, at once; one that keeps sending lost its server (killed, or out of its mind).
   asio::awaitable<bool> publisher_left_too() {
-    client_.expires_after(kUnpublishCloseWait);
+    beast::get_lowest_layer(client_).expires_after(kUnpublishCloseWait);
     for (;;) {
       auto [ec, n] = co_await client_.async_read_some(asio::buffer(buf_), kUseTuple);
       if (ec) co_return ec != beast::error::timeout;
@@ -648,7 +681,7 @@ class ProxySession {
       }
       if (raw) out.insert(out.end(), pending.begin() + static_cast<long>(fed), pending.end());
       if (!out.empty()) {
-        client_.expires_after(proxy_.config.idle_timeout);
+        beast::get_lowest_layer(client_).expires_after(proxy_.config.idle_timeout);
         auto [werr, wn] = co_await asio::async_write(client_, asio::buffer(out), kUseTuple);
         if (werr) co_return "client: " + werr.message();
         proxy_.counters.bytes_to_clients.fetch_add(wn, std::memory_order_relaxed);
@@ -702,9 +735,11 @@ class ProxySession {
     return std::nullopt;
   }
 
+  static constexpr bool kTls = std::is_same_v<ClientStream, TlsClient>;
   RtmpProxy::Impl& proxy_;
   const std::uint64_t id_;
-  beast::tcp_stream client_;
+  std::shared_ptr<const void> tls_context_;  // outlives client_ (declared before it)
+  ClientStream client_;
   beast::tcp_stream backend_;
   const tcp::endpoint client_endpoint_;  // the client's, or what its PROXY header named
   std::string addr_;
@@ -721,8 +756,16 @@ class ProxySession {
 }  // namespace
 
 asio::awaitable<void> RtmpProxy::Impl::session(tcp::socket socket, tcp::endpoint client,
-                                               std::uint64_t id) {
-  ProxySession s(*this, std::move(socket), client, id);
+                                               std::uint64_t id, bool with_tls) {
+  if (with_tls) {
+    auto context = tls->context();
+    TlsClient stream(beast::tcp_stream(std::move(socket)), *context);
+    ProxySession<TlsClient> s(*this, std::move(stream), context, client, id);
+    co_await s.run();
+    co_return;
+  }
+  ProxySession<beast::tcp_stream> s(*this, beast::tcp_stream(std::move(socket)), nullptr, client,
+                                    id);
   co_await s.run();
 }
 
@@ -737,22 +780,39 @@ tcp::endpoint RtmpProxy::local_endpoint() const {
   return impl_->acceptor.local_endpoint();
 }
 
+void RtmpProxy::enable_tls(const tcp::endpoint& endpoint,
+                           std::shared_ptr<net::TlsCertificate> certificate) {
+  impl_->tls_acceptor.emplace(impl_->io, endpoint);
+  impl_->tls = std::move(certificate);
+}
+
+std::optional<tcp::endpoint> RtmpProxy::tls_local_endpoint() const {
+  if (!impl_->tls_acceptor) return std::nullopt;
+  return impl_->tls_acceptor->local_endpoint();
+}
+
 void RtmpProxy::start() {
-  net::AcceptConfig accept;
-  accept.name = "proxy";
-  accept.proxy_from = impl_->config.proxy_from;
-  accept.proxy_timeout = impl_->config.handshake_timeout;
-  accept.max_pending = impl_->config.max_connections;
-  net::start_accepting(impl_->io, impl_->acceptor, std::move(accept),
-                       [impl = impl_.get()](tcp::socket socket, tcp::endpoint client) {
-                         impl->on_connection(std::move(socket), client);
-                       });
+  for (tcp::acceptor* acceptor :
+       {&impl_->acceptor, impl_->tls_acceptor ? &*impl_->tls_acceptor : nullptr}) {
+    if (!acceptor) continue;
+    const bool tls = acceptor != &impl_->acceptor;
+    net::AcceptConfig accept;
+    accept.name = tls ? "proxy rtmps" : "proxy";
+    accept.proxy_from = impl_->config.proxy_from;
+    accept.proxy_timeout = impl_->config.handshake_timeout;
+    accept.max_pending = impl_->config.max_connections;
+    net::start_accepting(impl_->io, *acceptor, std::move(accept),
+                         [impl = impl_.get(), tls](tcp::socket socket, tcp::endpoint client) {
+                           impl->on_connection(std::move(socket), client, tls);
+                         });
+  }
   impl_->schedule_health();
 }
 
 void RtmpProxy::stop() {
   boost::system::error_code ec;
   impl_->acceptor.close(ec);
+  if (impl_->tls_acceptor) impl_->tls_acceptor->close(ec);
   impl_->health_timer.cancel();
 }
 

@@ -15,9 +15,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "admission/admission.h"
+#include "net/tls.h"
 #include "proto/amf0/amf0.h"
 #include "proto/proxy/proxy_header.h"
 #include "proto/rtmp/chunk.h"
@@ -68,6 +70,10 @@ class RtmpProxy {
             admission::Admission& admission, ProxyCounters& counters);
   ~RtmpProxy();
   boost::asio::ip::tcp::endpoint local_endpoint() const;
+  // Also takes RTMPS on `endpoint` (TLS terminated here, then the same session). Before start().
+  void enable_tls(const boost::asio::ip::tcp::endpoint& endpoint,
+                  std::shared_ptr<net::TlsCertificate> certificate);
+  std::optional<boost::asio::ip::tcp::endpoint> tls_local_endpoint() const;
   void start();
   void stop();
   std::string metrics_text() const;

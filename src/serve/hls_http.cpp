@@ -43,6 +43,13 @@ void append_stream_metrics(std::string& out, const ServeContext& ctx) {
          [](const Stats& s) { return s.video_frames; });
   family(streams, "sluice_stream_audio_frames_total", "counter", "Audio frames received.",
          [](const Stats& s) { return s.audio_frames; });
+  observe::append_family(out, "sluice_stream_info", "gauge",
+                         "1 per live stream, labelled with the protocol its publisher uses.");
+  for (const auto& s : streams) {
+    observe::append_sample(out, "sluice_stream_info",
+                           {{"playback_id", s.playback_id}, {"protocol", s.publisher.protocol}},
+                           1.0);
+  }
   family(streams, "sluice_stream_uptime_seconds", "gauge", "Time since the publish started.",
          [&](const Stats& s) { return std::chrono::duration<double>(now - s.started).count(); });
   family(streams, "sluice_stream_rtmp_players", "gauge", "RTMP players of the stream.",
@@ -256,6 +263,8 @@ std::string streams_json(const ServeContext& ctx) {
   for (const auto& s : ctx.hub.list()) {
     const double uptime = std::chrono::duration<double>(now - s.started).count();
     list.push_back({{"playback_id", s.playback_id},
+                    {"protocol", s.publisher.protocol},
+                    {"remote", s.publisher.remote},
                     {"uptime_s", uptime},
                     {"bytes_in", s.bytes_in},
                     {"bitrate_kbps", uptime > 0 ? s.bytes_in * 8 / 1000.0 / uptime : 0.0},

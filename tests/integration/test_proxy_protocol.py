@@ -108,6 +108,8 @@ class ProxyProtocol(SluiceTestCase):
         wait_until(lambda: any(x["playback_id"] == pid for x in s.streams()), 15,
                    what="the publish through HAProxy")
         self.assertEqual([f["addr"] for f in Webhook.forms], ["127.0.0.1"])
+        publisher = next(x for x in s.streams() if x["playback_id"] == pid)
+        self.assertEqual((publisher["protocol"], publisher["remote"]), ("rtmp", "127.0.0.1"))
         log = s.output()
         self.assertRegex(log, r"rtmp#\d+ 127\.0\.0\.1: publishing key")
         self.assertNotIn(f" {BALANCER}: ", log)  # no session is tagged with the balancer

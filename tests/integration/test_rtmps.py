@@ -8,7 +8,8 @@ import socket
 import ssl
 import subprocess
 
-from harness import Process, Sluice, SluiceTestCase, ffmpeg_publish, free_port, wait_until
+from harness import (Process, Proxy, Redis, Sluice, SluiceTestCase, ffmpeg_publish, ffprobe_json,
+                     free_port, wait_until)
 
 
 def make_certificate(directory, name):
@@ -84,9 +85,14 @@ class Rtmps(SluiceTestCase):
         gst = s.playback_id("gst")
         wait_until(lambda: s.get(f"/{gst}/live.m3u8")[0] == 200, 20,
                    what="HLS of the GStreamer stream")
-        streams = {x["playback_id"] for x in s.streams()}
-        self.assertLessEqual({ff, gst}, streams)
+        streams = {x["playback_id"]: x for x in s.streams()}
+        self.assertLessEqual({ff, gst}, set(streams))
         self.assertNotIn(s.playback_id("wrong"), streams)
+        # The publisher's protocol and address, in the API and the metrics.
+        self.assertEqual((streams[ff]["protocol"], streams[ff]["remote"]), ("rtmps", "127.0.0.1"))
+        metrics = s.get("/metrics")[2].decode()
+        for pid in (ff, gst):
+            self.assertIn(f'sluice_stream_info{{playback_id="{pid}",protocol="rtmps"}} 1', metrics)
 
     def test_bad_handshakes_are_refused_and_the_certificate_reloads(self):
         s = self.start("--rtmp-handshake-timeout", "2")
@@ -126,6 +132,36 @@ class Rtmps(SluiceTestCase):
         wait_until(lambda: "keeping the certificate in use" in s.output(), 5,
                    what="the failed reload")
         self.assertEqual(served_certificate(self.tls_port), der)
+
+    def test_proxy_terminates_rtmps(self):
+        cert, key, der = make_certificate(self.workdir, "proxy")
+        redis = self.track(Redis(self.workdir))
+        fleet = ("--registry", redis.url, "--registry-ttl", "3", "--registry-resync", "0.5")
+        server = self.track(Sluice(self.path("server"), *fleet))
+        tls_port = free_port()
+        proxy = self.track(Proxy(self.workdir, *fleet, "--playback-secret", server.secret,
+                                 "--proxy-tls-listen", f"127.0.0.1:{tls_port}",
+                                 "--rtmp-tls-cert", cert, "--rtmp-tls-key", key))
+        wait_until(lambda: proxy.metric("sluice_proxy_servers_healthy") == 1, 10,
+                   what="the proxy to see the server")
+        self.assertEqual(served_certificate(tls_port), der)
+        url = f"rtmps://127.0.0.1:{tls_port}/stream"
+        tls_options = ("-tls_verify", "1", "-ca_file", cert)
+        self.track(ffmpeg_publish(f"{url}/via-proxy", self.path("pub.log"), seconds=30,
+                                  size="320x240", extra_out=tls_options))
+        pid = server.playback_id("via-proxy")
+        wait_until(lambda: server.get(f"/{pid}/live.m3u8")[0] == 200, 20,
+                   what="HLS of the stream published over RTMPS through the proxy")
+        self.assertRegex(proxy.output(), r"proxy#\d+ 127\.0\.0\.1: publish " + pid)
+        # A player over RTMPS through the proxy: the server's messages go out through TLS.
+        probe = ffprobe_json(f"{url}/{pid}", (*tls_options, "-read_intervals", "%+1"))
+        self.assertEqual({x["codec_type"] for x in probe["streams"]}, {"video", "audio"})
+        self.assertEqual(proxy.metric("sluice_proxy_plays_routed_total"), 1)
+        garbage = socket.create_connection(("127.0.0.1", tls_port), timeout=10)
+        garbage.sendall(b"\x03" + os.urandom(1536))
+        self.assertTrue(closed_by_peer(garbage, 10))
+        garbage.close()
+        wait_until(lambda: "TLS handshake" in proxy.output(), 5, what="the refusal logged")
 
 
 if __name__ == "__main__":
