@@ -10,7 +10,7 @@ packages=(
   libboost1.81-dev libboost-url1.81-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libtoml11-dev libssl-dev
-  libhiredis-dev libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev libsrt-openssl-dev
+  libhiredis-dev libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev libsrt-gnutls-dev
   # real clients used by the integration tests
   ffmpeg rtmpdump curl python3 redis-server libnginx-mod-rtmp socat openssl chromium haproxy srt-tools
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good

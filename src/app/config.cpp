@@ -147,6 +147,31 @@ const std::vector<OptionDef>& definitions() {
          c.rtmp_tls_key = v;
          return Ok{};
        }},
+      {{"srt.listen", "SRT listen address HOST:PORT (UDP; empty: no SRT)", ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (!v.empty()) {
+           if (auto st = valid_listen(v); !st) return st;
+         }
+         c.srt_listen = v;
+         return Ok{};
+       }},
+      {{"srt.passphrase",
+        "SRT encryption passphrase, 10-79 characters (empty: none); callers without it are "
+        "refused",
+        ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (!v.empty() && (v.size() < 10 || v.size() > 79))
+           return make_error(Errc::kMalformed, "10 to 79 characters");
+         c.srt.passphrase = v;
+         return Ok{};
+       }},
+      {{"srt.latency", "SRT latency in seconds (the receive buffer's delay for retransmits)",
+        "0.12"},
+       seconds(
+           [](ServeConfig & c) -> auto& { return c.srt.latency; }, 0.02, 10)},
+      {{"srt.max_connections", "concurrent SRT connections", "100"},
+       integer(
+           [](ServeConfig & c) -> auto& { return c.srt.max_connections; }, 1, 10'000)},
       {{"http.listen", "HTTP listen address HOST:PORT (port 0 picks a free port)", "0.0.0.0:8000"},
        [](ServeConfig& c, const std::string& v) -> Status {
          if (auto st = valid_listen(v); !st) return st;

@@ -11,6 +11,7 @@
 
 #include "http/http_server.h"
 #include "ingest/rtmp_server.h"
+#include "ingest/srt_server.h"
 #include "media/result.h"
 #include "package/hls_store.h"
 #include "registry/registry.h"
@@ -49,6 +50,8 @@ struct ServeConfig {
   // RTMPS: on when a certificate and its key are given.
   std::string rtmp_tls_listen = "0.0.0.0:1936";
   std::string rtmp_tls_cert, rtmp_tls_key;
+  std::string srt_listen;  // "" = no SRT
+  ingest::SrtConfig srt;
   std::string admin_token;
   std::string dvr;                       // "" = data_dir/recordings | a directory | s3://… | off
   std::string dvr_rendition;             // "" = each stream's top rendition

@@ -179,6 +179,7 @@ class MediaServer {
   std::optional<store::Recorder> recorder_;
   std::optional<Registration> registration_;  // emplaced once the HTTP address is known
   ingest::RtmpCounters rtmp_counters_;
+  ingest::SrtCounters srt_counters_;
   http::HttpCounters http_counters_, admin_counters_;
   http::ViewerCounter viewers_;
   std::atomic<bool> draining_{false};
@@ -194,7 +195,10 @@ class MediaServer {
   ingest::PublishGate gate_;
   const http::HttpConfig admin_http_config_;
   std::unique_ptr<ingest::RtmpServer> rtmp_;
+  unsigned short rtmp_port_ = 0;
   std::unique_ptr<ingest::RtmpServer> rtmps_;  // RTMPS, when a certificate is given
+  std::optional<ingest::SrtLibrary> srt_library_;
+  std::unique_ptr<ingest::SrtServer> srt_;  // SRT, when srt.listen is set
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<http::HttpServer> admin_;
   std::string advertise_;
@@ -245,6 +249,17 @@ MediaServer::MediaServer(const ServeConfig& config, ServeInputs inputs)
   }
   rtmp_ = std::make_unique<ingest::RtmpServer>(
       io_, in_.rtmp, ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_});
+  rtmp_port_ = rtmp_->local_endpoint().port();
+  if (!config.srt_listen.empty()) {
+    ingest::SrtConfig srt = config.srt;
+    srt.app = config.rtmp.app;
+    srt.handshake_timeout = config.rtmp.handshake_timeout;
+    srt.idle_timeout = config.rtmp.idle_timeout;
+    srt_library_.emplace();
+    srt_ = std::make_unique<ingest::SrtServer>(
+        io_, config.srt_listen, std::move(srt),
+        ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_}, srt_counters_);
+  }
   if (in_.rtmps) {
     rtmps_ = std::make_unique<ingest::RtmpServer>(
         io_, *in_.rtmps, ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_}, in_.tls);
@@ -285,11 +300,14 @@ serve::ServeContext MediaServer::serve_context() {
                              recorder_ ? &*recorder_ : nullptr,
                              &relays_,
                              &viewers_,
-                             &waiters_};
+                             &waiters_,
+                             config_.srt_listen.empty() ? nullptr : &srt_counters_};
 }
 
 void MediaServer::publish_node() {
-  const auto rtmp_port = std::to_string(rtmp_->local_endpoint().port());
+  // The port as bound at start: the acceptor may be closed already when a publish ends
+  // during shutdown.
+  const auto rtmp_port = std::to_string(rtmp_port_);
   in_.registry->publish_node(
       registry::NodeEntry{advertise_, advertise_.substr(0, advertise_.rfind(':') + 1) + rtmp_port,
                           capacity_, static_cast<int>(hub_.size()), draining_.load()});
@@ -312,6 +330,7 @@ void MediaServer::shut_down() {
   relays_.stop();
   rtmp_->stop();
   if (rtmps_) rtmps_->stop();
+  if (srt_) srt_->stop();
   http_->stop();
   sweeper_.cancel();
 }
@@ -354,6 +373,11 @@ void MediaServer::run() {
     spdlog::info("admin API listening on {}", endpoint_text(admin_->local_endpoint()));
   }
   rtmp_->start();
+  if (srt_) {
+    if (auto st = srt_->start(); !st) throw std::runtime_error(st.error().message);
+    spdlog::info("srt listening on {} (port {}){}", config_.srt_listen, srt_->local_port(),
+                 config_.srt.passphrase.empty() ? "" : ", encrypted");
+  }
   if (rtmps_) {
     rtmps_->start();
     spdlog::info("rtmps listening on {} (certificate {})", endpoint_text(rtmps_->local_endpoint()),
@@ -400,7 +424,7 @@ int run_serve(const ServeConfig& config_in) {
   try {
     MediaServer server(config, std::move(*inputs));
     server.run();
-  } catch (const boost::system::system_error& e) {
+  } catch (const std::exception& e) {
     spdlog::critical("cannot listen: {}", e.what());
     return 1;
   }

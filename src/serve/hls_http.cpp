@@ -87,6 +87,19 @@ std::string metrics_text(const ServeContext& ctx) {
       r.connections_active.load());
   add("sluice_rtmp_connections_refused_total", "counter", "RTMP connections over the limit.",
       r.connections_refused.load());
+  if (const auto* srt = ctx.srt_counters) {
+    add("sluice_srt_connections_total", "counter", "SRT callers accepted.",
+        srt->connections_total.load());
+    add("sluice_srt_connections_active", "gauge", "Open SRT connections.",
+        srt->connections_active.load());
+    add("sluice_srt_connections_refused_total", "counter",
+        "SRT callers refused: stream ID, admission or the connection limit.",
+        srt->connections_refused.load());
+    add("sluice_srt_received_bytes_total", "counter", "Bytes received over SRT.",
+        srt->bytes_in.load());
+    add("sluice_srt_demux_errors_total", "counter",
+        "SRT publishes whose MPEG-TS could not be read.", srt->demux_errors.load());
+  }
   add("sluice_rtmp_protocol_errors_total", "counter", "RTMP sessions closed on bad input.",
       r.protocol_errors.load());
   add("sluice_publishes_total", "counter", "Publish sessions started.", r.publishes_total.load());

@@ -7,6 +7,7 @@
 #include "http/http_server.h"
 #include "http/viewers.h"
 #include "ingest/rtmp_server.h"
+#include "ingest/srt_server.h"
 #include "ingest/stream_hub.h"
 #include "observe/metrics.h"
 #include "package/hls_store.h"
@@ -31,6 +32,7 @@ struct ServeContext {
   // Holds low-latency requests (blocking reloads, preload-hinted parts); null answers them as
   // they stand (the admin API).
   UpdateWaiters* waiters = nullptr;
+  const ingest::SrtCounters* srt_counters = nullptr;  // null when SRT is off
 };
 
 http::HttpHandler make_hls_handler(ServeContext context);

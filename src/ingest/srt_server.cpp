@@ -1,0 +1,504 @@
+#include "ingest/srt_server.h"
+
+#include <arpa/inet.h>
+#include <spdlog/spdlog.h>
+#include <srt/logging_api.h>
+#include <srt/srt.h>
+#include <sys/syslog.h>
+
+#include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <cstring>
+#include <future>
+
+#include "media/h264.h"
+#include "media/timestamps.h"
+#include "observe/log.h"
+#include "proto/srt/stream_id.h"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavcodec/bsf.h>
+#include <libavformat/avformat.h>
+}
+
+namespace sluice::ingest {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr int kIoBufferSize = 64 * 1024;
+constexpr std::size_t kSrtPayload = 1500;  // above SRT's largest live payload (1456)
+
+std::string srt_error() {
+  return srt_getlasterror_str();
+}
+
+std::string address_text(const sockaddr_storage& address) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (address.ss_family == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(address).sin_addr, text,
+                sizeof text);
+  } else if (address.ss_family == AF_INET6) {
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(address).sin6_addr, text,
+                sizeof text);
+  }
+  return text;
+}
+
+struct FormatCloser {
+  void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
+};
+struct IoCloser {
+  void operator()(AVIOContext* io) const {
+    if (io) av_freep(&io->buffer);
+    avio_context_free(&io);
+  }
+};
+struct PacketFreer {
+  void operator()(AVPacket* p) const { av_packet_free(&p); }
+};
+struct BsfFreer {
+  void operator()(AVBSFContext* b) const { av_bsf_free(&b); }
+};
+
+// An FLV tag body around a codec payload, as an RTMP publisher sends it, so RTMP players and
+// relays of an SRT stream get what they would from an RTMP one.
+media::PacketPtr flv_packet(media::TrackKind kind, bool config, bool keyframe, std::int64_t dts_ms,
+                            std::int32_t cts_ms, std::span<const std::uint8_t> payload) {
+  auto body = std::make_shared<media::Bytes>();
+  if (kind == media::TrackKind::kVideo) {
+    const auto cts = static_cast<std::uint32_t>(cts_ms) & 0xFFFFFF;
+    *body = {static_cast<std::uint8_t>(keyframe ? 0x17 : 0x27), static_cast<std::uint8_t>(!config),
+             static_cast<std::uint8_t>(cts >> 16), static_cast<std::uint8_t>(cts >> 8),
+             static_cast<std::uint8_t>(cts)};
+  } else {
+    *body = {0xAF, static_cast<std::uint8_t>(!config)};  // AAC, 44 kHz, 16-bit, stereo (fixed)
+  }
+  const auto header = static_cast<std::uint32_t>(body->size());
+  body->insert(body->end(), payload.begin(), payload.end());
+  auto packet = std::make_shared<media::Packet>();
+  packet->kind = kind;
+  packet->codec = kind == media::TrackKind::kVideo ? media::Codec::kH264 : media::Codec::kAac;
+  packet->config = config;
+  packet->keyframe = keyframe || config;
+  packet->dts_ms = dts_ms;
+  packet->cts_ms = cts_ms;
+  packet->body = std::move(body);
+  packet->payload_offset = header;
+  return packet;
+}
+
+}  // namespace
+
+SrtLibrary::SrtLibrary() {
+  srt_startup();
+  // libsrt's own lines (a wrong passphrase, a rejected handshake) into ours, at the rate limit
+  // of anything a peer can cause.
+  srt_setloglevel(LOG_WARNING);
+  srt_setlogflags(SRT_LOGF_DISABLE_TIME | SRT_LOGF_DISABLE_THREADNAME | SRT_LOGF_DISABLE_SEVERITY |
+                  SRT_LOGF_DISABLE_EOL);
+  srt_setloghandler(nullptr, [](void*, int level, const char*, int, const char*, const char* text) {
+    observe::log_limited(level <= LOG_ERR ? spdlog::level::warn : spdlog::level::info, "libsrt",
+                         fmt::format("srt: {}", text));
+  });
+}
+SrtLibrary::~SrtLibrary() {
+  srt_cleanup();
+}
+
+struct SrtServer::Connection {
+  std::mutex mutex;  // guards socket: the session and stop() may both close it
+  SRTSOCKET socket = SRT_INVALID_SOCK;
+  std::uint64_t id = 0;
+  std::thread thread;
+  std::atomic<bool> done{false};
+
+  void close() {
+    std::lock_guard lock(mutex);
+    if (socket != SRT_INVALID_SOCK) srt_close(socket);
+    socket = SRT_INVALID_SOCK;
+  }
+};
+
+SrtServer::SrtServer(asio::io_context& io, std::string listen, SrtConfig config,
+                     IngestContext context, SrtCounters& counters)
+    : io_(io),
+      listen_(std::move(listen)),
+      config_(std::move(config)),
+      context_(context),
+      counters_(counters) {}
+
+SrtServer::~SrtServer() {
+  stop();
+}
+
+Status SrtServer::start() {
+  const auto colon = listen_.rfind(':');
+  if (colon == std::string::npos) return make_error(Errc::kMalformed, "srt: listen " + listen_);
+  std::string host = listen_.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  const int port = std::atoi(listen_.c_str() + colon + 1);
+  sockaddr_storage address{};
+  int address_size = 0;
+  if (::inet_pton(AF_INET, host.c_str(), &reinterpret_cast<sockaddr_in&>(address).sin_addr) == 1) {
+    auto& in4 = reinterpret_cast<sockaddr_in&>(address);
+    in4.sin_family = AF_INET;
+    in4.sin_port = htons(static_cast<std::uint16_t>(port));
+    address_size = sizeof(sockaddr_in);
+  } else if (::inet_pton(AF_INET6, host.c_str(),
+                         &reinterpret_cast<sockaddr_in6&>(address).sin6_addr) == 1) {
+    auto& in6 = reinterpret_cast<sockaddr_in6&>(address);
+    in6.sin6_family = AF_INET6;
+    in6.sin6_port = htons(static_cast<std::uint16_t>(port));
+    address_size = sizeof(sockaddr_in6);
+  } else {
+    return make_error(Errc::kMalformed, "srt: listen address " + listen_);
+  }
+  listener_ = srt_create_socket();
+  const auto fail = [&](const std::string& what) -> Status {
+    auto error = make_error(Errc::kIo, "srt: " + what + ": " + srt_error());
+    srt_close(listener_);
+    listener_ = -1;
+    return error;
+  };
+  if (listener_ == SRT_INVALID_SOCK) return make_error(Errc::kIo, "srt: socket: " + srt_error());
+  const int latency = static_cast<int>(config_.latency.count());
+  const int idle = static_cast<int>(config_.idle_timeout.count());
+  const int yes = 1;
+  const int transtype = SRTT_LIVE;
+  // Accepted sockets inherit these: live mode, the latency, and the receive timeout that
+  // makes a silent publisher's read return.
+  if (srt_setsockflag(listener_, SRTO_TRANSTYPE, &transtype, sizeof transtype) != 0 ||
+      srt_setsockflag(listener_, SRTO_LATENCY, &latency, sizeof latency) != 0 ||
+      srt_setsockflag(listener_, SRTO_RCVTIMEO, &idle, sizeof idle) != 0 ||
+      srt_setsockflag(listener_, SRTO_REUSEADDR, &yes, sizeof yes) != 0) {
+    return fail("options");
+  }
+  if (!config_.passphrase.empty()) {
+    // Callers without it, or with another, are refused by libsrt in the handshake.
+    if (srt_setsockflag(listener_, SRTO_PASSPHRASE, config_.passphrase.data(),
+                        static_cast<int>(config_.passphrase.size())) != 0) {
+      return fail("passphrase (10 to 79 characters)");
+    }
+  }
+  if (srt_bind(listener_, reinterpret_cast<sockaddr*>(&address), address_size) != 0)
+    return fail("bind " + listen_);
+  if (srt_listen(listener_, 64) != 0) return fail("listen");
+  sockaddr_storage bound{};
+  int bound_size = sizeof bound;
+  if (srt_getsockname(listener_, reinterpret_cast<sockaddr*>(&bound), &bound_size) == 0) {
+    port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(bound).sin6_port
+                                              : reinterpret_cast<sockaddr_in&>(bound).sin_port);
+  }
+  acceptor_ = std::thread([this] { accept_loop(); });
+  return Ok{};
+}
+
+void SrtServer::stop() {
+  if (stopping_.exchange(true)) return;
+  if (acceptor_.joinable()) acceptor_.join();  // within its 200 ms epoll wait
+  if (listener_ != -1) srt_close(listener_);
+  std::list<std::unique_ptr<Connection>> connections;
+  {
+    std::lock_guard lock(mutex_);
+    connections.swap(connections_);
+  }
+  for (auto& c : connections)
+    c->close();  // a blocked read returns
+  for (auto& c : connections) {
+    if (c->thread.joinable()) c->thread.join();
+  }
+}
+
+void SrtServer::accept_loop() {
+  // Waits in epoll rather than in srt_accept, so that stop() never has accept fail on a
+  // closed listener.
+  const int epoll = srt_epoll_create();
+  const int events = SRT_EPOLL_IN | SRT_EPOLL_ERR;
+  srt_epoll_add_usock(epoll, listener_, &events);
+  while (!stopping_) {
+    SRTSOCKET ready[1];
+    int ready_count = 1;
+    if (srt_epoll_wait(epoll, ready, &ready_count, nullptr, nullptr, 200, nullptr, nullptr, nullptr,
+                       nullptr) <= 0) {
+      continue;  // timed out: look at stopping_ again
+    }
+    sockaddr_storage peer{};
+    int peer_size = sizeof peer;
+    const SRTSOCKET socket = srt_accept(listener_, reinterpret_cast<sockaddr*>(&peer), &peer_size);
+    if (socket == SRT_INVALID_SOCK) {
+      observe::log_limited(spdlog::level::warn, "srt accept failed",
+                           fmt::format("srt accept: {}", srt_error()));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    counters_.connections_total.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mutex_);
+    // Threads of sessions that ended are joined here, so they never pile up.
+    for (auto it = connections_.begin(); it != connections_.end();) {
+      if ((*it)->done) {
+        (*it)->thread.join();
+        it = connections_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (connections_.size() >= config_.max_connections) {
+      srt_close(socket);
+      counters_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+      observe::log_limited(spdlog::level::warn, "srt connection limit",
+                           fmt::format("srt: refusing {}: {} connections is the limit",
+                                       address_text(peer), config_.max_connections));
+      continue;
+    }
+    auto connection = std::make_unique<Connection>();
+    connection->socket = socket;
+    connection->id = next_id_++;
+    auto& c = *connection;
+    connections_.push_back(std::move(connection));
+    c.thread = std::thread([this, &c] {
+      counters_.connections_active.fetch_add(1, std::memory_order_relaxed);
+      try {
+        serve(c);
+      } catch (const std::exception& e) {
+        spdlog::error("srt#{}: session failed: {}", c.id, e.what());
+      }
+      c.close();
+      counters_.connections_active.fetch_sub(1, std::memory_order_relaxed);
+      c.done = true;
+    });
+  }
+  srt_epoll_release(epoll);
+}
+
+namespace {
+
+// What the demuxer reads: SRT messages (7 TS packets each, as callers send them), handed to
+// libavformat in whatever sizes it asks for.
+struct SrtReader {
+  SrtReader(SRTSOCKET s, SrtCounters& c, const std::atomic<bool>& stop)
+      : socket(s), counters(c), stopping(stop) {}
+
+  SRTSOCKET socket;
+  SrtCounters& counters;
+  const std::atomic<bool>& stopping;
+  std::array<char, kSrtPayload> staged{};
+  std::size_t staged_at = 0, staged_size = 0;
+  std::string why;  // why reading ended, for the log
+
+  static int read(void* opaque, std::uint8_t* out, int size) {
+    auto& r = *static_cast<SrtReader*>(opaque);
+    if (!r.why.empty()) return AVERROR_EOF;  // ended: libavformat may ask again
+    if (r.staged_at == r.staged_size) {
+      if (r.stopping) return AVERROR_EXIT;
+      const int n = srt_recvmsg(r.socket, r.staged.data(), static_cast<int>(r.staged.size()));
+      if (n <= 0) {
+        const int code = srt_getlasterror(nullptr);
+        r.why = code == SRT_EASYNCRCV || code == SRT_ETIMEOUT ? "idle timeout"
+                : code == SRT_ECONNLOST || n == 0             ? "the caller closed the connection"
+                                                              : srt_error();
+        return AVERROR_EOF;
+      }
+      r.counters.bytes_in.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+      r.staged_at = 0;
+      r.staged_size = static_cast<std::size_t>(n);
+    }
+    const auto n = std::min(static_cast<std::size_t>(size), r.staged_size - r.staged_at);
+    std::memcpy(out, r.staged.data() + r.staged_at, n);
+    r.staged_at += n;
+    return static_cast<int>(n);
+  }
+};
+
+std::string av_error(int code) {
+  char text[AV_ERROR_MAX_STRING_SIZE] = {};
+  av_strerror(code, text, sizeof text);
+  return text;
+}
+
+}  // namespace
+
+void SrtServer::serve(Connection& c) {
+  sockaddr_storage peer{};
+  int peer_size = sizeof peer;
+  srt_getpeername(c.socket, reinterpret_cast<sockaddr*>(&peer), &peer_size);
+  const std::string addr = address_text(peer);
+  observe::Logger log;
+  const std::string session = "srt#" + std::to_string(c.id);
+  log.set_tag(session + " " + addr);
+  log.with("session", session).with("remote", addr);
+
+  std::array<char, srt::kMaxStreamIdLength + 1> id_buffer{};
+  int id_size = static_cast<int>(id_buffer.size());
+  if (srt_getsockflag(c.socket, SRTO_STREAMID, id_buffer.data(), &id_size) != 0) id_size = 0;
+  auto request = srt::parse_stream_id(std::string_view(id_buffer.data(), id_size), config_.app);
+  const auto refuse = [&](const std::string& why) {
+    counters_.connections_refused.fetch_add(1, std::memory_order_relaxed);
+    log.log_limited(spdlog::level::warn, "srt refused", fmt::format("refused: {}", why));
+  };
+  if (!request) return refuse(request.error().message);
+  if (request->mode == srt::Mode::kPlay) return refuse("SRT play (m=request) is not supported yet");
+
+  // The shared admission step runs on the I/O threads; this thread waits for its verdict.
+  const admission::PublishAttempt attempt{config_.app, request->name, addr, "", "", 0, "srt"};
+  using Verdict = std::variant<Publication, admission::Refusal>;
+  auto promise = std::make_shared<std::promise<Verdict>>();
+  auto future = promise->get_future();
+  asio::co_spawn(io_, context_.gate.admit(attempt),
+                 [promise](std::exception_ptr e, Verdict verdict) {
+                   if (e) {
+                     promise->set_exception(e);
+                   } else {
+                     promise->set_value(std::move(verdict));
+                   }
+                 });
+  while (future.wait_for(std::chrono::milliseconds(200)) != std::future_status::ready) {
+    if (stopping_) return;
+  }
+  auto verdict = future.get();
+  if (auto* refusal = std::get_if<admission::Refusal>(&verdict)) {
+    return refuse("publish of key " + admission::mask_key(request->name) + ": " +
+                  refusal->description);
+  }
+  auto publication = std::get<Publication>(std::move(verdict));
+  log.with("stream", publication.admitted.playback_id);
+  log.info("publishing key {} as playback ID {} ({})",
+           admission::mask_key(publication.admitted.key), publication.admitted.playback_id,
+           publication.admitted.reason);
+  const std::string why = demux(c, publication, log);
+  context_.gate.end(publication);
+  log.info("publish of {} ended: {}", publication.admitted.playback_id, why);
+}
+
+std::string SrtServer::demux(Connection& c, Publication& publication, observe::Logger& log) {
+  SrtReader reader(c.socket, counters_, stopping_);
+  auto* buffer = static_cast<std::uint8_t*>(av_malloc(kIoBufferSize));
+  if (!buffer) return "out of memory";
+  std::unique_ptr<AVIOContext, IoCloser> io(
+      avio_alloc_context(buffer, kIoBufferSize, 0, &reader, &SrtReader::read, nullptr, nullptr));
+  if (!io) {
+    av_free(buffer);
+    return "out of memory";
+  }
+  AVFormatContext* raw = avformat_alloc_context();
+  if (!raw) return "out of memory";
+  raw->pb = io.get();
+  raw->flags |= AVFMT_FLAG_CUSTOM_IO;
+  raw->probesize = static_cast<std::int64_t>(config_.max_probe_bytes);
+  raw->max_analyze_duration = 5 * AV_TIME_BASE;
+  if (const int rc = avformat_open_input(&raw, nullptr, av_find_input_format("mpegts"), nullptr);
+      rc < 0) {
+    counters_.demux_errors.fetch_add(1, std::memory_order_relaxed);
+    return reader.why.empty() ? "not MPEG-TS: " + av_error(rc) : reader.why;
+  }
+  std::unique_ptr<AVFormatContext, FormatCloser> format(raw);
+  if (const int rc = avformat_find_stream_info(format.get(), nullptr); rc < 0) {
+    counters_.demux_errors.fetch_add(1, std::memory_order_relaxed);
+    return reader.why.empty() ? "no streams found: " + av_error(rc) : reader.why;
+  }
+  int video = -1, audio = -1;
+  for (unsigned i = 0; i < format->nb_streams; ++i) {
+    const AVCodecParameters* par = format->streams[i]->codecpar;
+    if (video < 0 && par->codec_id == AV_CODEC_ID_H264) {
+      video = static_cast<int>(i);
+    } else if (audio < 0 && par->codec_id == AV_CODEC_ID_AAC) {
+      audio = static_cast<int>(i);
+    } else {
+      log.warn("ignoring a {} stream (H.264 video and AAC audio are taken)",
+               avcodec_get_name(par->codec_id));
+    }
+  }
+  if (video < 0 && audio < 0) {
+    counters_.demux_errors.fetch_add(1, std::memory_order_relaxed);
+    return "no H.264 video and no AAC audio in the MPEG-TS";
+  }
+  // ADTS frames in, raw AAC frames and the AudioSpecificConfig out.
+  std::unique_ptr<AVBSFContext, BsfFreer> adts;
+  if (audio >= 0) {
+    AVBSFContext* bsf = nullptr;
+    if (av_bsf_alloc(av_bsf_get_by_name("aac_adtstoasc"), &bsf) < 0) return "no aac_adtstoasc";
+    adts.reset(bsf);
+    avcodec_parameters_copy(bsf->par_in, format->streams[audio]->codecpar);
+    bsf->time_base_in = format->streams[audio]->time_base;
+    if (av_bsf_init(bsf) < 0) return "aac_adtstoasc would not start";
+  }
+  std::unique_ptr<AVPacket, PacketFreer> packet(av_packet_alloc());
+  media::TimestampNormalizer timestamps;
+  media::Bytes avc_config, audio_config;
+  bool warned_no_config = false;
+  const auto stamp = [&](const AVPacket& p, const AVStream& st, media::TrackKind kind) {
+    const std::int64_t dts = p.dts != AV_NOPTS_VALUE ? p.dts : p.pts;
+    const std::int64_t pts = p.pts != AV_NOPTS_VALUE ? p.pts : dts;
+    const std::int64_t dts_ms = av_rescale_q(dts, st.time_base, AVRational{1, 1000});
+    const auto cts =
+        static_cast<std::int32_t>(av_rescale_q(pts - dts, st.time_base, AVRational{1, 1000}));
+    return std::pair{timestamps.normalize(kind, static_cast<std::uint32_t>(dts_ms)), cts};
+  };
+  for (;;) {
+    if (stopping_) return "server stopping";
+    if (publication.stream->ended()) return "taken over or ended by an admin";
+    const int rc = av_read_frame(format.get(), packet.get());
+    if (rc < 0) {
+      if (!reader.why.empty()) return reader.why;
+      counters_.demux_errors.fetch_add(1, std::memory_order_relaxed);
+      return "MPEG-TS: " + av_error(rc);
+    }
+    const AVStream& st = *format->streams[packet->stream_index];
+    if (packet->stream_index == video &&
+        (packet->dts != AV_NOPTS_VALUE || packet->pts != AV_NOPTS_VALUE)) {
+      const std::span<const std::uint8_t> data(packet->data,
+                                               static_cast<std::size_t>(packet->size));
+      const auto [dts_ms, cts_ms] = stamp(*packet, st, media::TrackKind::kVideo);
+      if (auto config = media::avc_config_from_annexb(data); config && *config != avc_config) {
+        avc_config = std::move(*config);
+        publication.stream->publish(
+            flv_packet(media::TrackKind::kVideo, true, true, dts_ms, 0, avc_config));
+      }
+      if (avc_config.empty()) {
+        if (!std::exchange(warned_no_config, true)) log.warn("waiting for an SPS and a PPS");
+      } else {
+        media::Bytes avcc;
+        media::annexb_to_avcc(data, avcc);
+        if (!avcc.empty()) {
+          publication.stream->publish(flv_packet(media::TrackKind::kVideo, false,
+                                                 (packet->flags & AV_PKT_FLAG_KEY) != 0, dts_ms,
+                                                 cts_ms, avcc));
+        }
+      }
+    } else if (packet->stream_index == audio && adts) {
+      if (av_bsf_send_packet(adts.get(), packet.get()) < 0) continue;
+      while (av_bsf_receive_packet(adts.get(), packet.get()) == 0) {
+        // The AudioSpecificConfig comes with the first frame (or once the stream's changes),
+        // as new extradata; the output parameters have it when the input's had one.
+        std::size_t size = 0;
+        const std::uint8_t* asc =
+            av_packet_get_side_data(packet.get(), AV_PKT_DATA_NEW_EXTRADATA, &size);
+        if (!asc && adts->par_out->extradata_size > 0) {
+          asc = adts->par_out->extradata;
+          size = static_cast<std::size_t>(adts->par_out->extradata_size);
+        }
+        if (asc && size > 0 &&
+            !std::equal(audio_config.begin(), audio_config.end(), asc, asc + size)) {
+          audio_config.assign(asc, asc + size);
+          const auto [config_dts, unused] = stamp(*packet, st, media::TrackKind::kAudio);
+          (void)unused;
+          publication.stream->publish(
+              flv_packet(media::TrackKind::kAudio, true, false, config_dts, 0, audio_config));
+        }
+        if (!audio_config.empty()) {
+          const auto [dts_ms, cts_ms] = stamp(*packet, st, media::TrackKind::kAudio);
+          (void)cts_ms;
+          publication.stream->publish(flv_packet(
+              media::TrackKind::kAudio, false, false, dts_ms, 0,
+              std::span<const std::uint8_t>(packet->data, static_cast<std::size_t>(packet->size))));
+        }
+        av_packet_unref(packet.get());
+      }
+    }
+    av_packet_unref(packet.get());
+  }
+}
+
+}  // namespace sluice::ingest
