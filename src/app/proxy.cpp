@@ -110,13 +110,7 @@ int run_proxy(const ServeConfig& config_in) {
       [&] {
         spdlog::info("SIGHUP: reloading publish authorization");
         (*auth)->reload();
-        if (tls) {
-          if (auto st = tls->reload(); !st) {
-            spdlog::error("SIGHUP: {}; keeping the certificate in use", st.error().message);
-          } else {
-            spdlog::info("SIGHUP: reloaded the RTMPS certificate {}", tls->cert_file());
-          }
-        }
+        if (tls) tls->reload_on_signal();
       });
   spdlog::info("sluice proxy: stopped");
   return 0;

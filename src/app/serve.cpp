@@ -400,14 +400,7 @@ void MediaServer::run() {
       [this] {
         spdlog::info("SIGHUP: reloading publish authorization");
         in_.auth->reload();
-        if (in_.tls) {
-          // Sessions open keep the certificate they shook hands with.
-          if (auto st = in_.tls->reload(); !st) {
-            spdlog::error("SIGHUP: {}; keeping the certificate in use", st.error().message);
-          } else {
-            spdlog::info("SIGHUP: reloaded the RTMPS certificate {}", in_.tls->cert_file());
-          }
-        }
+        if (in_.tls) in_.tls->reload_on_signal();  // open sessions keep theirs
       });
 }
 

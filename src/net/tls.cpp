@@ -1,5 +1,7 @@
 #include "net/tls.h"
 
+#include <spdlog/spdlog.h>
+
 namespace sluice::net {
 
 namespace ssl = boost::asio::ssl;
@@ -41,6 +43,14 @@ Status TlsCertificate::reload() {
   std::lock_guard lock(mutex_);
   context_ = std::move(*context);
   return Ok{};
+}
+
+void TlsCertificate::reload_on_signal() {
+  if (auto st = reload(); !st) {
+    spdlog::error("SIGHUP: {}; keeping the certificate in use", st.error().message);
+  } else {
+    spdlog::info("SIGHUP: reloaded the TLS certificate {}", cert_file_);
+  }
 }
 
 std::shared_ptr<ssl::context> TlsCertificate::context() const {

@@ -21,6 +21,8 @@ class TlsCertificate {
 
   // Reads both files again; on failure the current context stays.
   Status reload();
+  // reload() on SIGHUP, its outcome logged.
+  void reload_on_signal();
 
   // The context for a new connection.
   std::shared_ptr<boost::asio::ssl::context> context() const;

@@ -391,6 +391,32 @@ class Sluice(Role):
                           what=f"master playlist of {playback_id}")
 
 
+def rtmp_handshake(s):
+    """A plain RTMP client handshake on socket `s` (C0+C1 of zeros, C2 echoing S1)."""
+    s.sendall(b"\x03" + bytes(1536))
+    got = b""
+    while len(got) < 3073:
+        chunk = s.recv(8192)
+        if not chunk:
+            raise AssertionError("server closed during handshake")
+        got += chunk
+    s.sendall(got[1:1537])
+    return got[3073:]  # anything the server sent after S2
+
+
+def closed_by_peer(s, timeout=10):
+    """True once the peer closes `s` (reading and dropping what comes), False after `timeout`."""
+    s.settimeout(timeout)
+    try:
+        while s.recv(65536):
+            pass
+        return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
 def ffmpeg_publish(url, log_path, seconds=12, size="640x360", rate=30, gop=30, extra_out=()):
     """Publishes a live test pattern with a tone, as an encoder would (paced with -re)."""
     args = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "info", "-re",

@@ -12,7 +12,8 @@ import tempfile
 import time
 import unittest
 
-from harness import SLUICE, Origin, Role, SluiceTestCase, ffmpeg_publish, parse_media_playlist, wait_until
+from harness import (SLUICE, Origin, Role, SluiceTestCase, closed_by_peer, ffmpeg_publish,
+                     parse_media_playlist, rtmp_handshake, wait_until)
 
 
 def connect(port):
@@ -20,28 +21,6 @@ def connect(port):
     return s
 
 
-def handshake(s):
-    s.sendall(b"\x03" + bytes(1536))
-    got = b""
-    while len(got) < 3073:
-        chunk = s.recv(8192)
-        if not chunk:
-            raise AssertionError("server closed during handshake")
-        got += chunk
-    s.sendall(got[1:1537])  # C2 echoes S1
-
-
-def closed_by_peer(s, timeout=10):
-    s.settimeout(timeout)
-    try:
-        while True:
-            data = s.recv(65536)
-            if not data:
-                return True
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except socket.timeout:
-        return False
 
 
 class BadInput(SluiceTestCase):
@@ -58,23 +37,23 @@ class BadInput(SluiceTestCase):
         self.assertTrue(closed_by_peer(s))
         # 2. Random garbage after a valid handshake.
         s = connect(sluice.rtmp_port)
-        handshake(s)
+        rtmp_handshake(s)
         s.sendall(os.urandom(4096))
         self.assertTrue(closed_by_peer(s))
         # 3. A message length past the limit (fmt 0, csid 3, length 0xFFFFFF, type 20).
         s = connect(sluice.rtmp_port)
-        handshake(s)
+        rtmp_handshake(s)
         s.sendall(bytes([0x03, 0, 0, 0, 0xFF, 0xFF, 0xFF, 20, 0, 0, 0, 0]) + b"\x02")
         self.assertTrue(closed_by_peer(s))
         # 4. Set Chunk Size 0 (out of range).
         s = connect(sluice.rtmp_port)
-        handshake(s)
+        rtmp_handshake(s)
         s.sendall(bytes([0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0]) + struct.pack(">I", 0))
         self.assertTrue(closed_by_peer(s))
         # 5. An AMF0 command nested 100 deep (limit 16).
         body = b"\x02\x00\x07connect" + b"\x00" + bytes(8) + b"\x0a\x00\x00\x00\x01" * 100
         s = connect(sluice.rtmp_port)
-        handshake(s)
+        rtmp_handshake(s)
         s.sendall(bytes([0x03, 0, 0, 0]) + len(body).to_bytes(3, "big") + bytes([20, 0, 0, 0, 0])
                   + body[:128] + b"".join(bytes([0xC3]) + body[i:i + 128]
                                           for i in range(128, len(body), 128)))
@@ -83,7 +62,7 @@ class BadInput(SluiceTestCase):
         stall1 = connect(sluice.rtmp_port)
         stall1.sendall(b"\x03" + bytes(100))
         stall2 = connect(sluice.rtmp_port)
-        handshake(stall2)
+        rtmp_handshake(stall2)
         start = time.monotonic()
         self.assertTrue(closed_by_peer(stall1, timeout=10))
         self.assertTrue(closed_by_peer(stall2, timeout=10))

@@ -11,7 +11,8 @@ import sys
 import threading
 import urllib.parse
 
-from harness import HAProxy, Proxy, Redis, Sluice, SluiceTestCase, ffmpeg_publish, wait_until
+from harness import (HAProxy, Proxy, Redis, Sluice, SluiceTestCase, closed_by_peer, ffmpeg_publish,
+                     rtmp_handshake, wait_until)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "soak"))
 from loadgen import amf, rtmp_message  # noqa: E402  (the soak's RTMP message helpers)
@@ -42,31 +43,12 @@ def connect_from(source, port):
     return s
 
 
-def closed_by_peer(s, timeout=10):
-    s.settimeout(timeout)
-    try:
-        while s.recv(65536):
-            pass
-        return True
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except socket.timeout:
-        return False
-
-
 def play_from(source, port, name, want=20000):
     """An RTMP player connecting from `source`: handshake, connect, createStream, play; returns
     once `want` bytes of answers and media have come."""
     s = connect_from(source, port)
     try:
-        s.sendall(b"\x03" + bytes(1536))
-        got = b""
-        while len(got) < 3073:
-            chunk = s.recv(8192)
-            if not chunk:
-                raise AssertionError("closed during the handshake")
-            got += chunk
-        s.sendall(got[1:1537])
+        extra = rtmp_handshake(s)
         s.sendall(rtmp_message(3, 20, 0, amf("connect") + amf(1) + amf(
             {"app": "stream", "flashVer": "LNX 9,0,124,2",
              "tcUrl": f"rtmp://127.0.0.1:{port}/stream"})))
@@ -74,7 +56,7 @@ def play_from(source, port, name, want=20000):
         s.sendall(rtmp_message(3, 20, 0, amf("createStream") + amf(2) + amf(None)))
         s.sendall(rtmp_message(8, 20, 1, amf("play") + amf(3) + amf(None) + amf(name) +
                                amf(-1000)))
-        received = len(got) - 3073
+        received = len(extra)
         while received < want:
             chunk = s.recv(65536)
             if not chunk:

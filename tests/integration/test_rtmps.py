@@ -8,8 +8,8 @@ import socket
 import ssl
 import subprocess
 
-from harness import (Process, Proxy, Redis, Sluice, SluiceTestCase, ffmpeg_publish, ffprobe_json,
-                     free_port, wait_until)
+from harness import (Process, Proxy, Redis, Sluice, SluiceTestCase, closed_by_peer, ffmpeg_publish,
+                     ffprobe_json, free_port, wait_until)
 
 
 def make_certificate(directory, name):
@@ -30,18 +30,6 @@ def served_certificate(port):
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         with context.wrap_socket(raw) as tls:
             return tls.getpeercert(binary_form=True)
-
-
-def closed_by_peer(s, timeout):
-    s.settimeout(timeout)
-    try:
-        while s.recv(65536):
-            pass
-        return True
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except socket.timeout:
-        return False
 
 
 class Rtmps(SluiceTestCase):
@@ -117,7 +105,7 @@ class Rtmps(SluiceTestCase):
         os.replace(cert, self.cert)
         os.replace(key, self.key)
         s.proc.send_signal(signal.SIGHUP)
-        wait_until(lambda: "reloaded the RTMPS certificate" in s.output(), 5,
+        wait_until(lambda: "reloaded the TLS certificate" in s.output(), 5,
                    what="the reload")
         self.assertEqual(served_certificate(self.tls_port), der)
         before = s.get(f"/{pid}/source/index.m3u8")[2]
