@@ -8,9 +8,12 @@
 
 #include <array>
 #include <boost/asio/co_spawn.hpp>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <future>
 
+#include "media/aac.h"
 #include "media/h264.h"
 #include "media/timestamps.h"
 #include "observe/log.h"
@@ -339,7 +342,18 @@ void SrtServer::serve(Connection& c) {
     log.log_limited(spdlog::level::warn, "srt refused", fmt::format("refused: {}", why));
   };
   if (!request) return refuse(request.error().message);
-  if (request->mode == srt::Mode::kPlay) return refuse("SRT play (m=request) is not supported yet");
+  if (request->mode == srt::Mode::kPlay) {
+    auto name = admission::Admission::playback_id_to_play(request->name);
+    auto stream = name ? context_.hub.find(*name) : nullptr;
+    if (!stream) return refuse("play of unknown stream '" + request->name + "'");
+    log.with("stream", *name);
+    log.info("playing {}", *name);
+    counters_.players_active.fetch_add(1, std::memory_order_relaxed);
+    const std::string why = play(c, stream);
+    counters_.players_active.fetch_sub(1, std::memory_order_relaxed);
+    log.info("player left {}: {}", *name, why);
+    return;
+  }
 
   // The shared admission step runs on the I/O threads; this thread waits for its verdict.
   const admission::PublishAttempt attempt{config_.app, request->name, addr, "", "", 0, "srt"};
@@ -498,6 +512,185 @@ std::string SrtServer::demux(Connection& c, Publication& publication, observe::L
       }
     }
     av_packet_unref(packet.get());
+  }
+}
+
+namespace {
+
+// A player's queue, filled under the stream's lock (never blocking) and drained by the
+// player's thread. Past its bound, media is dropped until the next video keyframe.
+class PlayQueue final : public Subscriber {
+ public:
+  PlayQueue(std::size_t limit, std::atomic<std::uint64_t>& drops) : limit_(limit), drops_(drops) {}
+
+  void on_item(const LiveItemPtr& item) override {
+    const auto& p = *item->packet;
+    std::lock_guard lock(mutex_);
+    if (!p.config) {
+      const bool keyframe = p.kind == media::TrackKind::kVideo && p.keyframe;
+      if (bytes_ > limit_) waiting_for_keyframe_ = true;
+      if (waiting_for_keyframe_ && !keyframe) {
+        drops_.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      waiting_for_keyframe_ = false;
+    }
+    bytes_ += p.body ? p.body->size() : 0;
+    items_.push_back(item);
+    ready_.notify_one();
+  }
+  void on_stream_end() override {
+    std::lock_guard lock(mutex_);
+    ended_ = true;
+    ready_.notify_one();
+  }
+  // The next item; null when the stream ended or nothing came for `wait`.
+  LiveItemPtr next(std::chrono::milliseconds wait, bool& ended) {
+    std::unique_lock lock(mutex_);
+    ready_.wait_for(lock, wait, [&] { return !items_.empty() || ended_; });
+    ended = ended_ && items_.empty();
+    if (items_.empty()) return nullptr;
+    auto item = std::move(items_.front());
+    items_.pop_front();
+    bytes_ -= item->packet->body ? item->packet->body->size() : 0;
+    return item;
+  }
+
+ private:
+  const std::size_t limit_;
+  std::atomic<std::uint64_t>& drops_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<LiveItemPtr> items_;
+  std::size_t bytes_ = 0;
+  bool ended_ = false, waiting_for_keyframe_ = false;
+};
+
+// What the muxer writes: SRT messages of at most 7 TS packets (its AVIO buffer's size).
+struct SrtWriter {
+  SRTSOCKET socket;
+  std::string why;
+  static int write(void* opaque, std::uint8_t* data, int size) {  // FFmpeg 5.1: not const
+    auto& w = *static_cast<SrtWriter*>(opaque);
+    if (srt_sendmsg(w.socket, reinterpret_cast<const char*>(data), size, -1, 1) < 0) {
+      w.why = srt_getlasterror(nullptr) == SRT_ECONNLOST ? "the caller closed the connection"
+                                                         : srt_error();
+      return AVERROR(EIO);
+    }
+    return size;
+  }
+};
+
+struct MuxerCloser {
+  void operator()(AVFormatContext* c) const { avformat_free_context(c); }
+};
+
+}  // namespace
+
+std::string SrtServer::play(Connection& c, const std::shared_ptr<Stream>& stream) {
+  auto queue = std::make_shared<PlayQueue>(config_.play_queue_bytes, counters_.player_drops);
+  if (!stream->subscribe(queue)) return "the stream ended";
+  struct Unsubscribe {
+    const std::shared_ptr<Stream>& stream;
+    const PlayQueue* queue;
+    ~Unsubscribe() { stream->unsubscribe(queue); }
+  } unsubscribe{stream, queue.get()};
+
+  // The codecs' configurations come first (the stream replays them to a new subscriber); the
+  // muxer starts once it has them, or with video alone after a few seconds.
+  media::PacketPtr video_config, audio_config;
+  std::vector<LiveItemPtr> held;
+  const auto started = std::chrono::steady_clock::now();
+  bool ended = false;
+  while (!video_config || !audio_config) {
+    if (stopping_) return "server stopping";
+    auto item = queue->next(std::chrono::milliseconds(200), ended);
+    if (ended) return "the stream ended";
+    if (item) {
+      const auto& p = item->packet;
+      if (p->config && p->kind == media::TrackKind::kVideo) video_config = p;
+      if (p->config && p->kind == media::TrackKind::kAudio) audio_config = p;
+      if (!p->config && p->kind != media::TrackKind::kData) held.push_back(std::move(item));
+    }
+    if ((video_config || audio_config) &&
+        std::chrono::steady_clock::now() - started > config_.handshake_timeout / 2)
+      break;
+    if (std::chrono::steady_clock::now() - started > config_.handshake_timeout)
+      return "no H.264 or AAC configuration in the stream";
+  }
+  SrtWriter writer{c.socket, {}};
+  constexpr int kMessage = 7 * 188;
+  auto* buffer = static_cast<std::uint8_t*>(av_malloc(kMessage));
+  if (!buffer) return "out of memory";
+  std::unique_ptr<AVIOContext, IoCloser> io(
+      avio_alloc_context(buffer, kMessage, 1, &writer, nullptr, &SrtWriter::write, nullptr));
+  if (!io) {
+    av_free(buffer);
+    return "out of memory";
+  }
+  AVFormatContext* raw = nullptr;
+  if (avformat_alloc_output_context2(&raw, nullptr, "mpegts", nullptr) < 0) return "no mpegts";
+  std::unique_ptr<AVFormatContext, MuxerCloser> muxer(raw);
+  muxer->pb = io.get();
+  muxer->flags |= AVFMT_FLAG_CUSTOM_IO;
+  // The muxer adds what MPEG-TS needs itself: Annex B with SPS/PPS before keyframes (from the
+  // avcC record) and ADTS headers (from the AudioSpecificConfig).
+  int video = -1, audio = -1;
+  const auto add_stream = [&](const media::PacketPtr& config, AVCodecID codec) {
+    AVStream* st = avformat_new_stream(muxer.get(), nullptr);
+    if (!st) return -1;
+    const auto payload = config->payload();
+    st->codecpar->codec_type = codec == AV_CODEC_ID_H264 ? AVMEDIA_TYPE_VIDEO : AVMEDIA_TYPE_AUDIO;
+    st->codecpar->codec_id = codec;
+    st->codecpar->extradata =
+        static_cast<std::uint8_t*>(av_mallocz(payload.size() + AV_INPUT_BUFFER_PADDING_SIZE));
+    if (!st->codecpar->extradata) return -1;
+    std::memcpy(st->codecpar->extradata, payload.data(), payload.size());
+    st->codecpar->extradata_size = static_cast<int>(payload.size());
+    if (codec == AV_CODEC_ID_AAC) {
+      if (auto asc = media::parse_aac_config(payload)) {
+        st->codecpar->sample_rate = asc->sample_rate;
+        av_channel_layout_default(&st->codecpar->ch_layout, asc->channels);
+      }
+    }
+    st->time_base = AVRational{1, 1000};
+    return st->index;
+  };
+  if (video_config) video = add_stream(video_config, AV_CODEC_ID_H264);
+  if (audio_config) audio = add_stream(audio_config, AV_CODEC_ID_AAC);
+  if (avformat_write_header(muxer.get(), nullptr) < 0)
+    return writer.why.empty() ? "the MPEG-TS muxer would not start" : writer.why;
+  std::unique_ptr<AVPacket, PacketFreer> out(av_packet_alloc());
+  const auto send = [&](const media::Packet& p) -> bool {
+    const int index = p.kind == media::TrackKind::kVideo ? video : audio;
+    if (index < 0 || p.config || p.kind == media::TrackKind::kData) return true;
+    const auto payload = p.payload();
+    if (payload.empty()) return true;
+    // The muxer reads the payload only while writing it.
+    out->data = const_cast<std::uint8_t*>(payload.data());
+    out->size = static_cast<int>(payload.size());
+    out->stream_index = index;
+    const AVRational ms{1, 1000};
+    out->dts = av_rescale_q(p.dts_ms, ms, muxer->streams[index]->time_base);
+    out->pts = av_rescale_q(p.pts_ms(), ms, muxer->streams[index]->time_base);
+    out->flags = p.keyframe ? AV_PKT_FLAG_KEY : 0;
+    const int rc = av_write_frame(muxer.get(), out.get());
+    out->data = nullptr;
+    out->size = 0;
+    return rc >= 0 || writer.why.empty();  // a muxer complaint about one packet is not the end
+  };
+  for (const auto& item : held) {
+    if (!send(*item->packet)) return writer.why;
+  }
+  held.clear();
+  for (;;) {
+    if (stopping_) return "server stopping";
+    auto item = queue->next(std::chrono::milliseconds(500), ended);
+    if (ended) return "the stream ended";
+    if (!item) continue;
+    if (!send(*item->packet)) return writer.why;
+    avio_flush(io.get());  // a live player wants each frame now, not a buffer later
+    if (!writer.why.empty()) return writer.why;
   }
 }
 

@@ -27,7 +27,8 @@ struct SrtConfig {
   std::chrono::milliseconds handshake_timeout{10'000};  // to the first media a stream is known by
   std::chrono::milliseconds idle_timeout{30'000};       // without data from a publisher
   std::size_t max_connections = 100;
-  std::size_t max_probe_bytes = 2 << 20;  // MPEG-TS read to find the streams' codecs
+  std::size_t max_probe_bytes = 2 << 20;    // MPEG-TS read to find the streams' codecs
+  std::size_t play_queue_bytes = 8u << 20;  // per player; beyond it, drop to the next keyframe
 };
 
 struct SrtCounters {
@@ -36,6 +37,8 @@ struct SrtCounters {
   std::atomic<std::uint64_t> connections_refused{0};  // stream ID, limit or admission
   std::atomic<std::uint64_t> bytes_in{0};
   std::atomic<std::uint64_t> demux_errors{0};  // MPEG-TS that libavformat could not read
+  std::atomic<std::int64_t> players_active{0};
+  std::atomic<std::uint64_t> player_drops{0};  // media dropped for slow players
 };
 
 class SrtServer {
@@ -57,6 +60,8 @@ class SrtServer {
   void serve(Connection& connection);
   // Reads the caller's MPEG-TS into the publication until it ends; says why it ended.
   std::string demux(Connection& connection, Publication& publication, observe::Logger& log);
+  // Sends the stream to the caller as MPEG-TS until one of them ends; says why it ended.
+  std::string play(Connection& connection, const std::shared_ptr<Stream>& stream);
 
   boost::asio::io_context& io_;
   const std::string listen_;

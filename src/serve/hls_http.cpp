@@ -99,6 +99,11 @@ std::string metrics_text(const ServeContext& ctx) {
         srt->bytes_in.load());
     add("sluice_srt_demux_errors_total", "counter",
         "SRT publishes whose MPEG-TS could not be read.", srt->demux_errors.load());
+    add("sluice_srt_players_active", "gauge", "SRT players (m=request).",
+        srt->players_active.load());
+    add("sluice_srt_player_drops_total", "counter",
+        "Media dropped for SRT players that fell behind (to the next keyframe).",
+        srt->player_drops.load());
   }
   add("sluice_rtmp_protocol_errors_total", "counter", "RTMP sessions closed on bad input.",
       r.protocol_errors.load());

@@ -57,6 +57,16 @@ class Srt(SluiceTestCase):
         # RTMP players of an SRT stream get it as from an RTMP publisher.
         probe = ffprobe_json(s.rtmp_url(b), ("-read_intervals", "%+1"))
         self.assertEqual({x["codec_type"] for x in probe["streams"]}, {"video", "audio"})
+        # SRT play (m=request): MPEG-TS out, as it came in.
+        probe = ffprobe_json(self.url(f"#!::r={a},m=request"), ("-read_intervals", "%+2"))
+        streams = {x["codec_type"]: x for x in probe["streams"]}
+        self.assertEqual((streams["video"]["codec_name"], streams["video"]["width"]),
+                         ("h264", 320))
+        self.assertEqual((streams["audio"]["codec_name"], streams["audio"]["sample_rate"]),
+                         ("aac", "48000"))
+        self.assertRegex(s.output(), rf"srt#\d+ 127\.0\.0\.1: playing {a}")
+        wait_until(lambda: "player left" in s.output(), 10, what="the SRT player to leave")
+        self.assertEqual(s.metric("sluice_srt_players_active"), 0)
 
         # srt-live-transmit relaying an MPEG-TS read from its standard input.
         ts = self.path("clip.ts")
@@ -112,6 +122,7 @@ class Srt(SluiceTestCase):
 
         ts_like = b"\x47" + bytes(187)
         send("#!::r=stream/good-key,m=bidirectional", ts_like * 7, "mode")
+        send("#!::r=no-such-stream,m=request", b"", "unknown-play")
         send("live/good-key", ts_like * 7, "app")
         send("#!::r=x,r=y", ts_like * 7, "twice")
         send("not-a-listed-key", ts_like * 7, "unlisted")
@@ -122,11 +133,12 @@ class Srt(SluiceTestCase):
             for _ in range(2000):
                 u.sendto(os.urandom(64), ("127.0.0.1", self.srt_port))
         for text in ("mode 'bidirectional'", "unknown application 'live'", "'r' given twice",
+                     "play of unknown stream 'no-such-stream'",
                      "refused: publish of key not",
                      f"publish of {s.playback_id('garbage-key')} ended",
                      f"publish of {s.playback_id('stalled-key')} ended: idle timeout"):
             wait_until(lambda: text in s.output(), 20, what=f"'{text}' in the log")
-        self.assertGreaterEqual(s.metric("sluice_srt_connections_refused_total"), 4)
+        self.assertGreaterEqual(s.metric("sluice_srt_connections_refused_total"), 5)
         self.assertGreaterEqual(s.metric("sluice_srt_demux_errors_total"), 1)
         # The good stream went on, and is the only one left.
         before = s.get(f"/{pid}/source/index.m3u8")[2]
