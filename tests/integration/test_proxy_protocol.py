@@ -11,8 +11,8 @@ import sys
 import threading
 import urllib.parse
 
-from harness import (HAProxy, Proxy, Redis, Sluice, SluiceTestCase, closed_by_peer, ffmpeg_publish,
-                     rtmp_handshake, wait_until)
+from harness import (HAProxy, Origin, Proxy, Redis, Sluice, SluiceTestCase, closed_by_peer,
+                     ffmpeg_publish, rtmp_handshake, wait_until)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "soak"))
 from loadgen import amf, rtmp_message  # noqa: E402  (the soak's RTMP message helpers)
@@ -174,6 +174,23 @@ class ProxyProtocol(SluiceTestCase):
         self.assertRegex(server.output(), rf"rtmp#\d+ {VIEWER}: playing {pid}")
         self.assertRegex(proxy.output(), rf"proxy#\d+ {VIEWER}: play {pid}")
         self.assertEqual(server.metric("sluice_proxy_headers_refused_total"), 0)
+
+    def test_origin_behind_haproxy(self):
+        redis = self.track(Redis(self.workdir))
+        origin = self.track(Origin(self.workdir, "--registry", redis.url,
+                                   "--http-proxy-protocol-from", BALANCER))
+        lb = self.track(HAProxy(self.workdir, [(origin.http_port, "send-proxy-v2")],
+                                source=BALANCER))
+        self.assertEqual(lb_get(lb.ports[0], "/healthz")[0], 200)
+        self.assertEqual(lb_get(lb.ports[0], "/healthz", extra=b"Expect: teapot\r\n")[0], 417)
+        wait_until(lambda: "http: refused a request from 127.0.0.1" in origin.output(), 5,
+                   what="the refusal logged with the client's address")
+        self.assertNotIn(f"refused a request from {BALANCER}", origin.output())
+        # Straight from the balancer's address without a header: refused.
+        with connect_from(BALANCER, origin.http_port) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertTrue(closed_by_peer(s))
+        self.assertEqual(origin.metric("sluice_proxy_headers_refused_total"), 1)
 
 
 def lb_get(port, path, extra=b""):
