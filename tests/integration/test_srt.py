@@ -116,7 +116,8 @@ class Srt(SluiceTestCase):
             with open(path, "wb") as f:
                 f.write(data)
             return self.track(Process(
-                ["sh", "-c", f"(cat {path}; sleep {hold}) | timeout {hold + 2} srt-live-transmit -q file://con "
+                ["sh", "-c", f"(cat {path}; sleep {hold}) | timeout {hold + 2} "
+                 f"srt-live-transmit -q file://con "
                  f"'srt://127.0.0.1:{self.srt_port}?streamid={stream_id}'"],
                 self.path(f"{name}.log")))
 
