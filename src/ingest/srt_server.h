@@ -21,11 +21,12 @@
 namespace sluice::ingest {
 
 struct SrtConfig {
-  std::string app = "stream";                           // the application a stream ID may name
-  std::string passphrase;                               // empty: no encryption
-  std::chrono::milliseconds latency{120};               // SRTO_LATENCY, both directions
-  std::chrono::milliseconds handshake_timeout{10'000};  // a player waits this long for codec configs
-  std::chrono::milliseconds idle_timeout{30'000};       // without data from a publisher
+  std::string app = "stream";              // the application a stream ID may name
+  std::string passphrase;                  // empty: no encryption
+  std::chrono::milliseconds latency{120};  // SRTO_LATENCY, both directions
+  std::chrono::milliseconds handshake_timeout{
+      10'000};                                     // a player waits this long for codec configs
+  std::chrono::milliseconds idle_timeout{30'000};  // without data from a publisher
   std::size_t max_connections = 100;
   std::size_t max_probe_bytes = 2 << 20;    // MPEG-TS read to find the streams' codecs
   std::size_t play_queue_bytes = 8u << 20;  // per player; beyond it, drop to the next keyframe
