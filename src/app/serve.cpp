@@ -255,6 +255,7 @@ MediaServer::MediaServer(const ServeConfig& config, ServeInputs inputs)
     srt.app = config.rtmp.app;
     srt.handshake_timeout = config.rtmp.handshake_timeout;
     srt.idle_timeout = config.rtmp.idle_timeout;
+    srt.play_queue_bytes = config.rtmp.play_queue_bytes;  // one player limit for both
     srt_library_.emplace();
     srt_ = std::make_unique<ingest::SrtServer>(
         io_, config.srt_listen, std::move(srt),
