@@ -588,6 +588,16 @@ const std::vector<OptionDef>& definitions() {
          c.proxy_tls_listen = v;
          return Ok{};
        }},
+      {{"proxy.srt_listen",
+        "`sluice proxy` SRT address HOST:PORT (UDP; empty: none); relays to servers' srt.listen",
+        ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (!v.empty()) {
+           if (auto st = valid_listen(v); !st) return st;
+         }
+         c.proxy_srt_listen = v;
+         return Ok{};
+       }},
       {{"proxy.http_listen", "`sluice proxy` health and metrics HTTP address", "0.0.0.0:8000"},
        [](ServeConfig& c, const std::string& v) -> Status {
          if (auto st = valid_listen(v); !st) return st;
@@ -780,13 +790,14 @@ bool role_uses(Role role, std::string_view name) {
     case Role::kOrigin:
       return name.starts_with("origin.");
     case Role::kProxy:
-      // It checks keys at the edge as the servers do, and speaks RTMP with their limits.
+      // It checks keys at the edge as the servers do, and speaks RTMP and SRT with their limits.
       return name.starts_with("proxy.") ||
              in(name,
                 {"auth", "auth_timeout", "playback_id", "playback_secret", "data_dir", "rtmp.app",
                  "rtmp.handshake_timeout", "rtmp.idle_timeout", "rtmp.max_connections",
                  "rtmp.proxy_protocol_from", "rtmp.tls_cert", "rtmp.tls_key",
-                 "rtmp.max_message_size", "rtmp.max_chunk_size", "rtmp.max_amf_depth"});
+                 "rtmp.max_message_size", "rtmp.max_chunk_size", "rtmp.max_amf_depth",
+                 "srt.passphrase", "srt.latency", "srt.max_connections"});
   }
   return false;
 }
@@ -799,7 +810,7 @@ std::string unused_option_message(Role role, std::string_view name) {
   if (role == Role::kProxy && name == "rtmp.listen") meant = "proxy.listen";
   if (role == Role::kProxy && name == "http.listen") meant = "proxy.http_listen";
   if (role == Role::kProxy && name == "rtmp.tls_listen") meant = "proxy.tls_listen";
-  if (role == Role::kProxy && name == "rtmp.tls_listen") meant = "proxy.tls_listen";
+  if (role == Role::kProxy && name == "srt.listen") meant = "proxy.srt_listen";
   if (!meant.empty()) {
     return message + fmt::format("; its listener is --{}", flag_name(std::string(meant)));
   }

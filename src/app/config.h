@@ -71,6 +71,7 @@ struct ServeConfig {
   std::string proxy_listen = "0.0.0.0:1935";
   std::string proxy_tls_listen = "0.0.0.0:1936";  // RTMPS, on when rtmp.tls_cert is set
   std::string proxy_http_listen = "0.0.0.0:8000";
+  std::string proxy_srt_listen;  // "" = no SRT front door
   route::ProxyConfig proxy;
 };
 

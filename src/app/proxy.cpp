@@ -7,8 +7,11 @@
 #include "admission/admission.h"
 #include "app/runtime.h"
 #include "http/http_server.h"
+#include "net/srt.h"
 #include "registry/registry.h"
+#include "route/proxy_routes.h"
 #include "route/rtmp_proxy.h"
+#include "route/srt_proxy.h"
 
 namespace sluice::app {
 
@@ -69,20 +72,32 @@ int run_proxy(const ServeConfig& config_in) {
   route::ProxyCounters counters;
   http::HttpCounters http_counters;
   boost::asio::io_context io(io_thread_count(config.io_threads));
+  auto routes = std::make_shared<route::ProxyRoutes>(io, proxy_config, **registry);
   std::unique_ptr<route::RtmpProxy> proxy;
   std::unique_ptr<http::HttpServer> http;
+  std::optional<net::SrtLibrary> srt_library;
+  std::unique_ptr<route::SrtProxy> srt;
+  if (!config.proxy_srt_listen.empty()) {
+    srt_library.emplace();
+    route::SrtProxyConfig srt_config;
+    srt_config.app = config.rtmp.app;
+    srt_config.srt = {config.srt.passphrase, config.srt.latency, config.rtmp.idle_timeout};
+    srt_config.max_connections = config.srt.max_connections;
+    srt = std::make_unique<route::SrtProxy>(io, config.proxy_srt_listen, std::move(srt_config),
+                                            proxy_config, *routes, admission, counters);
+  }
   try {
-    proxy = std::make_unique<route::RtmpProxy>(io, *rtmp_ep, proxy_config, **registry, admission,
+    proxy = std::make_unique<route::RtmpProxy>(io, *rtmp_ep, proxy_config, *routes, admission,
                                                counters);
     if (tls) proxy->enable_tls(*tls_ep, tls);
     // Health for DNS checks: any path answers an empty 200 (as the reference's port 8000).
     http = std::make_unique<http::HttpServer>(
         io, *http_ep, config.http, http_counters,
-        [&proxy](const http::HttpRequest& req) -> boost::asio::awaitable<http::HttpReply> {
+        [&proxy, &srt](const http::HttpRequest& req) -> boost::asio::awaitable<http::HttpReply> {
           http::HttpReply r;
           if (req.target == "/metrics") {
             r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-            r.text = proxy->metrics_text();
+            r.text = proxy->metrics_text() + (srt ? srt->metrics_text() : "");
           }
           co_return r;
         });
@@ -90,7 +105,14 @@ int run_proxy(const ServeConfig& config_in) {
     spdlog::critical("cannot listen: {}", e.what());
     return 1;
   }
+  if (srt) {
+    if (auto st = srt->start(); !st) {
+      spdlog::critical("{}", st.error().message);
+      return 1;
+    }
+  }
   proxy->start();
+  routes->start_health_checks();
   http->start();
   spdlog::info(
       "sluice proxy: rtmp listening on {} (app '{}'), http listening on {}, registry {}, "
@@ -100,10 +122,16 @@ int run_proxy(const ServeConfig& config_in) {
   if (auto ep = proxy->tls_local_endpoint()) {
     spdlog::info("rtmps listening on {} (certificate {})", endpoint_text(*ep), tls->cert_file());
   }
+  if (srt) {
+    spdlog::info("srt listening on {} (port {}){}", config.proxy_srt_listen, srt->local_port(),
+                 config.srt.passphrase.empty() ? "" : ", encrypted");
+  }
   run_until_signal(
       io, io_thread_count(config.io_threads),
       [&] {
         proxy->stop();
+        routes->stop();
+        if (srt) srt->stop();
         http->stop();
         return true;
       },

@@ -197,7 +197,7 @@ class MediaServer {
   std::unique_ptr<ingest::RtmpServer> rtmp_;
   unsigned short rtmp_port_ = 0;
   std::unique_ptr<ingest::RtmpServer> rtmps_;  // RTMPS, when a certificate is given
-  std::optional<ingest::SrtLibrary> srt_library_;
+  std::optional<net::SrtLibrary> srt_library_;
   std::unique_ptr<ingest::SrtServer> srt_;  // SRT, when srt.listen is set
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<http::HttpServer> admin_;
@@ -308,10 +308,10 @@ serve::ServeContext MediaServer::serve_context() {
 void MediaServer::publish_node() {
   // The port as bound at start: the acceptor may be closed already when a publish ends
   // during shutdown.
-  const auto rtmp_port = std::to_string(rtmp_port_);
-  in_.registry->publish_node(
-      registry::NodeEntry{advertise_, advertise_.substr(0, advertise_.rfind(':') + 1) + rtmp_port,
-                          capacity_, static_cast<int>(hub_.size()), draining_.load()});
+  const std::string host = advertise_.substr(0, advertise_.rfind(':') + 1);
+  in_.registry->publish_node(registry::NodeEntry{
+      advertise_, host + std::to_string(rtmp_port_), capacity_, static_cast<int>(hub_.size()),
+      draining_.load(), srt_ ? host + std::to_string(srt_->local_port()) : ""});
 }
 
 // Drops ended streams whose grace period is over.
@@ -378,6 +378,7 @@ void MediaServer::run() {
     if (auto st = srt_->start(); !st) throw std::runtime_error(st.error().message);
     spdlog::info("srt listening on {} (port {}){}", config_.srt_listen, srt_->local_port(),
                  config_.srt.passphrase.empty() ? "" : ", encrypted");
+    publish_node();  // now with the SRT listener's port
   }
   if (rtmps_) {
     rtmps_->start();

@@ -1,17 +1,12 @@
 #include "ingest/srt_server.h"
 
-#include <arpa/inet.h>
 #include <spdlog/spdlog.h>
-#include <srt/logging_api.h>
 #include <srt/srt.h>
-#include <sys/syslog.h>
 
 #include <array>
-#include <boost/asio/co_spawn.hpp>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <future>
 
 #include "media/aac.h"
 #include "media/h264.h"
@@ -33,22 +28,6 @@ namespace {
 
 constexpr int kIoBufferSize = 64 * 1024;
 constexpr std::size_t kSrtPayload = 1500;  // above SRT's largest live payload (1456)
-
-std::string srt_error() {
-  return srt_getlasterror_str();
-}
-
-std::string address_text(const sockaddr_storage& address) {
-  char text[INET6_ADDRSTRLEN] = "?";
-  if (address.ss_family == AF_INET) {
-    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(address).sin_addr, text,
-                sizeof text);
-  } else if (address.ss_family == AF_INET6) {
-    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(address).sin6_addr, text,
-                sizeof text);
-  }
-  return text;
-}
 
 struct FormatCloser {
   void operator()(AVFormatContext* c) const { avformat_close_input(&c); }
@@ -95,185 +74,20 @@ media::PacketPtr flv_packet(media::TrackKind kind, bool config, bool keyframe, s
 
 }  // namespace
 
-SrtLibrary::SrtLibrary() {
-  srt_startup();
-  // libsrt's own lines (a wrong passphrase, a rejected handshake) into ours, at the rate limit
-  // of anything a peer can cause.
-  srt_setloglevel(LOG_WARNING);
-  srt_setlogflags(SRT_LOGF_DISABLE_TIME | SRT_LOGF_DISABLE_THREADNAME | SRT_LOGF_DISABLE_SEVERITY |
-                  SRT_LOGF_DISABLE_EOL);
-  srt_setloghandler(nullptr, [](void*, int level, const char*, int, const char*, const char* text) {
-    observe::log_limited(level <= LOG_ERR ? spdlog::level::warn : spdlog::level::info, "libsrt",
-                         fmt::format("srt: {}", text));
-  });
-}
-SrtLibrary::~SrtLibrary() {
-  srt_cleanup();
-}
-
-struct SrtServer::Connection {
-  std::mutex mutex;  // guards socket: the session and stop() may both close it
-  SRTSOCKET socket = SRT_INVALID_SOCK;
-  std::uint64_t id = 0;
-  std::thread thread;
-  std::atomic<bool> done{false};
-
-  void close() {
-    std::lock_guard lock(mutex);
-    if (socket != SRT_INVALID_SOCK) srt_close(socket);
-    socket = SRT_INVALID_SOCK;
-  }
-};
-
 SrtServer::SrtServer(asio::io_context& io, std::string listen, SrtConfig config,
                      IngestContext context, SrtCounters& counters)
     : io_(io),
-      listen_(std::move(listen)),
       config_(std::move(config)),
       context_(context),
-      counters_(counters) {}
+      counters_(counters),
+      listener_("srt", std::move(listen),
+                net::SrtOptions{config_.passphrase, config_.latency, config_.idle_timeout},
+                config_.max_connections, counters,
+                [this](net::SrtSocket& caller, std::uint64_t id,
+                       const std::atomic<bool>& stopping) { serve(caller, id, stopping); }) {}
 
 SrtServer::~SrtServer() {
   stop();
-}
-
-Status SrtServer::start() {
-  const auto colon = listen_.rfind(':');
-  if (colon == std::string::npos) return make_error(Errc::kMalformed, "srt: listen " + listen_);
-  std::string host = listen_.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  const int port = std::atoi(listen_.c_str() + colon + 1);
-  sockaddr_storage address{};
-  int address_size = 0;
-  if (::inet_pton(AF_INET, host.c_str(), &reinterpret_cast<sockaddr_in&>(address).sin_addr) == 1) {
-    auto& in4 = reinterpret_cast<sockaddr_in&>(address);
-    in4.sin_family = AF_INET;
-    in4.sin_port = htons(static_cast<std::uint16_t>(port));
-    address_size = sizeof(sockaddr_in);
-  } else if (::inet_pton(AF_INET6, host.c_str(),
-                         &reinterpret_cast<sockaddr_in6&>(address).sin6_addr) == 1) {
-    auto& in6 = reinterpret_cast<sockaddr_in6&>(address);
-    in6.sin6_family = AF_INET6;
-    in6.sin6_port = htons(static_cast<std::uint16_t>(port));
-    address_size = sizeof(sockaddr_in6);
-  } else {
-    return make_error(Errc::kMalformed, "srt: listen address " + listen_);
-  }
-  listener_ = srt_create_socket();
-  const auto fail = [&](const std::string& what) -> Status {
-    auto error = make_error(Errc::kIo, "srt: " + what + ": " + srt_error());
-    srt_close(listener_);
-    listener_ = -1;
-    return error;
-  };
-  if (listener_ == SRT_INVALID_SOCK) return make_error(Errc::kIo, "srt: socket: " + srt_error());
-  const int latency = static_cast<int>(config_.latency.count());
-  const int idle = static_cast<int>(config_.idle_timeout.count());
-  const int yes = 1;
-  const int transtype = SRTT_LIVE;
-  // Accepted sockets inherit these: live mode, the latency, and the receive timeout that
-  // makes a silent publisher's read return.
-  if (srt_setsockflag(listener_, SRTO_TRANSTYPE, &transtype, sizeof transtype) != 0 ||
-      srt_setsockflag(listener_, SRTO_LATENCY, &latency, sizeof latency) != 0 ||
-      srt_setsockflag(listener_, SRTO_RCVTIMEO, &idle, sizeof idle) != 0 ||
-      srt_setsockflag(listener_, SRTO_REUSEADDR, &yes, sizeof yes) != 0) {
-    return fail("options");
-  }
-  if (!config_.passphrase.empty()) {
-    // Callers without it, or with another, are refused by libsrt in the handshake.
-    if (srt_setsockflag(listener_, SRTO_PASSPHRASE, config_.passphrase.data(),
-                        static_cast<int>(config_.passphrase.size())) != 0) {
-      return fail("passphrase (10 to 79 characters)");
-    }
-  }
-  if (srt_bind(listener_, reinterpret_cast<sockaddr*>(&address), address_size) != 0)
-    return fail("bind " + listen_);
-  if (srt_listen(listener_, 64) != 0) return fail("listen");
-  sockaddr_storage bound{};
-  int bound_size = sizeof bound;
-  if (srt_getsockname(listener_, reinterpret_cast<sockaddr*>(&bound), &bound_size) == 0) {
-    port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(bound).sin6_port
-                                              : reinterpret_cast<sockaddr_in&>(bound).sin_port);
-  }
-  acceptor_ = std::thread([this] { accept_loop(); });
-  return Ok{};
-}
-
-void SrtServer::stop() {
-  if (stopping_.exchange(true)) return;
-  if (acceptor_.joinable()) acceptor_.join();  // within its 200 ms epoll wait
-  if (listener_ != -1) srt_close(listener_);
-  std::list<std::unique_ptr<Connection>> connections;
-  {
-    std::lock_guard lock(mutex_);
-    connections.swap(connections_);
-  }
-  for (auto& c : connections)
-    c->close();  // a blocked read returns
-  for (auto& c : connections) {
-    if (c->thread.joinable()) c->thread.join();
-  }
-}
-
-void SrtServer::accept_loop() {
-  // Waits in epoll rather than in srt_accept, so that stop() never has accept fail on a
-  // closed listener.
-  const int epoll = srt_epoll_create();
-  const int events = SRT_EPOLL_IN | SRT_EPOLL_ERR;
-  srt_epoll_add_usock(epoll, listener_, &events);
-  while (!stopping_) {
-    SRTSOCKET ready[1];
-    int ready_count = 1;
-    if (srt_epoll_wait(epoll, ready, &ready_count, nullptr, nullptr, 200, nullptr, nullptr, nullptr,
-                       nullptr) <= 0) {
-      continue;  // timed out: look at stopping_ again
-    }
-    sockaddr_storage peer{};
-    int peer_size = sizeof peer;
-    const SRTSOCKET socket = srt_accept(listener_, reinterpret_cast<sockaddr*>(&peer), &peer_size);
-    if (socket == SRT_INVALID_SOCK) {
-      observe::log_limited(spdlog::level::warn, "srt accept failed",
-                           fmt::format("srt accept: {}", srt_error()));
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      continue;
-    }
-    counters_.connections_total.fetch_add(1, std::memory_order_relaxed);
-    std::lock_guard lock(mutex_);
-    // Threads of sessions that ended are joined here, so they never pile up.
-    for (auto it = connections_.begin(); it != connections_.end();) {
-      if ((*it)->done) {
-        (*it)->thread.join();
-        it = connections_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    if (connections_.size() >= config_.max_connections) {
-      srt_close(socket);
-      counters_.connections_refused.fetch_add(1, std::memory_order_relaxed);
-      observe::log_limited(spdlog::level::warn, "srt connection limit",
-                           fmt::format("srt: refusing {}: {} connections is the limit",
-                                       address_text(peer), config_.max_connections));
-      continue;
-    }
-    auto connection = std::make_unique<Connection>();
-    connection->socket = socket;
-    connection->id = next_id_++;
-    auto& c = *connection;
-    connections_.push_back(std::move(connection));
-    c.thread = std::thread([this, &c] {
-      counters_.connections_active.fetch_add(1, std::memory_order_relaxed);
-      try {
-        serve(c);
-      } catch (const std::exception& e) {
-        spdlog::error("srt#{}: session failed: {}", c.id, e.what());
-      }
-      c.close();
-      counters_.connections_active.fetch_sub(1, std::memory_order_relaxed);
-      c.done = true;
-    });
-  }
-  srt_epoll_release(epoll);
 }
 
 namespace {
@@ -301,7 +115,7 @@ struct SrtReader {
         const int code = srt_getlasterror(nullptr);
         r.why = code == SRT_EASYNCRCV || code == SRT_ETIMEOUT ? "idle timeout"
                 : code == SRT_ECONNLOST || n == 0             ? "the caller closed the connection"
-                                                              : srt_error();
+                                                              : net::srt_last_error();
         return AVERROR_EOF;
       }
       r.counters.bytes_in.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
@@ -315,6 +129,12 @@ struct SrtReader {
   }
 };
 
+// The gate's step with its own copy of the attempt, as it may outlive the caller's thread.
+asio::awaitable<std::variant<Publication, admission::Refusal>> admit(
+    PublishGate& gate, admission::PublishAttempt attempt) {
+  co_return co_await gate.admit(attempt);
+}
+
 std::string av_error(int code) {
   char text[AV_ERROR_MAX_STRING_SIZE] = {};
   av_strerror(code, text, sizeof text);
@@ -323,20 +143,14 @@ std::string av_error(int code) {
 
 }  // namespace
 
-void SrtServer::serve(Connection& c) {
-  sockaddr_storage peer{};
-  int peer_size = sizeof peer;
-  srt_getpeername(c.socket, reinterpret_cast<sockaddr*>(&peer), &peer_size);
-  const std::string addr = address_text(peer);
+void SrtServer::serve(net::SrtSocket& caller, std::uint64_t id, const std::atomic<bool>& stopping) {
+  const std::string addr = caller.peer_address();
   observe::Logger log;
-  const std::string session = "srt#" + std::to_string(c.id);
+  const std::string session = "srt#" + std::to_string(id);
   log.set_tag(session + " " + addr);
   log.with("session", session).with("remote", addr);
 
-  std::array<char, srt::kMaxStreamIdLength + 1> id_buffer{};
-  int id_size = static_cast<int>(id_buffer.size());
-  if (srt_getsockflag(c.socket, SRTO_STREAMID, id_buffer.data(), &id_size) != 0) id_size = 0;
-  auto request = srt::parse_stream_id(std::string_view(id_buffer.data(), id_size), config_.app);
+  auto request = srt::parse_stream_id(caller.stream_id(), config_.app);
   const auto refuse = [&](const std::string& why) {
     counters_.connections_refused.fetch_add(1, std::memory_order_relaxed);
     log.log_limited(spdlog::level::warn, "srt refused", fmt::format("refused: {}", why));
@@ -349,7 +163,7 @@ void SrtServer::serve(Connection& c) {
     log.with("stream", *name);
     log.info("playing {}", *name);
     counters_.players_active.fetch_add(1, std::memory_order_relaxed);
-    const std::string why = play(c, stream);
+    const std::string why = play(caller, stream, stopping);
     counters_.players_active.fetch_sub(1, std::memory_order_relaxed);
     log.info("player left {}: {}", *name, why);
     return;
@@ -357,21 +171,9 @@ void SrtServer::serve(Connection& c) {
 
   // The shared admission step runs on the I/O threads; this thread waits for its verdict.
   const admission::PublishAttempt attempt{config_.app, request->name, addr, "", "", 0, "srt"};
-  using Verdict = std::variant<Publication, admission::Refusal>;
-  auto promise = std::make_shared<std::promise<Verdict>>();
-  auto future = promise->get_future();
-  asio::co_spawn(io_, context_.gate.admit(attempt),
-                 [promise](std::exception_ptr e, Verdict verdict) {
-                   if (e) {
-                     promise->set_exception(e);
-                   } else {
-                     promise->set_value(std::move(verdict));
-                   }
-                 });
-  while (future.wait_for(std::chrono::milliseconds(200)) != std::future_status::ready) {
-    if (stopping_) return;
-  }
-  auto verdict = future.get();
+  auto waited = net::run_and_wait(io_, admit(context_.gate, attempt), stopping);
+  if (!waited) return;
+  auto& verdict = *waited;
   if (auto* refusal = std::get_if<admission::Refusal>(&verdict)) {
     return refuse("publish of key " + admission::mask_key(request->name) + ": " +
                   refusal->description);
@@ -381,13 +183,14 @@ void SrtServer::serve(Connection& c) {
   log.info("publishing key {} as playback ID {} ({})",
            admission::mask_key(publication.admitted.key), publication.admitted.playback_id,
            publication.admitted.reason);
-  const std::string why = demux(c, publication, log);
+  const std::string why = demux(caller, publication, log, stopping);
   context_.gate.end(publication);
   log.info("publish of {} ended: {}", publication.admitted.playback_id, why);
 }
 
-std::string SrtServer::demux(Connection& c, Publication& publication, observe::Logger& log) {
-  SrtReader reader(c.socket, counters_, stopping_);
+std::string SrtServer::demux(net::SrtSocket& caller, Publication& publication, observe::Logger& log,
+                             const std::atomic<bool>& stopping) {
+  SrtReader reader(caller.handle(), counters_, stopping);
   auto* buffer = static_cast<std::uint8_t*>(av_malloc(kIoBufferSize));
   if (!buffer) return "out of memory";
   std::unique_ptr<AVIOContext, IoCloser> io(
@@ -451,7 +254,7 @@ std::string SrtServer::demux(Connection& c, Publication& publication, observe::L
     return std::pair{timestamps.normalize(kind, static_cast<std::uint32_t>(dts_ms)), cts};
   };
   for (;;) {
-    if (stopping_) return "server stopping";
+    if (stopping) return "server stopping";
     if (publication.stream->ended()) return "taken over or ended by an admin";
     const int rc = av_read_frame(format.get(), packet.get());
     if (rc < 0) {
@@ -574,7 +377,7 @@ struct SrtWriter {
     auto& w = *static_cast<SrtWriter*>(opaque);
     if (srt_sendmsg(w.socket, reinterpret_cast<const char*>(data), size, -1, 1) < 0) {
       w.why = srt_getlasterror(nullptr) == SRT_ECONNLOST ? "the caller closed the connection"
-                                                         : srt_error();
+                                                         : net::srt_last_error();
       return AVERROR(EIO);
     }
     return size;
@@ -587,7 +390,8 @@ struct MuxerCloser {
 
 }  // namespace
 
-std::string SrtServer::play(Connection& c, const std::shared_ptr<Stream>& stream) {
+std::string SrtServer::play(net::SrtSocket& caller, const std::shared_ptr<Stream>& stream,
+                            const std::atomic<bool>& stopping) {
   auto queue = std::make_shared<PlayQueue>(config_.play_queue_bytes, counters_.player_drops);
   if (!stream->subscribe(queue)) return "the stream ended";
   struct Unsubscribe {
@@ -603,7 +407,7 @@ std::string SrtServer::play(Connection& c, const std::shared_ptr<Stream>& stream
   const auto started = std::chrono::steady_clock::now();
   bool ended = false;
   while (!video_config || !audio_config) {
-    if (stopping_) return "server stopping";
+    if (stopping) return "server stopping";
     auto item = queue->next(std::chrono::milliseconds(200), ended);
     if (ended) return "the stream ended";
     if (item) {
@@ -618,7 +422,7 @@ std::string SrtServer::play(Connection& c, const std::shared_ptr<Stream>& stream
     if (std::chrono::steady_clock::now() - started > config_.handshake_timeout)
       return "no H.264 or AAC configuration in the stream";
   }
-  SrtWriter writer{c.socket, {}};
+  SrtWriter writer{caller.handle(), {}};
   constexpr int kMessage = 7 * 188;
   auto* buffer = static_cast<std::uint8_t*>(av_malloc(kMessage));
   if (!buffer) return "out of memory";
@@ -684,7 +488,7 @@ std::string SrtServer::play(Connection& c, const std::shared_ptr<Stream>& stream
   }
   held.clear();
   for (;;) {
-    if (stopping_) return "server stopping";
+    if (stopping) return "server stopping";
     auto item = queue->next(std::chrono::milliseconds(500), ended);
     if (ended) return "the stream ended";
     if (!item) continue;

@@ -1,21 +1,17 @@
-// SRT ingest: a libsrt listener whose callers publish MPEG-TS (H.264 + AAC), demuxed with
-// libavformat and turned into the same packets an RTMP publisher makes, through the same
-// admission step (PublishGate). The caller says what it wants in its stream ID
-// (proto/srt/stream_id). libsrt is blocking per socket, so each caller has a thread; their
-// number is bounded (srt max_connections) and every one of them is joined on stop.
+// SRT ingest: the callers of an SRT listener (net/srt) publish MPEG-TS (H.264 + AAC),
+// demuxed with libavformat and turned into the same packets an RTMP publisher makes, through
+// the same admission step (PublishGate), or play a live stream as MPEG-TS. The caller says
+// what it wants in its stream ID (proto/srt/stream_id).
 #pragma once
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
-#include <list>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "ingest/publish_gate.h"
 #include "ingest/rtmp_server.h"
+#include "net/srt.h"
 #include "observe/log.h"
 
 namespace sluice::ingest {
@@ -32,10 +28,7 @@ struct SrtConfig {
   std::size_t play_queue_bytes = 8u << 20;  // per player; beyond it, drop to the next keyframe
 };
 
-struct SrtCounters {
-  std::atomic<std::uint64_t> connections_total{0};
-  std::atomic<std::int64_t> connections_active{0};
-  std::atomic<std::uint64_t> connections_refused{0};  // stream ID, limit or admission
+struct SrtCounters : net::SrtConnectionCounters {  // refused: also by stream ID or admission
   std::atomic<std::uint64_t> bytes_in{0};
   std::atomic<std::uint64_t> demux_errors{0};  // MPEG-TS that libavformat could not read
   std::atomic<std::int64_t> players_active{0};
@@ -50,41 +43,25 @@ class SrtServer {
   ~SrtServer();
 
   // Binds and starts accepting. An error names what libsrt refused.
-  Status start();
+  Status start() { return listener_.start(); }
   // Closes the listener and every connection, and joins their threads.
-  void stop();
-  std::uint16_t local_port() const { return port_; }
+  void stop() { listener_.stop(); }
+  std::uint16_t local_port() const { return listener_.local_port(); }
 
  private:
-  struct Connection;
-  void accept_loop();
-  void serve(Connection& connection);
+  void serve(net::SrtSocket& caller, std::uint64_t id, const std::atomic<bool>& stopping);
   // Reads the caller's MPEG-TS into the publication until it ends; says why it ended.
-  std::string demux(Connection& connection, Publication& publication, observe::Logger& log);
+  std::string demux(net::SrtSocket& caller, Publication& publication, observe::Logger& log,
+                    const std::atomic<bool>& stopping);
   // Sends the stream to the caller as MPEG-TS until one of them ends; says why it ended.
-  std::string play(Connection& connection, const std::shared_ptr<Stream>& stream);
+  std::string play(net::SrtSocket& caller, const std::shared_ptr<Stream>& stream,
+                   const std::atomic<bool>& stopping);
 
   boost::asio::io_context& io_;
-  const std::string listen_;
   const SrtConfig config_;
   IngestContext context_;
   SrtCounters& counters_;
-  int listener_ = -1;  // SRTSOCKET
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::thread acceptor_;
-  std::mutex mutex_;  // guards connections_
-  std::list<std::unique_ptr<Connection>> connections_;
-  std::uint64_t next_id_ = 1;
-};
-
-// libsrt's process-wide start and end (srt_startup/srt_cleanup), held while any server lives.
-class SrtLibrary {
- public:
-  SrtLibrary();
-  ~SrtLibrary();
-  SrtLibrary(const SrtLibrary&) = delete;
-  SrtLibrary& operator=(const SrtLibrary&) = delete;
+  net::SrtListener listener_;
 };
 
 }  // namespace sluice::ingest

@@ -20,11 +20,8 @@ std::string encode(const StreamEntry& e) {
 }
 
 std::string encode(const NodeEntry& e) {
-  return nlohmann::json{{"address", e.address},
-                        {"rtmp", e.rtmp_address},
-                        {"capacity", e.capacity},
-                        {"load", e.load},
-                        {"draining", e.draining}}
+  return nlohmann::json{{"address", e.address}, {"rtmp", e.rtmp_address}, {"capacity", e.capacity},
+                        {"load", e.load},       {"draining", e.draining}, {"srt", e.srt_address}}
       .dump();
 }
 
@@ -81,6 +78,9 @@ Result<NodeEntry> decode_node(std::string_view text) {
       !get(*j, "draining", e.draining) || e.address.empty()) {
     return make_error(Errc::kMalformed, "registry: node entry lacks a field");
   }
+  // Optional: a server of a release before SRT takes none.
+  if (j->contains("srt") && !get(*j, "srt", e.srt_address))
+    return make_error(Errc::kMalformed, "registry: node entry's srt is not a string");
   return e;
 }
 

@@ -35,6 +35,7 @@ struct NodeEntry {
   int capacity = 0;          // transcoded streams it can take
   int load = 0;              // transcoded streams it has
   bool draining = false;     // takes no new streams
+  std::string srt_address;   // SRT HOST:PORT, for the proxy; empty when it takes no SRT
   bool operator==(const NodeEntry&) const = default;
 };
 

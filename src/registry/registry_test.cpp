@@ -13,10 +13,19 @@ TEST(RegistryCodec, StreamRoundTrip) {
 }
 
 TEST(RegistryCodec, NodeRoundTrip) {
-  const NodeEntry e{"10.0.0.5:8000", "10.0.0.5:1935", 2, 1, true};
+  const NodeEntry e{"10.0.0.5:8000", "10.0.0.5:1935", 2, 1, true, "10.0.0.5:9000"};
   auto back = decode_node(encode(e));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(*back, e);
+}
+
+TEST(RegistryCodec, NodeOfAnOlderReleaseTakesNoSrt) {
+  auto old = decode_node(R"({"address":"a","rtmp":"b","capacity":2,"load":0,"draining":false})");
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->srt_address, "");
+  EXPECT_FALSE(
+      decode_node(R"({"address":"a","rtmp":"b","capacity":2,"load":0,"draining":false,"srt":5})")
+          .ok());
 }
 
 TEST(RegistryCodec, RejectsWhatIsNotAnEntry) {
@@ -104,8 +113,8 @@ TEST(MemoryRegistry, UpdatesFromALostSessionAreIgnored) {
 TEST(MemoryRegistry, Nodes) {
   auto r = make_registry({});
   ASSERT_TRUE(r.ok());
-  (*r)->publish_node({"a:1", "a:2", 2, 0, false});
-  (*r)->publish_node({"a:1", "a:2", 2, 1, false});
+  (*r)->publish_node({"a:1", "a:2", 2, 0, false, ""});
+  (*r)->publish_node({"a:1", "a:2", 2, 1, false, ""});
   ASSERT_EQ((*r)->nodes().size(), 1u);
   EXPECT_EQ((*r)->nodes()[0].load, 1);
 }

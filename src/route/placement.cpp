@@ -6,10 +6,15 @@ namespace sluice::route {
 
 namespace {
 
+// Healthy, and able to take the client's protocol.
+bool usable(const PlacementInput& in, const registry::NodeEntry& n) {
+  return in.healthy(n.address) && (!in.srt || !n.srt_address.empty());
+}
+
 const registry::NodeEntry* holder_node(const PlacementInput& in) {
   if (!in.holder) return nullptr;
   for (const auto& n : in.nodes) {
-    if (n.address == in.holder->address && in.healthy(n.address)) return &n;
+    if (n.address == in.holder->address && usable(in, n)) return &n;
   }
   return nullptr;
 }
@@ -25,7 +30,7 @@ std::optional<registry::NodeEntry> place_publish(const PlacementInput& in) {
   if (const auto* n = holder_node(in); n && !n->draining) return *n;
   const registry::NodeEntry* best = nullptr;
   for (const auto& n : in.nodes) {
-    if (n.draining || !in.healthy(n.address) || load_of(in, n) >= n.capacity) continue;
+    if (n.draining || !usable(in, n) || load_of(in, n) >= n.capacity) continue;
     if (!best) {
       best = &n;
       continue;
@@ -41,7 +46,7 @@ std::optional<registry::NodeEntry> place_publish(const PlacementInput& in) {
 }
 
 std::optional<registry::NodeEntry> place_play(const PlacementInput& in) {
-  if (in.publishing_to && in.healthy(in.publishing_to->address)) return in.publishing_to;
+  if (in.publishing_to && usable(in, *in.publishing_to)) return in.publishing_to;
   if (const auto* n = holder_node(in)) return *n;
   return std::nullopt;
 }

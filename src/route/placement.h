@@ -21,11 +21,13 @@ struct PlacementInput {
   // Where this proxy relays the stream's publisher now. It is live there at once, while the
   // registry may name the previous server until the new one has cut its first segment.
   std::optional<registry::NodeEntry> publishing_to;
+  bool srt = false;  // the client came by SRT: only servers that take SRT will do
 };
 
 // A publisher: to the server that holds the stream (a republish within its grace period, so
 // HLS continues there) if it is healthy and not draining; else to the healthy, non-draining
 // server with the most free capacity (ties: fewest streams, then address). nullopt: none.
+// Servers that cannot take the client's protocol (`srt`) are passed over throughout.
 std::optional<registry::NodeEntry> place_publish(const PlacementInput& in);
 
 // A player: to the server this proxy relays the publisher to, else the one holding the

@@ -6,7 +6,7 @@ namespace sluice::route {
 namespace {
 
 registry::NodeEntry node(const std::string& a, int capacity, int load, bool draining = false) {
-  return {a, a + "-rtmp", capacity, load, draining};
+  return {a, a + "-rtmp", capacity, load, draining, a + "-srt"};
 }
 
 PlacementInput input(std::vector<registry::NodeEntry> nodes) {
@@ -63,6 +63,18 @@ TEST(Placement, PlayersFollowThePublisherThisProxyRelays) {
   in.holder->address = "a";  // the registry names another healthy server: the publisher wins
   EXPECT_EQ(place_play(in)->address, "b");
   in.publishing_to = node("down", 4, 1);
+  EXPECT_EQ(place_play(in)->address, "a");
+}
+
+TEST(Placement, SrtClientsGoOnlyToServersThatTakeSrt) {
+  auto in = input({node("a", 4, 0), node("b", 1, 0)});
+  in.nodes[0].srt_address.clear();  // a has the most room but no SRT listener
+  in.srt = true;
+  EXPECT_EQ(place_publish(in)->address, "b");
+  in.holder = registry::StreamEntry{"id", "a", "s", 1, 0};  // nor for a republish
+  EXPECT_EQ(place_publish(in)->address, "b");
+  EXPECT_FALSE(place_play(in));
+  in.srt = false;
   EXPECT_EQ(place_play(in)->address, "a");
 }
 

@@ -5,7 +5,6 @@
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -23,7 +22,7 @@
 #include "proto/rtmp/command_phase.h"
 #include "proto/rtmp/handshake.h"
 #include "proto/rtmp/server_messages.h"
-#include "route/placement.h"
+#include "route/proxy_routes.h"
 #include "route/splice_pipe.h"
 
 namespace sluice::route {
@@ -54,132 +53,13 @@ struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
   asio::io_context& io;
   tcp::acceptor acceptor;
   const ProxyConfig& config;
-  const registry::Registry& registry;
+  ProxyRoutes& routes;
   admission::Admission& admission;
   ProxyCounters& counters;
-  asio::steady_timer health_timer;
-  std::uint64_t next_id = 1;
 
-  struct ServerHealth {
-    bool up = false;
-    int failed_checks = 0;  // in a row
-  };
-  // A publish this proxy relays now: where to, and which session (a takeover replaces it).
-  struct Relayed {
-    registry::NodeEntry node;
-    std::uint64_t session = 0;
-  };
-
-  std::mutex mutex;                            // guards the maps below
-  std::map<std::string, ServerHealth> health;  // by node HTTP address; unknown counts as up
-  std::map<std::string, int> own_sessions;
-  std::map<std::string, Relayed> publishers;  // by playback ID
-
-  Impl(asio::io_context& i, const tcp::endpoint& ep, const ProxyConfig& c,
-       const registry::Registry& r, admission::Admission& a, ProxyCounters& k)
-      : io(i),
-        acceptor(i, ep),
-        config(c),
-        registry(r),
-        admission(a),
-        counters(k),
-        health_timer(i) {}
-
-  bool healthy(const std::string& address) {
-    std::lock_guard lock(mutex);
-    auto it = health.find(address);
-    return it == health.end() || it->second.up;
-  }
-
-  // Failed enough checks in a row that its sessions should go elsewhere.
-  bool lost(const std::string& address) {
-    std::lock_guard lock(mutex);
-    auto it = health.find(address);
-    return it != health.end() && it->second.failed_checks >= config.down_checks;
-  }
-
-  PlacementInput placement(const std::string& playback_id) {
-    PlacementInput in;
-    in.nodes = registry.nodes();
-    in.holder = registry.find_stream(playback_id);
-    {
-      std::lock_guard lock(mutex);
-      in.own_sessions = own_sessions;
-      if (auto it = publishers.find(playback_id); it != publishers.end())
-        in.publishing_to = it->second.node;
-    }
-    in.healthy = [self = shared_from_this()](const std::string& a) { return self->healthy(a); };
-    return in;
-  }
-
-  static std::optional<tcp::endpoint> parse_address(const std::string& address) {
-    const auto colon = address.rfind(':');
-    if (colon == std::string::npos) return std::nullopt;
-    boost::system::error_code ec;
-    auto ip = asio::ip::make_address(address.substr(0, colon), ec);
-    if (ec) return std::nullopt;
-    int port = 0;
-    try {
-      port = std::stoi(address.substr(colon + 1));
-    } catch (...) {
-      return std::nullopt;
-    }
-    return tcp::endpoint(ip, static_cast<unsigned short>(port));
-  }
-
-  // Active health check of every server: the start of an RTMP handshake (C0+C1 answered by
-  // S0+S1+S2) within the interval. A TCP connect alone passes a server that is hung, or
-  // blackholed behind a listen backlog, whose kernel still completes connections.
-  asio::awaitable<void> check(registry::NodeEntry node) {
-    bool ok = false;
-    if (auto ep = parse_address(node.rtmp_address)) {
-      beast::tcp_stream s(io);
-      s.expires_after(config.health_interval);
-      ok = co_await answers_handshake(s, *ep);
-    }
-    std::lock_guard lock(mutex);
-    auto& state = health[node.address];
-    if (state.up != ok) {
-      spdlog::log(ok ? spdlog::level::info : spdlog::level::warn, "proxy: server {} is {}",
-                  node.address, ok ? "up" : "down (no RTMP handshake)");
-    }
-    state.up = ok;
-    state.failed_checks = ok ? 0 : state.failed_checks + 1;
-    if (state.failed_checks == config.down_checks && own_sessions[node.address] > 0) {
-      spdlog::warn("proxy: ending the {} sessions routed to {}: {} checks failed in a row",
-                   own_sessions[node.address], node.address, state.failed_checks);
-    }
-  }
-
-  asio::awaitable<bool> answers_handshake(beast::tcp_stream& s, tcp::endpoint ep) {
-    if (auto [ec] = co_await s.async_connect(ep, kUseTuple); ec) co_return false;
-    rtmp::ClientHandshake hs(false);
-    auto c0c1 = hs.start();
-    if (config.send_proxy_protocol) {  // a connection of the proxy's own
-      const auto local = proxy_protocol::encode_v2_local();
-      c0c1.insert(c0c1.begin(), local.begin(), local.end());
-    }
-    if (auto [ec, n] = co_await asio::async_write(s, asio::buffer(c0c1), kUseTuple); ec)
-      co_return false;
-    std::array<std::uint8_t, 4096> buf;
-    for (;;) {
-      auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), kUseTuple);
-      if (ec) co_return false;
-      auto step = hs.feed(std::span(buf.data(), n));
-      if (!step) co_return false;
-      if (step->done) co_return true;
-    }
-  }
-
-  void schedule_health() {
-    health_timer.expires_after(config.health_interval);
-    health_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (ec) return;
-      for (const auto& n : self->registry.nodes())
-        asio::co_spawn(asio::make_strand(self->io), self->check(n), asio::detached);
-      self->schedule_health();
-    });
-  }
+  Impl(asio::io_context& i, const tcp::endpoint& ep, const ProxyConfig& c, ProxyRoutes& r,
+       admission::Admission& a, ProxyCounters& k)
+      : io(i), acceptor(i, ep), config(c), routes(r), admission(a), counters(k) {}
 
   void on_connection(tcp::socket socket, tcp::endpoint client, bool tls) {
     counters.connections_total.fetch_add(1, std::memory_order_relaxed);
@@ -194,7 +74,7 @@ struct RtmpProxy::Impl : std::enable_shared_from_this<Impl> {
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, session(std::move(socket), client, next_id++, tls),
+    asio::co_spawn(executor, session(std::move(socket), client, routes.next_session_id(), tls),
                    [self = shared_from_this()](std::exception_ptr e) {
                      self->counters.connections_active.fetch_sub(1, std::memory_order_relaxed);
                      if (!e) return;
@@ -262,11 +142,8 @@ class ProxySession {
     auto route = co_await read_until_routed();
     if (!route) co_return;
     if (!co_await connect_backend(*route)) co_return;
-    {
-      std::lock_guard lock(proxy_.mutex);
-      ++proxy_.own_sessions[route->node.address];
-      if (route->role == Role::kPublish) proxy_.publishers[route->playback_id] = {route->node, id_};
-    }
+    const bool publish = route->role == Role::kPublish;
+    proxy_.routes.session_started(route->node, publish, route->playback_id, id_);
     log_.with("stream", route->playback_id);
     log_.info("{} {} via {}", route->role == Role::kPublish ? "publish" : "play",
               route->playback_id, route->node.address);
@@ -277,13 +154,7 @@ class ProxySession {
               std::visit([](const std::string& why) { return why; }, reason));
     if (server_closed_ && route->role == Role::kPublish && !co_await publisher_left_too())
       proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
-    {
-      std::lock_guard lock(proxy_.mutex);
-      --proxy_.own_sessions[route->node.address];
-      if (auto it = proxy_.publishers.find(route->playback_id);
-          it != proxy_.publishers.end() && it->second.session == id_)
-        proxy_.publishers.erase(it);
-    }
+    proxy_.routes.session_ended(route->node, publish, route->playback_id, id_);
     boost::system::error_code ignored;
     beast::get_lowest_layer(client_).socket().shutdown(tcp::socket::shutdown_both, ignored);
     backend_.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -406,7 +277,7 @@ class ProxySession {
       co_return std::nullopt;
     }
     const std::string playback_id = std::get<admission::Admitted>(verdict).playback_id;
-    auto node = place_publish(proxy_.placement(playback_id));
+    auto node = proxy_.routes.place_publish(playback_id, ProxyRoutes::Protocol::kRtmp);
     if (!node) {
       proxy_.counters.rejected_capacity.fetch_add(1, std::memory_order_relaxed);
       co_await refuse(admission::rtmp_status_code(admission::RefusalKind::kNoCapacity),
@@ -421,7 +292,7 @@ class ProxySession {
   asio::awaitable<std::optional<Route>> route_play(const std::string& play_name) {
     const auto playback_id = admission::Admission::playback_id_to_play(play_name);
     std::optional<registry::NodeEntry> node;
-    if (playback_id) node = place_play(proxy_.placement(*playback_id));
+    if (playback_id) node = proxy_.routes.place_play(*playback_id, ProxyRoutes::Protocol::kRtmp);
     if (!node) {
       proxy_.counters.rejected_unknown.fetch_add(1, std::memory_order_relaxed);
       co_await refuse("NetStream.Play.StreamNotFound", "no such live stream");
@@ -437,16 +308,13 @@ class ProxySession {
   asio::awaitable<bool> connect_backend(const Route& route) {
     const auto failed = [&](const std::string& why) -> asio::awaitable<bool> {
       proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
-      {
-        std::lock_guard lock(proxy_.mutex);
-        proxy_.health[route.node.address].up = false;  // until the next check says otherwise
-      }
+      proxy_.routes.mark_down(route.node.address);
       co_await refuse(
           route.role == Role::kPublish ? "NetStream.Publish.Failed" : "NetStream.Play.Failed",
           "media server " + route.node.address + " unreachable: " + why);
       co_return false;
     };
-    auto ep = RtmpProxy::Impl::parse_address(route.node.rtmp_address);
+    auto ep = parse_tcp_address(route.node.rtmp_address);
     if (!ep) co_return co_await failed("bad address " + route.node.rtmp_address);
     backend_.expires_after(proxy_.config.connect_timeout);
     if (auto [ec] = co_await backend_.async_connect(*ep, kUseTuple); ec)
@@ -632,7 +500,7 @@ class ProxySession {
     for (;;) {
       timer.expires_after(std::min<Clock::duration>(limit / 4, std::chrono::seconds(1)));
       if (auto [ec] = co_await timer.async_wait(kUseTuple); ec) co_return "stopped";
-      if (proxy_.lost(route.node.address)) {
+      if (proxy_.routes.lost(route.node.address)) {
         proxy_.counters.server_failures.fetch_add(1, std::memory_order_relaxed);
         co_return "server " + route.node.address + " failed its health checks";
       }
@@ -770,9 +638,8 @@ asio::awaitable<void> RtmpProxy::Impl::session(tcp::socket socket, tcp::endpoint
 }
 
 RtmpProxy::RtmpProxy(asio::io_context& io, const tcp::endpoint& endpoint, const ProxyConfig& config,
-                     const registry::Registry& registry, admission::Admission& admission,
-                     ProxyCounters& counters)
-    : impl_(std::make_shared<Impl>(io, endpoint, config, registry, admission, counters)) {}
+                     ProxyRoutes& routes, admission::Admission& admission, ProxyCounters& counters)
+    : impl_(std::make_shared<Impl>(io, endpoint, config, routes, admission, counters)) {}
 
 RtmpProxy::~RtmpProxy() = default;
 
@@ -806,14 +673,12 @@ void RtmpProxy::start() {
                            impl->on_connection(std::move(socket), client, tls);
                          });
   }
-  impl_->schedule_health();
 }
 
 void RtmpProxy::stop() {
   boost::system::error_code ec;
   impl_->acceptor.close(ec);
   if (impl_->tls_acceptor) impl_->tls_acceptor->close(ec);
-  impl_->health_timer.cancel();
 }
 
 std::string RtmpProxy::metrics_text() const {
@@ -845,14 +710,14 @@ std::string RtmpProxy::metrics_text() const {
   add("sluice_proxy_bytes_to_clients_total", "counter", "Bytes relayed to clients.",
       c.bytes_to_clients.load());
   int healthy = 0, nodes = 0;
-  for (const auto& n : impl_->registry.nodes()) {
+  for (const auto& n : impl_->routes.registry().nodes()) {
     ++nodes;
-    healthy += impl_->healthy(n.address) ? 1 : 0;
+    healthy += impl_->routes.healthy(n.address) ? 1 : 0;
   }
   add("sluice_proxy_servers", "gauge", "Servers in the registry.", nodes);
   add("sluice_proxy_servers_healthy", "gauge", "Servers passing the RTMP handshake check.",
       healthy);
-  registry::append_registry_metrics(out, impl_->registry);
+  registry::append_registry_metrics(out, impl_->routes.registry());
   observe::append_process_metrics(out);
   return out;
 }

@@ -10,11 +10,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
@@ -24,6 +21,7 @@
 #include "proto/proxy/proxy_header.h"
 #include "proto/rtmp/chunk.h"
 #include "registry/registry.h"
+#include "route/proxy_routes.h"
 
 namespace sluice::route {
 
@@ -66,8 +64,8 @@ struct ProxyCounters {
 class RtmpProxy {
  public:
   RtmpProxy(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
-            const ProxyConfig& config, const registry::Registry& registry,
-            admission::Admission& admission, ProxyCounters& counters);
+            const ProxyConfig& config, ProxyRoutes& routes, admission::Admission& admission,
+            ProxyCounters& counters);
   ~RtmpProxy();
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   // Also takes RTMPS on `endpoint` (TLS terminated here, then the same session). Before start().

@@ -428,6 +428,22 @@ def ffmpeg_publish(url, log_path, seconds=12, size="640x360", rate=30, gop=30, e
     return Process(args, log_path)
 
 
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ffmpeg_srt(url, log_path, seconds=20):
+    """ffmpeg publishing a test pattern and a tone as MPEG-TS to an SRT `url`."""
+    args = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "info", "-re",
+            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+            "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-f", "mpegts", url]
+    return Process(args, log_path)
+
+
 def gst_publish(url, log_path, buffers=300):
     """Publishes with GStreamer's rtmp2sink (a second, independent RTMP client stack)."""
     audio_buffers = buffers * 48000 // 30 // 1024 + 1  # same duration as the video

@@ -11,8 +11,8 @@ import threading
 import time
 import unittest
 
-from harness import (Proxy, Redis, Sluice, SluiceTestCase, ffmpeg_publish, ffprobe_json,
-                     gst_publish, wait_until)
+from harness import (Process, Proxy, Redis, Sluice, SluiceTestCase, ffmpeg_publish, ffmpeg_srt,
+                     ffprobe_json, free_udp_port, gst_publish, wait_until)
 
 SECRET = "test-secret"  # the harness's servers use it; the proxy must derive the same IDs
 
@@ -235,6 +235,57 @@ class ProxyFleet(SluiceTestCase):
             wait_until(lambda: self.holder([other], "stuck"), 15, what="the stream on the other")
         finally:
             os.kill(hung.pid, signal.SIGCONT)
+
+    def test_srt_publisher_lands_on_a_server_with_free_capacity(self):
+        """The SRT front door: placement among the servers that take SRT, both hops
+        encrypted, SRT play through the proxy, and a stream ID it does not understand."""
+        phrase = "correct horse battery"
+        srt_ports = [free_udp_port(), free_udp_port()]
+        a, b = (self.server(capacity, "--srt-listen", f"127.0.0.1:{port}",
+                            "--srt-passphrase", phrase)
+                for capacity, port in ((2, srt_ports[0]), (3, srt_ports[1])))
+        c = self.server(10)  # the most room, but no SRT
+        proxy_srt = free_udp_port()
+        proxy = self.proxy("--proxy-srt-listen", f"127.0.0.1:{proxy_srt}",
+                           "--srt-passphrase", phrase)
+        self.wait_nodes(proxy, 3)
+        wait_until(lambda: "srt listening" in proxy.output(), 5, what="the proxy's SRT door")
+
+        def url(stream_id):
+            return f"srt://127.0.0.1:{proxy_srt}?streamid={stream_id}&passphrase={phrase}"
+
+        self.track(ffmpeg_srt(url("#!::r=stream/srt-first,m=publish"), self.path("first.log"),
+                              seconds=60))
+        wait_until(lambda: self.holder([a, b, c], "srt-first"), 20, what="first SRT stream")
+        self.assertIs(self.holder([a, b, c], "srt-first"), b)  # b: most free among SRT servers
+        first = b.playback_id("srt-first")
+        stream = next(x for x in b.streams() if x["playback_id"] == first)
+        self.assertEqual(stream["protocol"], "srt")
+        wait_until(lambda: json.loads(self.redis.cli("GET", f"sluice:node:127.0.0.1:{b.http_port}"))
+                   ["load"] == 1, 5, what="b's load in the registry")
+        # a and b now have two free slots each: a, with fewer streams.
+        self.track(ffmpeg_srt(url("srt-second"), self.path("second.log"), seconds=60))
+        wait_until(lambda: self.holder([a, b, c], "srt-second"), 20, what="second SRT stream")
+        self.assertIs(self.holder([a, b, c], "srt-second"), a)
+        self.assertEqual(proxy.metric("sluice_proxy_publishes_routed_total"), 2)
+        b.wait_master(first)
+
+        # SRT play through the proxy, to the server that holds the stream.
+        probe = ffprobe_json(url(f"#!::r={first},m=request"), ("-read_intervals", "%+2"))
+        self.assertEqual({x["codec_type"]: x["codec_name"] for x in probe["streams"]},
+                         {"video": "h264", "audio": "aac"})
+        self.assertEqual(proxy.metric("sluice_proxy_plays_routed_total"), 1)
+        self.assertRegex(b.output(), rf"srt#\d+ 127\.0\.0\.1: playing {first}")
+
+        # Refused at the edge: a stream ID for another application, and a play of nothing.
+        for stream_id in ("#!::r=other/key,m=publish", "#!::r=0123456789abcdef0123,m=request"):
+            bad = self.track(Process(
+                ["ffprobe", "-v", "error", "-rw_timeout", "5000000", url(stream_id)],
+                self.path("bad.log")))
+            self.assertNotEqual(bad.wait(20), 0)
+        self.assertEqual(proxy.metric("sluice_proxy_srt_connections_refused_total"), 1)
+        self.assertEqual(proxy.metric("sluice_proxy_rejected_unknown_total"), 1)
+        self.assertTrue(all(x["playback_id"] != first for x in a.streams()))
 
     def test_authorizer_playback_id_is_checked_at_the_edge(self):
         # The proxy runs the servers' admission step, so it refuses what a server would refuse

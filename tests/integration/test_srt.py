@@ -7,22 +7,8 @@ import os
 import socket
 import subprocess
 
-from harness import Process, Sluice, SluiceTestCase, ffprobe_json, wait_until
-
-
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def ffmpeg_srt(url, log_path, seconds=20):
-    args = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "info", "-re",
-            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-            "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
-            "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-f", "mpegts", url]
-    return Process(args, log_path)
+from harness import (Process, Sluice, SluiceTestCase, ffmpeg_srt, ffprobe_json, free_udp_port,
+                     wait_until)
 
 
 class Srt(SluiceTestCase):
