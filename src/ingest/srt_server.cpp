@@ -4,6 +4,7 @@
 #include <srt/srt.h>
 
 #include <array>
+#include <boost/asio/ip/address.hpp>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -12,6 +13,7 @@
 #include "media/h264.h"
 #include "media/timestamps.h"
 #include "observe/log.h"
+#include "proto/proxy/proxy_header.h"
 #include "proto/srt/stream_id.h"
 
 extern "C" {
@@ -144,13 +146,28 @@ std::string av_error(int code) {
 }  // namespace
 
 void SrtServer::serve(net::SrtSocket& caller, std::uint64_t id, const std::atomic<bool>& stopping) {
-  const std::string addr = caller.peer_address();
+  std::string addr = caller.peer_address();
   observe::Logger log;
   const std::string session = "srt#" + std::to_string(id);
-  log.set_tag(session + " " + addr);
-  log.with("session", session).with("remote", addr);
-
+  log.with("session", session);
   auto request = srt::parse_stream_id(caller.stream_id(), config_.app);
+  // Behind `sluice proxy` the caller's own address comes in the stream ID, believed only from
+  // the proxies that rtmp.proxy_protocol_from lists.
+  if (request && !request->client.empty()) {
+    boost::system::error_code ec;
+    asio::ip::make_address(request->client, ec);
+    if (!ec && proxy_protocol::contains(context_.config.proxy_from, addr)) {
+      addr = request->client;
+    } else {
+      observe::log_limited(spdlog::level::warn, "srt untrusted client address",
+                           fmt::format("{}: ignoring the client address {} it names (not a "
+                                       "trusted proxy, or not an address)",
+                                       session, addr));
+    }
+  }
+  log.set_tag(session + " " + addr);
+  log.with("remote", addr);
+
   const auto refuse = [&](const std::string& why) {
     counters_.connections_refused.fetch_add(1, std::memory_order_relaxed);
     log.log_limited(spdlog::level::warn, "srt refused", fmt::format("refused: {}", why));

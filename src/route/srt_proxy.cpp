@@ -96,8 +96,12 @@ void SrtProxy::serve(net::SrtSocket& caller, const std::atomic<bool>& stopping) 
   log.with("stream", playback_id);
 
   // The server reads the same stream ID, so it admits the publish (or finds the stream) as
-  // if the caller had come to it directly.
-  auto server = net::srt_connect(node->srt_address, stream_id, config_.srt, proxy_.connect_timeout);
+  // if the caller had come to it directly; with the caller's address in it for servers that
+  // trust the proxy, as the RTMP door's PROXY header does.
+  auto server = net::srt_connect(
+      node->srt_address,
+      proxy_.send_proxy_protocol ? srt::with_client_address(stream_id, addr) : stream_id,
+      config_.srt, proxy_.connect_timeout);
   if (!server) {
     counters_.server_failures.fetch_add(1, std::memory_order_relaxed);
     routes_.mark_down(node->address);  // until its next health check passes

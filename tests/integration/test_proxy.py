@@ -287,6 +287,40 @@ class ProxyFleet(SluiceTestCase):
         self.assertEqual(proxy.metric("sluice_proxy_rejected_unknown_total"), 1)
         self.assertTrue(all(x["playback_id"] != first for x in a.streams()))
 
+    def test_srt_publisher_address_reaches_the_server(self):
+        """With proxy.send_proxy_protocol the proxy names the SRT caller in the stream ID it
+        sends on; a server believes that only from the proxies it trusts."""
+        srt_port, proxy_srt = free_udp_port(), free_udp_port()
+        server = self.server(4, "--srt-listen", f"127.0.0.1:{srt_port}",
+                             "--rtmp-proxy-protocol-from", "127.0.0.1/32")
+        proxy = self.proxy("--proxy-srt-listen", f"127.0.0.1:{proxy_srt}",
+                           "--proxy-send-proxy-protocol", "true")
+        self.wait_nodes(proxy, 1)
+
+        def feed(port, stream_id, local_ip, name):
+            # srt-live-transmit calls from its own address (adapter=), as a remote encoder.
+            return self.track(Process(
+                ["sh", "-c", "ffmpeg -hide_banner -loglevel error -re -f lavfi -i "
+                 "testsrc2=size=320x240:rate=30 -f lavfi -i sine -t 40 -c:v libx264 -preset "
+                 "ultrafast -g 30 -c:a aac -f mpegts - | srt-live-transmit -q file://con "
+                 f"'srt://127.0.0.1:{port}?mode=caller&adapter={local_ip}&streamid={stream_id}'"],
+                self.path(name)))
+
+        feed(proxy_srt, "#!::r=via-proxy,m=publish", "127.0.0.5", "via-proxy.log")
+        # A caller that is not a trusted proxy cannot name an address for itself.
+        feed(srt_port, "#!::r=direct,m=publish,sluice_client=203.0.113.9", "127.0.0.6",
+             "direct.log")
+
+        def remote(key):
+            pid = server.playback_id(key)
+            return next((x["remote"] for x in server.streams() if x["playback_id"] == pid), None)
+
+        wait_until(lambda: remote("via-proxy") and remote("direct"), 20, what="both streams")
+        self.assertEqual(remote("via-proxy"), "127.0.0.5")
+        self.assertEqual(remote("direct"), "127.0.0.6")
+        self.assertIn("ignoring the client address 127.0.0.6", server.output())
+        self.assertRegex(server.output(), r"srt#\d+ 127\.0\.0\.5: publishing key via")
+
     def test_authorizer_playback_id_is_checked_at_the_edge(self):
         # The proxy runs the servers' admission step, so it refuses what a server would refuse
         # instead of placing a publisher on the ID the authorizer gave.

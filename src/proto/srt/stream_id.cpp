@@ -60,6 +60,8 @@ Result<StreamRequest> parse_stream_id(std::string_view id, std::string_view app)
       mode = value;
     } else if (key == "u") {
       request.user = std::string(value);
+    } else if (key == "sluice_client") {
+      request.client = std::string(value);
     } else if (key == "t" && value != "stream") {
       return make_error(Errc::kUnsupported,
                         "SRT stream ID: type '" + std::string(value) + "' (only stream)");
@@ -78,6 +80,28 @@ Result<StreamRequest> parse_stream_id(std::string_view id, std::string_view app)
   if (!name) return name.error();
   request.name = std::move(*name);
   return request;
+}
+
+std::string with_client_address(std::string_view stream_id, std::string_view client_address) {
+  constexpr std::string_view kAccessControl = "#!::";
+  const std::string added = "sluice_client=" + std::string(client_address);
+  std::string out(kAccessControl);
+  if (stream_id.starts_with(kAccessControl)) {
+    std::string_view pairs = stream_id.substr(kAccessControl.size());
+    while (!pairs.empty()) {
+      const auto comma = pairs.find(',');
+      const std::string_view pair = pairs.substr(0, comma);
+      pairs = comma == std::string_view::npos ? std::string_view() : pairs.substr(comma + 1);
+      if (pair.starts_with("sluice_client=")) continue;
+      out.append(pair).append(",");
+    }
+  } else {
+    if (stream_id.find_first_of(",=") != std::string_view::npos) return std::string(stream_id);
+    out.append("r=").append(stream_id).append(",m=publish,");
+  }
+  out += added;
+  if (out.size() > kMaxStreamIdLength) return std::string(stream_id);
+  return out;
 }
 
 }  // namespace sluice::srt

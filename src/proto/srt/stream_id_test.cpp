@@ -30,6 +30,30 @@ TEST(StreamId, PlainFormPublishes) {
   EXPECT_EQ(parse_stream_id("stream/KEY123", "stream")->name, "KEY123");
 }
 
+TEST(StreamId, ClientAddressPassedOnByAProxy) {
+  const auto id = with_client_address("#!::r=stream/KEY,m=publish,u=bob", "192.0.2.7");
+  EXPECT_EQ(id, "#!::r=stream/KEY,m=publish,u=bob,sluice_client=192.0.2.7");
+  auto r = parse_stream_id(id, "stream");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->name, "KEY");
+  EXPECT_EQ(r->user, "bob");
+  EXPECT_EQ(r->client, "192.0.2.7");
+  // A caller's own sluice_client is replaced, not doubled (which would refuse the stream).
+  EXPECT_EQ(with_client_address("#!::sluice_client=10.0.0.1,r=a", "2001:db8::1"),
+            "#!::r=a,sluice_client=2001:db8::1");
+  // The plain form becomes the access control form, still a publish of the same key.
+  r = parse_stream_id(with_client_address("stream/KEY", "192.0.2.7"), "stream");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->mode, Mode::kPublish);
+  EXPECT_EQ(r->name, "KEY");
+  EXPECT_EQ(r->client, "192.0.2.7");
+  // What the rewriting would change, or make too long, goes on as it came.
+  EXPECT_EQ(with_client_address("KEY?a=b", "192.0.2.7"), "KEY?a=b");
+  const std::string longest = "#!::r=" + std::string(kMaxStreamIdLength - 6, 'k');
+  EXPECT_EQ(with_client_address(longest, "192.0.2.7"), longest);
+  EXPECT_EQ(parse_stream_id("#!::r=a", "stream")->client, "");
+}
+
 TEST(StreamId, Refusals) {
   EXPECT_FALSE(parse_stream_id("", "stream"));
   EXPECT_FALSE(parse_stream_id("#!::", "stream"));                     // no resource
