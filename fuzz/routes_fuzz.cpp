@@ -31,6 +31,8 @@ std::string path_of(const Route& r) {
   switch (r.kind) {
     case RouteKind::kMaster:
       return "/" + r.playback_id + "/live.m3u8";
+    case RouteKind::kThumbnail:
+      return "/" + r.playback_id + "/thumbnail.jpg";
     case RouteKind::kMediaPlaylist:
       return dir + "index.m3u8";
     case RouteKind::kSegment:

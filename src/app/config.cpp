@@ -306,6 +306,15 @@ const std::vector<OptionDef>& definitions() {
       {{"hls.segment_duration", "target segment duration in seconds (cut on keyframes)", "6"},
        real(
            [](ServeConfig & c) -> auto& { return c.hls.target_duration_s; }, 0.5, 60)},
+      {{"thumbnail.interval",
+        "seconds a stream's /<id>/thumbnail.jpg is kept before a newer keyframe replaces it "
+        "(0: no thumbnails)",
+        "10"},
+       seconds(
+           [](ServeConfig & c) -> auto& { return c.thumbnail.interval; }, 0, 3600)},
+      {{"thumbnail.width", "largest thumbnail width in pixels (never above the source's)", "640"},
+       integer(
+           [](ServeConfig & c) -> auto& { return c.thumbnail.max_width; }, 16, 3840)},
       {{"hls.window", "segments listed in a live media playlist", "10"},
        integer(
            [](ServeConfig & c) -> auto& { return c.hls.window; }, 2, 1000)},

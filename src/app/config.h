@@ -18,6 +18,7 @@
 #include "relay/relay.h"
 #include "route/origin.h"
 #include "route/rtmp_proxy.h"
+#include "serve/thumbnails.h"
 #include "store/s3_client.h"
 #include "transcode/transcoder.h"
 
@@ -52,6 +53,7 @@ struct ServeConfig {
   std::string rtmp_tls_cert, rtmp_tls_key;
   std::string srt_listen;  // "" = no SRT
   ingest::SrtConfig srt;
+  serve::ThumbnailConfig thumbnail;
   std::string admin_token;
   std::string dvr;                       // "" = data_dir/recordings | a directory | s3://… | off
   std::string dvr_rendition;             // "" = each stream's top rendition

@@ -198,7 +198,8 @@ class MediaServer {
   unsigned short rtmp_port_ = 0;
   std::unique_ptr<ingest::RtmpServer> rtmps_;  // RTMPS, when a certificate is given
   std::optional<net::SrtLibrary> srt_library_;
-  std::unique_ptr<ingest::SrtServer> srt_;  // SRT, when srt.listen is set
+  std::unique_ptr<ingest::SrtServer> srt_;         // SRT, when srt.listen is set
+  std::unique_ptr<serve::Thumbnails> thumbnails_;  // when thumbnail.interval > 0
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<http::HttpServer> admin_;
   std::string advertise_;
@@ -265,6 +266,8 @@ MediaServer::MediaServer(const ServeConfig& config, ServeInputs inputs)
     rtmps_ = std::make_unique<ingest::RtmpServer>(
         io_, *in_.rtmps, ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_}, in_.tls);
   }
+  if (config.thumbnail.interval.count() > 0)
+    thumbnails_ = std::make_unique<serve::Thumbnails>(config.thumbnail);
   http_ = std::make_unique<http::HttpServer>(io_, in_.http, config.http, http_counters_,
                                              serve::make_hls_handler(serve_context()));
   advertise_ = advertised_address(config, http_->local_endpoint());
@@ -302,7 +305,8 @@ serve::ServeContext MediaServer::serve_context() {
                              &relays_,
                              &viewers_,
                              &waiters_,
-                             config_.srt_listen.empty() ? nullptr : &srt_counters_};
+                             config_.srt_listen.empty() ? nullptr : &srt_counters_,
+                             thumbnails_.get()};
 }
 
 void MediaServer::publish_node() {

@@ -78,6 +78,9 @@ Route parse_route(std::string_view target) {
   if (parts.size() == 2 && valid_name(parts[0]) && parts[1] == "live.m3u8") {
     return route(RouteKind::kMaster, parts[0]);
   }
+  if (parts.size() == 2 && valid_name(parts[0]) && parts[1] == "thumbnail.jpg") {
+    return route(RouteKind::kThumbnail, parts[0]);
+  }
   if (parts.size() != 3 || !valid_name(parts[0]) || !valid_name(parts[1])) return {};
   if (parts[2] == "index.m3u8" && !recording) {
     return route(RouteKind::kMediaPlaylist, parts[0], parts[1]);
@@ -172,6 +175,22 @@ const char* cache_control(RouteKind kind) {
   }
 }
 
+std::optional<std::uint64_t> max_age(std::string_view cache_control) {
+  while (!cache_control.empty()) {
+    const auto comma = cache_control.find(',');
+    auto directive = cache_control.substr(0, comma);
+    cache_control =
+        comma == std::string_view::npos ? std::string_view{} : cache_control.substr(comma + 1);
+    while (!directive.empty() && directive.front() == ' ')
+      directive.remove_prefix(1);
+    while (!directive.empty() && directive.back() == ' ')
+      directive.remove_suffix(1);
+    if (directive.size() > 8 && directive.substr(0, 8) == "max-age=")
+      return decimal(directive.substr(8));
+  }
+  return std::nullopt;
+}
+
 const char* content_type(RouteKind kind) {
   switch (kind) {
     case RouteKind::kMaster:
@@ -195,6 +214,8 @@ const char* content_type(RouteKind kind) {
       return "application/json";
     case RouteKind::kIndex:
       return "text/html; charset=utf-8";
+    case RouteKind::kThumbnail:
+      return "image/jpeg";
     default:
       return "text/plain; charset=utf-8";
   }

@@ -13,6 +13,7 @@ namespace sluice::http {
 
 enum class RouteKind {
   kMaster,                // /<playbackId>/live.m3u8
+  kThumbnail,             // /<playbackId>/thumbnail.jpg
   kMediaPlaylist,         // /<playbackId>/<rendition>/index.m3u8
   kSegment,               // /<playbackId>/<rendition>/<seq>.ts
   kFmp4Segment,           // /<playbackId>/<rendition>/<seq>.m4s
@@ -69,6 +70,8 @@ const char* cache_control(RouteKind kind);
 // `seconds` (a few target durations: past that no player asks it any more).
 std::string blocking_playlist_cache_control(int seconds);
 const char* content_type(RouteKind kind);
+// The max-age directive of a Cache-Control value, in seconds; nullopt if absent or malformed.
+std::optional<std::uint64_t> max_age(std::string_view cache_control);
 
 // The reference's 404 body, so scripts written against it keep working; `no-cache`, as the
 // stream may start any second. An empty ID gives a plain "not found".

@@ -17,6 +17,17 @@ TEST(Routes, ParsesHlsPaths) {
   auto s = parse_route("/abc/720p/1590665387025.ts");
   EXPECT_EQ(s.kind, RouteKind::kSegment);
   EXPECT_EQ(s.sequence, 1590665387025u);
+  auto t = parse_route("/abc/thumbnail.jpg?t=1");
+  EXPECT_EQ(t.kind, RouteKind::kThumbnail);
+  EXPECT_EQ(t.playback_id, "abc");
+  EXPECT_EQ(content_type(RouteKind::kThumbnail), std::string("image/jpeg"));
+  EXPECT_EQ(parse_route("/recordings/abc/thumbnail.jpg").kind, RouteKind::kNotFound);
+  EXPECT_EQ(parse_route("/a.b/thumbnail.jpg").kind, RouteKind::kNotFound);
+  EXPECT_EQ(max_age("max-age=10"), 10u);
+  EXPECT_EQ(max_age("public, max-age=60 , immutable"), 60u);
+  EXPECT_EQ(max_age("no-cache"), std::nullopt);
+  EXPECT_EQ(max_age("max-age=-1"), std::nullopt);
+  EXPECT_EQ(max_age("max-age="), std::nullopt);
 }
 
 TEST(Routes, RejectsTraversalAndOddNames) {

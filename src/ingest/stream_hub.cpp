@@ -57,6 +57,13 @@ void Stream::end() {
     s->on_stream_end();
 }
 
+std::pair<media::PacketPtr, media::PacketPtr> Stream::latest_keyframe() const {
+  std::lock_guard lock(mutex_);
+  // The GOP cache starts with its keyframe whenever it has anything.
+  media::PacketPtr keyframe = gop_.empty() ? nullptr : gop_.front()->packet;
+  return {video_config_ ? video_config_->packet : nullptr, keyframe};
+}
+
 bool Stream::ended() const {
   std::lock_guard lock(mutex_);
   return ended_;

@@ -86,6 +86,9 @@ class Stream {
   void unsubscribe(const Subscriber* subscriber);
 
   StreamStats stats() const;
+  // The video configuration and the latest video keyframe, what a still picture is made of;
+  // either is null while the stream has none (or its last GOP outgrew the cache).
+  std::pair<media::PacketPtr, media::PacketPtr> latest_keyframe() const;
 
  private:
   void replay_to(Subscriber& subscriber) const;

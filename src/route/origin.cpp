@@ -75,7 +75,7 @@ struct Origin::Impl {
                                        c.max_object_bytes}) {}
 
   // How long an answer to `u` stays fresh; zero: not cached.
-  Clock::duration freshness(const Upstream& u, int status) const {
+  Clock::duration freshness(const Upstream& u, int status, const std::string& cache_control) const {
     // A part that is not there yet will be in a moment: no negative entry.
     if (status != 200)
       return u.kind == RouteKind::kPart ? Clock::duration{} : seconds(config.not_found_fresh_s);
@@ -87,6 +87,9 @@ struct Origin::Impl {
         return seconds(u.held ? config.segment_fresh_s : config.playlist_fresh_s);
       case RouteKind::kRecordingPlaylist:  // grows while the stream is live
         return seconds(config.playlist_fresh_s);
+      case RouteKind::kThumbnail:  // as long as the server keeps its picture
+        return std::chrono::seconds(
+            std::min<std::uint64_t>(http::max_age(cache_control).value_or(0), 3600));
       default:
         return seconds(config.segment_fresh_s);
     }
@@ -113,7 +116,7 @@ struct Origin::Impl {
       object->cache_control = std::move(response->cache_control);
       object->body = std::move(response->body);
       object->fetched_at = Clock::now();
-      object->fresh_for = freshness(u, response->status);
+      object->fresh_for = freshness(u, response->status, object->cache_control);
       // A live playlist fetched before a newer part came is not kept: it is already old.
       if (object->fresh_for > Clock::duration{} &&
           (u.key != u.live_key || parts_seen(u.live_key) == parts_before)) {
@@ -404,6 +407,7 @@ struct Origin::Impl {
       case RouteKind::kRecordings:
         co_return co_await fleet_json(route.kind);
       case RouteKind::kMaster:
+      case RouteKind::kThumbnail:
       case RouteKind::kMediaPlaylist:
       case RouteKind::kSegment:
       case RouteKind::kFmp4Segment:

@@ -105,6 +105,15 @@ std::string metrics_text(const ServeContext& ctx) {
         "Media dropped for SRT players that fell behind (to the next keyframe).",
         srt->player_drops.load());
   }
+  if (const auto* t = ctx.thumbnails) {
+    const auto& c = t->counters();
+    add("sluice_thumbnails_made_total", "counter", "Thumbnails decoded and encoded.",
+        c.made.load());
+    add("sluice_thumbnails_reused_total", "counter",
+        "Thumbnail requests answered with a picture already made.", c.reused.load());
+    add("sluice_thumbnail_failures_total", "counter",
+        "Keyframes that would not become a thumbnail.", c.failed.load());
+  }
   add("sluice_rtmp_protocol_errors_total", "counter", "RTMP sessions closed on bad input.",
       r.protocol_errors.load());
   add("sluice_publishes_total", "counter", "Publish sessions started.", r.publishes_total.load());
@@ -440,7 +449,8 @@ http::HttpReply handle(const ServeContext& ctx, const http::Route& route) {
     }
     case http::RouteKind::kMediaPlaylist:
     case http::RouteKind::kPart:
-      break;  // held: see make_hls_handler
+    case http::RouteKind::kThumbnail:
+      break;  // asynchronous: see make_hls_handler
     case http::RouteKind::kNotFound:
       break;
   }
@@ -449,12 +459,31 @@ http::HttpReply handle(const ServeContext& ctx, const http::Route& route) {
 
 }  // namespace
 
+// The latest keyframe as a JPEG, cacheable for the refresh interval.
+boost::asio::awaitable<http::HttpReply> thumbnail(const ServeContext& ctx,
+                                                  const http::Route& route) {
+  auto stream = ctx.thumbnails ? ctx.hub.find(route.playback_id) : nullptr;
+  if (!stream) co_return http::not_streaming(route.playback_id);
+  auto jpeg = co_await ctx.thumbnails->get(stream);
+  if (!jpeg) {
+    co_return status_reply(jpeg.error().code == Errc::kNotFound ? 404 : 415,
+                           route.playback_id + " has no picture: " + jpeg.error().message + "\n");
+  }
+  http::HttpReply r = typed(route.kind, {});
+  r.bytes = std::move(*jpeg);
+  const auto seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(ctx.thumbnails->config().interval);
+  r.cache_control = "max-age=" + std::to_string(std::max<std::int64_t>(1, seconds.count()));
+  co_return r;
+}
+
 http::HttpHandler make_hls_handler(ServeContext context) {
   return [context](const http::HttpRequest& req) -> boost::asio::awaitable<http::HttpReply> {
     const http::Route route = http::parse_route(req.target);
     if (route.kind == http::RouteKind::kMediaPlaylist)
       co_return co_await media_playlist(context, route, req);
     if (route.kind == http::RouteKind::kPart) co_return co_await part(context, route);
+    if (route.kind == http::RouteKind::kThumbnail) co_return co_await thumbnail(context, route);
     co_return handle(context, route);
   };
 }

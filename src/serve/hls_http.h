@@ -13,6 +13,7 @@
 #include "package/hls_store.h"
 #include "registry/registry.h"
 #include "relay/relay.h"
+#include "serve/thumbnails.h"
 #include "serve/update_waiters.h"
 #include "store/recorder.h"
 #include "transcode/transcoder.h"
@@ -33,6 +34,7 @@ struct ServeContext {
   // they stand (the admin API).
   UpdateWaiters* waiters = nullptr;
   const ingest::SrtCounters* srt_counters = nullptr;  // null when SRT is off
+  Thumbnails* thumbnails = nullptr;                   // null when thumbnails are off
 };
 
 http::HttpHandler make_hls_handler(ServeContext context);
