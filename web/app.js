@@ -16,6 +16,18 @@ function idCell(row, id) {
   const td = cell(row, id);
   td.className = "id";
   td.title = id;
+  return td;
+}
+
+// The stream's latest picture above its ID, when the server makes them (kept by the browser
+// for the server's max-age, so the list's polling does not ask for it each time).
+function addThumbnail(td, url) {
+  if (!url) return;
+  const img = document.createElement("img");
+  img.src = url;
+  img.alt = "";
+  img.onerror = () => img.remove();  // no keyframe yet: the next poll tries again
+  td.prepend(img);
 }
 
 function playButton(row, url, label) {
@@ -39,7 +51,7 @@ async function refreshStreams() {
   for (const s of streams) {
     const row = body.insertRow();
     row.dataset.playbackId = s.playback_id;
-    idCell(row, s.playback_id);
+    addThumbnail(idCell(row, s.playback_id), s.thumbnail);
     const rungs = s.transcode ? s.transcode.rungs.filter((r) => !r.shed).map((r) => r.name)
                               : ["source"];
     cell(row, rungs.join(", "));

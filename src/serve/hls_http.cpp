@@ -301,6 +301,7 @@ std::string streams_json(const ServeContext& ctx) {
                     {"rtmp_players", s.subscribers},
                     {"viewers", ctx.viewers ? ctx.viewers->count(s.playback_id) : 0},
                     {"master", "/" + s.playback_id + "/live.m3u8"}});
+    if (ctx.thumbnails) list.back()["thumbnail"] = "/" + s.playback_id + "/thumbnail.jpg";
     auto renditions = nlohmann::json::array();
     for (const auto& r : ctx.hls.rendition_status(s.playback_id)) {
       renditions.push_back({{"name", r.name},

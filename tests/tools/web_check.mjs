@@ -10,6 +10,12 @@ const browser = await launchBrowser();
 try {
   const { page, row } = await openStream(browser, url, playbackId);
   seen.renditions = await row.locator("td").nth(1).textContent();
+  // The stream's thumbnail, decoded by the browser.
+  await page.waitForFunction((id) => {
+    const img = document.querySelector(`#streams tr[data-playback-id="${id}"] img`);
+    return img && img.complete && img.naturalWidth > 0;
+  }, playbackId, { timeout: 30000 });
+  seen.thumbnail_width = await row.locator("img").evaluate((img) => img.naturalWidth);
 
   const time = () => page.evaluate(() => document.getElementById("video").currentTime);
   const advances = async (what) => {
