@@ -49,7 +49,7 @@ struct ThumbnailCounters {
 
 class Thumbnails {
  public:
-  explicit Thumbnails(ThumbnailConfig config) : config_(config) {}
+  explicit Thumbnails(ThumbnailConfig config);
   ~Thumbnails();  // waits for the picture being made, if any
 
   // The picture of `stream` now. kNotFound: no keyframe yet; kUnsupported: a codec that
