@@ -11,8 +11,11 @@ packages=(
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libtoml11-dev libssl-dev
   libhiredis-dev libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev libsrt-gnutls-dev
+  libjwt-dev
   # real clients used by the integration tests
-  ffmpeg rtmpdump curl python3 redis-server libnginx-mod-rtmp socat openssl chromium haproxy srt-tools
+  ffmpeg rtmpdump curl python3 python3-jwt python3-cryptography redis-server libnginx-mod-rtmp
+  socat openssl chromium
+  haproxy srt-tools
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   # promtool (lints /metrics, parses the Grafana dashboard's PromQL); Debian ships it only

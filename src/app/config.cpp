@@ -207,6 +207,24 @@ const std::vector<OptionDef>& definitions() {
          c.playback_secret = v;
          return Ok{};
        }},
+      {{"playback_token_secret",
+        "signed playback: viewers need a JWT signed with this HS256 secret (at least 32 "
+        "characters; empty: playback is open)",
+        ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         if (!v.empty() && v.size() < 32)
+           return make_error(Errc::kMalformed, "32 characters or more");
+         c.playback_token_secret = v;
+         return Ok{};
+       }},
+      {{"playback_token_public_key",
+        "signed playback: viewers need a JWT signed with RS256 by this public key's owner "
+        "(PEM file)",
+        ""},
+       [](ServeConfig& c, const std::string& v) -> Status {
+         c.playback_token_public_key = v;
+         return Ok{};
+       }},
       {{"log_level", "trace | debug | info | warn | error", "info"},
        [](ServeConfig& c, const std::string& v) -> Status {
          static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};

@@ -39,6 +39,8 @@ struct ServeConfig {
   std::chrono::milliseconds webhook_timeout{5000};
   std::string playback_id = "hash";  // hash | key
   std::string playback_secret;       // generated into data_dir on first run if empty
+  // Signed playback: an HS256 secret, or an RS256 public key's PEM file; neither: open.
+  std::string playback_token_secret, playback_token_public_key;
   std::string log_level = "info";
   std::string log_format = "text";  // text | json
   std::size_t log_burst = 20;       // lines a peer can cause, per cause per 10 s

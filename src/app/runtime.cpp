@@ -73,6 +73,28 @@ Result<std::string> playback_secret(const ServeConfig& config) {
 
 }  // namespace
 
+Result<std::unique_ptr<admission::PlaybackTokens>> playback_tokens(const ServeConfig& config) {
+  const auto& secret = config.playback_token_secret;
+  const auto& key_file = config.playback_token_public_key;
+  if (secret.empty() && key_file.empty()) return std::unique_ptr<admission::PlaybackTokens>();
+  if (!secret.empty() && !key_file.empty())
+    return make_error(Errc::kMalformed,
+                      "playback_token_secret and playback_token_public_key: set one of them");
+  if (!secret.empty()) {
+    return std::make_unique<admission::PlaybackTokens>(
+        admission::TokenConfig{admission::TokenAlgorithm::kHs256, secret});
+  }
+  std::ifstream in(key_file, std::ios::binary);
+  std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof())
+    return make_error(Errc::kIo, "playback_token_public_key: cannot read " + key_file);
+  if (pem.find("-----BEGIN PUBLIC KEY-----") == std::string::npos)
+    return make_error(Errc::kMalformed,
+                      "playback_token_public_key: " + key_file + " holds no PEM public key");
+  return std::make_unique<admission::PlaybackTokens>(
+      admission::TokenConfig{admission::TokenAlgorithm::kRs256, std::move(pem)});
+}
+
 Result<admission::AdmissionConfig> admission_config(const ServeConfig& config) {
   if (config.playback_id == "key") {
     spdlog::warn(

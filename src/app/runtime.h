@@ -4,9 +4,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "admission/admission.h"
+#include "admission/playback_token.h"
 #include "app/config.h"
 #include "media/result.h"
 
@@ -23,6 +25,9 @@ int io_thread_count(int configured);
 // else from data_dir (generated there on first run), so IDs are stable across restarts.
 // Every server and proxy of a fleet needs the same secret.
 Result<admission::AdmissionConfig> admission_config(const ServeConfig& config);
+// Signed playback's verifier, from playback_token_secret or playback_token_public_key (a PEM
+// file, read now); null when neither is set.
+Result<std::unique_ptr<admission::PlaybackTokens>> playback_tokens(const ServeConfig& config);
 
 // Runs `io` on `threads` threads until SIGINT or SIGTERM call `on_stop` (close listeners,
 // cancel timers), which returns true to stop the loop now, or false when it stops the loop

@@ -108,6 +108,7 @@ struct ServeInputs {
   std::optional<tcp::endpoint> admin;
   std::optional<tcp::endpoint> rtmps;
   std::shared_ptr<net::TlsCertificate> tls;
+  std::unique_ptr<admission::PlaybackTokens> tokens;  // signed playback, when configured
 };
 
 Result<ServeInputs> prepare(const ServeConfig& config) {
@@ -147,6 +148,9 @@ Result<ServeInputs> prepare(const ServeConfig& config) {
   auto registry = registry::make_registry(config.registry);
   if (!registry) return registry.error();
   in.registry = std::move(*registry);
+  auto tokens = playback_tokens(config);
+  if (!tokens) return tokens.error();
+  in.tokens = std::move(*tokens);
   return in;
 }
 
@@ -249,7 +253,8 @@ MediaServer::MediaServer(const ServeConfig& config, ServeInputs inputs)
     hls_.add_listener(&*recorder_);
   }
   rtmp_ = std::make_unique<ingest::RtmpServer>(
-      io_, in_.rtmp, ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_});
+      io_, in_.rtmp,
+      ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_, in_.tokens.get()});
   rtmp_port_ = rtmp_->local_endpoint().port();
   if (!config.srt_listen.empty()) {
     ingest::SrtConfig srt = config.srt;
@@ -260,11 +265,13 @@ MediaServer::MediaServer(const ServeConfig& config, ServeInputs inputs)
     srt_library_.emplace();
     srt_ = std::make_unique<ingest::SrtServer>(
         io_, config.srt_listen, std::move(srt),
-        ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_}, srt_counters_);
+        ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_, in_.tokens.get()},
+        srt_counters_);
   }
   if (in_.rtmps) {
     rtmps_ = std::make_unique<ingest::RtmpServer>(
-        io_, *in_.rtmps, ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_}, in_.tls);
+        io_, *in_.rtmps,
+        ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_, in_.tokens.get()}, in_.tls);
   }
   if (config.thumbnail.interval.count() > 0)
     thumbnails_ = std::make_unique<serve::Thumbnails>(config.thumbnail);
@@ -306,7 +313,8 @@ serve::ServeContext MediaServer::serve_context() {
                              &viewers_,
                              &waiters_,
                              config_.srt_listen.empty() ? nullptr : &srt_counters_,
-                             thumbnails_.get()};
+                             thumbnails_.get(),
+                             in_.tokens.get()};
 }
 
 void MediaServer::publish_node() {

@@ -233,7 +233,10 @@ asio::awaitable<void> HttpServer::serve_connection(tcp::socket socket, std::stri
       const std::string_view method = req.method() == bhttp::verb::post      ? "POST"
                                       : req.method() == bhttp::verb::delete_ ? "DELETE"
                                                                              : "GET";
-      reply = co_await handler_(HttpRequest{req.target(), range, method, authorization, remote});
+      const auto cookie_it = req.find(bhttp::field::cookie);
+      const std::string_view cookie = cookie_it == req.end() ? "" : cookie_it->value();
+      reply = co_await handler_(
+          HttpRequest{req.target(), range, method, authorization, remote, cookie});
       status = reply.status;
       if (reply.status == 404) counters_.not_found.fetch_add(1, std::memory_order_relaxed);
       fields.emplace_back("Cache-Control", reply.cache_control);

@@ -45,6 +45,7 @@ struct HttpRequest {
   std::string_view method = "GET";  // GET (also for HEAD), or POST/DELETE with `writes`
   std::string_view authorization;   // the Authorization header, empty if none
   std::string_view remote;          // the client's IP address
+  std::string_view cookie;          // the Cookie header, empty if none
 };
 
 // A body sent from an open file with sendfile(2): the server holds no copy of it, however

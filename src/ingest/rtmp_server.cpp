@@ -276,6 +276,15 @@ class Session {
 
   bool on_play(const std::string& play_name) {
     const auto name = admission::Admission::playback_id_to_play(play_name);
+    if (name) {
+      if (auto ok = check_play_token(ctx_.tokens, play_name, *name, addr_); !ok) {
+        log_.log_limited(spdlog::level::info, "rtmp play token refused",
+                         fmt::format("play of {} refused: {}", *name, ok.error().message));
+        outbox_->send(rtmp::CommandPhase::refused("NetStream.Play.Failed", ok.error().message));
+        drain_ = true;
+        return false;
+      }
+    }
     auto stream = name ? ctx_.hub.find(*name) : nullptr;
     if (!stream) {
       log_.log_limited(spdlog::level::info, "rtmp play of unknown stream",
@@ -520,6 +529,15 @@ void RtmpServer::on_connection(tcp::socket socket, tcp::endpoint client) {
         co_await session->run();
       },
       on_end);
+}
+
+Status check_play_token(const admission::PlaybackTokens* tokens, std::string_view play_name,
+                        const std::string& playback_id, const std::string& client_address) {
+  if (!tokens) return Ok{};
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  return tokens->check(admission::token_from(play_name, ""), playback_id, client_address, now);
 }
 
 }  // namespace sluice::ingest

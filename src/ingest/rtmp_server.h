@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "admission/playback_token.h"
 #include "ingest/publish_gate.h"
 #include "ingest/stream_hub.h"
 #include "net/tls.h"
@@ -57,7 +58,14 @@ struct IngestContext {
   StreamHub& hub;  // where players find streams
   PublishGate& gate;
   RtmpCounters& counters;
+  // Signed playback: players (RTMP and SRT) need a token; null: anyone may play.
+  const admission::PlaybackTokens* tokens = nullptr;
 };
+
+// Signed playback for a player asking for `play_name` ("<playbackId>?token=..."): Ok, or why
+// not. Ok when `tokens` is null.
+Status check_play_token(const admission::PlaybackTokens* tokens, std::string_view play_name,
+                        const std::string& playback_id, const std::string& client_address);
 
 class RtmpServer {
  public:

@@ -176,6 +176,10 @@ void SrtServer::serve(net::SrtSocket& caller, std::uint64_t id, const std::atomi
   if (request->mode == srt::Mode::kPlay) {
     auto name = admission::Admission::playback_id_to_play(request->name);
     auto stream = name ? context_.hub.find(*name) : nullptr;
+    if (name) {
+      if (auto ok = check_play_token(context_.tokens, request->name, *name, addr); !ok)
+        return refuse("play of " + *name + ": " + ok.error().message);
+    }
     if (!stream) return refuse("play of unknown stream '" + request->name + "'");
     log.with("stream", *name);
     log.info("playing {}", *name);

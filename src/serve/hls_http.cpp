@@ -3,12 +3,15 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "http/playlist_uris.h"
 #include "http/routes.h"
 #include "http/web_assets.h"
+#include "observe/log.h"
 #include "package/media_playlist.h"
 #include "store/files.h"
 
@@ -220,8 +223,10 @@ std::string recordings_json(const ServeContext& ctx) {
 
 namespace {
 
-// A file of a recording kept on this server's disk.
-http::HttpReply recording_file(const ServeContext& ctx, const http::Route& route) {
+// A file of a recording kept on this server's disk. `uri_parameter` (signed playback's
+// token) goes into the URIs of a playlist.
+http::HttpReply recording_file(const ServeContext& ctx, const http::Route& route,
+                               const std::string& uri_parameter) {
   if (!ctx.recorder) return http::not_streaming("");
   const std::string name =
       route.kind == http::RouteKind::kRecordingPlaylist
@@ -237,6 +242,12 @@ http::HttpReply recording_file(const ServeContext& ctx, const http::Route& route
   http::HttpReply r;
   r.content_type = http::content_type(route.kind);
   r.cache_control = http::cache_control(route.kind);
+  if (!uri_parameter.empty() && route.kind == http::RouteKind::kRecordingPlaylist) {
+    std::ifstream in(*path, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    r.text = http::with_query_parameter(text, uri_parameter);
+    return r;
+  }
   r.file = std::move(file);
   r.accept_ranges = true;
   return r;
@@ -402,7 +413,8 @@ asio::awaitable<http::HttpReply> part(const ServeContext& ctx, const http::Route
       look, "the part was not ready in time\n");
 }
 
-http::HttpReply handle(const ServeContext& ctx, const http::Route& route) {
+http::HttpReply handle(const ServeContext& ctx, const http::Route& route,
+                       const std::string& uri_parameter) {
   switch (route.kind) {
     case http::RouteKind::kHealth:
       return typed(route.kind, "healthy\n");
@@ -416,7 +428,7 @@ http::HttpReply handle(const ServeContext& ctx, const http::Route& route) {
     case http::RouteKind::kRecordingSegment:
     case http::RouteKind::kRecordingFmp4Segment:
     case http::RouteKind::kRecordingInit:
-      return recording_file(ctx, route);
+      return recording_file(ctx, route, uri_parameter);
     case http::RouteKind::kIndex:
     case http::RouteKind::kWebAsset:
       if (auto reply = http::web_reply(route.kind == http::RouteKind::kIndex ? "index.html"
@@ -458,8 +470,6 @@ http::HttpReply handle(const ServeContext& ctx, const http::Route& route) {
   return http::not_streaming("");
 }
 
-}  // namespace
-
 // The latest keyframe as a JPEG, cacheable for the refresh interval.
 boost::asio::awaitable<http::HttpReply> thumbnail(const ServeContext& ctx,
                                                   const http::Route& route) {
@@ -478,14 +488,75 @@ boost::asio::awaitable<http::HttpReply> thumbnail(const ServeContext& ctx,
   co_return r;
 }
 
+// Whether a route is a file of a stream, which signed playback guards.
+bool stream_file(http::RouteKind kind) {
+  using K = http::RouteKind;
+  switch (kind) {
+    case K::kMaster:
+    case K::kMediaPlaylist:
+    case K::kSegment:
+    case K::kFmp4Segment:
+    case K::kPart:
+    case K::kInitSegment:
+    case K::kThumbnail:
+    case K::kRecordingPlaylist:
+    case K::kRecordingSegment:
+    case K::kRecordingFmp4Segment:
+    case K::kRecordingInit:
+      return true;
+    default:
+      return false;
+  }
+}
+
+boost::asio::awaitable<http::HttpReply> answer(const ServeContext& context,
+                                               const http::Route& route,
+                                               const http::HttpRequest& req,
+                                               const std::string& uri_parameter) {
+  if (route.kind == http::RouteKind::kMediaPlaylist)
+    co_return co_await media_playlist(context, route, req);
+  if (route.kind == http::RouteKind::kPart) co_return co_await part(context, route);
+  if (route.kind == http::RouteKind::kThumbnail) co_return co_await thumbnail(context, route);
+  co_return handle(context, route, uri_parameter);
+}
+
+// Signed playback: a 403 saying why, or an empty reply (status 200) and the parameter the
+// playlists' URIs carry on (the token, when it came in the query; one in a cookie needs not).
+http::HttpReply check_playback_token(const admission::PlaybackTokens& tokens,
+                                     const http::Route& route, const http::HttpRequest& req,
+                                     std::string& uri_parameter) {
+  const std::string token = admission::token_from(req.target, req.cookie);
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  if (auto ok = tokens.check(token, route.playback_id, req.remote, now); !ok) {
+    observe::log_limited(
+        spdlog::level::info, "playback token refused",
+        fmt::format("403 for {} from {}: {}", route.playback_id, req.remote, ok.error().message));
+    http::HttpReply r;
+    r.status = 403;
+    r.text = ok.error().message + "\n";
+    return r;
+  }
+  if (!admission::token_from(req.target, "").empty()) uri_parameter = "token=" + token;
+  return {};
+}
+
+}  // namespace
+
 http::HttpHandler make_hls_handler(ServeContext context) {
   return [context](const http::HttpRequest& req) -> boost::asio::awaitable<http::HttpReply> {
     const http::Route route = http::parse_route(req.target);
-    if (route.kind == http::RouteKind::kMediaPlaylist)
-      co_return co_await media_playlist(context, route, req);
-    if (route.kind == http::RouteKind::kPart) co_return co_await part(context, route);
-    if (route.kind == http::RouteKind::kThumbnail) co_return co_await thumbnail(context, route);
-    co_return handle(context, route);
+    std::string uri_parameter;
+    if (context.tokens && stream_file(route.kind)) {
+      auto refused = check_playback_token(*context.tokens, route, req, uri_parameter);
+      if (refused.status == 403) co_return refused;
+    }
+    auto reply = co_await answer(context, route, req, uri_parameter);
+    if (!uri_parameter.empty() && reply.status == 200 && !reply.text.empty() &&
+        (route.kind == http::RouteKind::kMaster || route.kind == http::RouteKind::kMediaPlaylist))
+      reply.text = http::with_query_parameter(reply.text, uri_parameter);
+    co_return reply;
   };
 }
 

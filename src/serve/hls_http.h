@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "admission/playback_token.h"
 #include "http/http_server.h"
 #include "http/viewers.h"
 #include "ingest/rtmp_server.h"
@@ -35,6 +36,8 @@ struct ServeContext {
   UpdateWaiters* waiters = nullptr;
   const ingest::SrtCounters* srt_counters = nullptr;  // null when SRT is off
   Thumbnails* thumbnails = nullptr;                   // null when thumbnails are off
+  // Signed playback: every file of a stream (and its recordings) needs a token; null: open.
+  const admission::PlaybackTokens* tokens = nullptr;
 };
 
 http::HttpHandler make_hls_handler(ServeContext context);
