@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -137,6 +138,17 @@ std::string token_from(std::string_view target, std::string_view cookie_header) 
       return std::string(token);
   }
   return std::string(value_in(cookie_header, ';', "sluice_token"));
+}
+
+Result<std::string> check_request(const PlaybackTokens& tokens, std::string_view target,
+                                  std::string_view cookie_header, std::string_view playback_id,
+                                  std::string_view client_address) {
+  const std::string token = token_from(target, cookie_header);
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  if (auto ok = tokens.check(token, playback_id, client_address, now); !ok) return ok.error();
+  return token_from(target, "").empty() ? std::string() : "token=" + token;
 }
 
 }  // namespace sluice::admission

@@ -53,4 +53,11 @@ class PlaybackTokens {
 // when there is none.
 std::string token_from(std::string_view target, std::string_view cookie_header);
 
+// An HTTP request for a file of `playback_id`, checked now: the query parameter its
+// playlists' URIs must carry on ("token=...", when the token came in the query; empty when
+// it came in a cookie), or why it is refused.
+Result<std::string> check_request(const PlaybackTokens& tokens, std::string_view target,
+                                  std::string_view cookie_header, std::string_view playback_id,
+                                  std::string_view client_address);
+
 }  // namespace sluice::admission

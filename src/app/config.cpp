@@ -815,7 +815,8 @@ bool role_uses(Role role, std::string_view name) {
     case Role::kServe:
       return !name.starts_with("origin.") && !name.starts_with("proxy.");
     case Role::kOrigin:
-      return name.starts_with("origin.");
+      return name.starts_with("origin.") || name == "playback_token_secret" ||
+             name == "playback_token_public_key";
     case Role::kProxy:
       // It checks keys at the edge as the servers do, and speaks RTMP and SRT with their limits.
       return name.starts_with("proxy.") ||

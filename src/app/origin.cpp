@@ -26,9 +26,15 @@ int run_origin(const ServeConfig& config) {
     spdlog::critical("{}", endpoint.error().message);
     return 1;
   }
+  auto tokens = playback_tokens(config);
+  if (!tokens) {
+    spdlog::critical("{}", tokens.error().message);
+    return 1;
+  }
   http::HttpCounters counters;
   boost::asio::io_context io(io_thread_count(config.io_threads));
   route::Origin origin(io, config.origin, **registry, counters);
+  if (*tokens) origin.require_tokens(tokens->get());
   std::unique_ptr<http::HttpServer> http;
   try {
     http =

@@ -114,6 +114,21 @@ bool recording_file(RouteKind kind) {
          kind == RouteKind::kRecordingFmp4Segment || kind == RouteKind::kRecordingInit;
 }
 
+bool stream_file(RouteKind kind) {
+  switch (kind) {
+    case RouteKind::kMaster:
+    case RouteKind::kMediaPlaylist:
+    case RouteKind::kSegment:
+    case RouteKind::kFmp4Segment:
+    case RouteKind::kPart:
+    case RouteKind::kInitSegment:
+    case RouteKind::kThumbnail:
+      return true;
+    default:
+      return recording_file(kind);
+  }
+}
+
 std::optional<HlsDirectives> parse_hls_directives(std::string_view target) {
   HlsDirectives d;
   const auto q = target.find('?');
@@ -225,6 +240,13 @@ HttpReply not_streaming(const std::string& playback_id) {
   HttpReply r;
   r.status = 404;
   r.text = playback_id.empty() ? "not found\n" : playback_id + " is not streaming live now";
+  return r;
+}
+
+HttpReply forbidden(const std::string& why) {
+  HttpReply r;
+  r.status = 403;
+  r.text = why + "\n";
   return r;
 }
 

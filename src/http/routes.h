@@ -44,6 +44,8 @@ struct Route {
 Route parse_route(std::string_view target);
 // A file of a recording: its playlist, a segment or an init segment.
 bool recording_file(RouteKind kind);
+// A file of a live stream or of its recordings: what signed playback guards.
+bool stream_file(RouteKind kind);
 
 // What a low-latency HLS client asks of a media playlist in its query: _HLS_msn (block until
 // that segment exists), _HLS_part (and that part of it), _HLS_skip=YES or v2 (a delta update).
@@ -77,6 +79,8 @@ std::optional<std::uint64_t> max_age(std::string_view cache_control);
 // stream may start any second. An empty ID gives a plain "not found".
 struct HttpReply;
 HttpReply not_streaming(const std::string& playback_id);
+// 403, saying why (signed playback's refusals).
+HttpReply forbidden(const std::string& why);
 
 struct ByteRange {
   std::uint64_t first = 0;

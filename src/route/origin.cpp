@@ -12,9 +12,11 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "http/playlist_uris.h"
 #include "http/routes.h"
 #include "http/viewers.h"
 #include "http/web_assets.h"
+#include "observe/log.h"
 #include "observe/metrics.h"
 #include "route/coalescer.h"
 #include "route/fleet_api.h"
@@ -383,7 +385,43 @@ struct Origin::Impl {
     return r;
   }
 
+  const admission::PlaybackTokens* tokens = nullptr;  // signed playback, when set
+
+  // Signed playback in front of answer(): the token is checked here, at the edge, and never
+  // goes upstream (the cache key has no token, so one cached copy serves every viewer); a
+  // token given in the query is put into the URIs of each playlist answered.
   asio::awaitable<HttpReply> handle(const http::HttpRequest& req) {
+    if (!tokens) co_return co_await answer(req);
+    const http::Route route = http::parse_route(req.target);
+    std::optional<http::Route> guarded;
+    if (http::stream_file(route.kind)) {
+      guarded = route;
+    } else if (auto node = parse_node_route(req.target)) {
+      guarded = node->route;
+    }
+    if (!guarded) co_return co_await answer(req);
+    auto checked =
+        admission::check_request(*tokens, req.target, req.cookie, guarded->playback_id, req.remote);
+    if (!checked) {
+      observe::log_limited(spdlog::level::info, "origin playback token refused",
+                           fmt::format("origin: 403 for {} from {}: {}", guarded->playback_id,
+                                       req.remote, checked.error().message));
+      co_return http::forbidden(checked.error().message);
+    }
+    auto reply = co_await answer(req);
+    const bool playlist = guarded->kind == RouteKind::kMaster ||
+                          guarded->kind == RouteKind::kMediaPlaylist ||
+                          guarded->kind == RouteKind::kRecordingPlaylist;
+    if (checked->empty() || !playlist || reply.status != 200) co_return reply;
+    std::string text = reply.text;
+    if (reply.bytes) text.assign(reply.bytes->begin(), reply.bytes->end());
+    reply.bytes = nullptr;
+    reply.accept_ranges = false;
+    reply.text = http::with_query_parameter(text, *checked);
+    co_return reply;
+  }
+
+  asio::awaitable<HttpReply> answer(const http::HttpRequest& req) {
     const http::Route route = http::parse_route(req.target);
     switch (route.kind) {
       case RouteKind::kHealth: {
@@ -598,6 +636,10 @@ Origin::Origin(asio::io_context& io, const OriginConfig& config, const registry:
     : impl_(std::make_shared<Impl>(io, config, registry, http_counters)) {}
 
 Origin::~Origin() = default;
+
+void Origin::require_tokens(const admission::PlaybackTokens* tokens) {
+  impl_->tokens = tokens;
+}
 
 http::HttpHandler Origin::handler() {
   return [impl = impl_](const http::HttpRequest& req) { return impl->handle(req); };

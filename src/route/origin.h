@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "admission/playback_token.h"
 #include "http/http_server.h"
 #include "registry/registry.h"
 #include "route/object_cache.h"
@@ -63,6 +64,9 @@ class Origin {
          const registry::Registry& registry, const http::HttpCounters& http_counters);
   ~Origin();
 
+  // Signed playback at the edge: viewers need a token for every file of a stream (and for
+  // recordings under /node/); the servers behind stay open to the origin. Before handler().
+  void require_tokens(const admission::PlaybackTokens* tokens);
   http::HttpHandler handler();
   std::string metrics_text() const;
   std::string status_json() const;

@@ -488,27 +488,6 @@ boost::asio::awaitable<http::HttpReply> thumbnail(const ServeContext& ctx,
   co_return r;
 }
 
-// Whether a route is a file of a stream, which signed playback guards.
-bool stream_file(http::RouteKind kind) {
-  using K = http::RouteKind;
-  switch (kind) {
-    case K::kMaster:
-    case K::kMediaPlaylist:
-    case K::kSegment:
-    case K::kFmp4Segment:
-    case K::kPart:
-    case K::kInitSegment:
-    case K::kThumbnail:
-    case K::kRecordingPlaylist:
-    case K::kRecordingSegment:
-    case K::kRecordingFmp4Segment:
-    case K::kRecordingInit:
-      return true;
-    default:
-      return false;
-  }
-}
-
 boost::asio::awaitable<http::HttpReply> answer(const ServeContext& context,
                                                const http::Route& route,
                                                const http::HttpRequest& req,
@@ -520,37 +499,22 @@ boost::asio::awaitable<http::HttpReply> answer(const ServeContext& context,
   co_return handle(context, route, uri_parameter);
 }
 
-// Signed playback: a 403 saying why, or an empty reply (status 200) and the parameter the
-// playlists' URIs carry on (the token, when it came in the query; one in a cookie needs not).
-http::HttpReply check_playback_token(const admission::PlaybackTokens& tokens,
-                                     const http::Route& route, const http::HttpRequest& req,
-                                     std::string& uri_parameter) {
-  const std::string token = admission::token_from(req.target, req.cookie);
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  if (auto ok = tokens.check(token, route.playback_id, req.remote, now); !ok) {
-    observe::log_limited(
-        spdlog::level::info, "playback token refused",
-        fmt::format("403 for {} from {}: {}", route.playback_id, req.remote, ok.error().message));
-    http::HttpReply r;
-    r.status = 403;
-    r.text = ok.error().message + "\n";
-    return r;
-  }
-  if (!admission::token_from(req.target, "").empty()) uri_parameter = "token=" + token;
-  return {};
-}
-
 }  // namespace
 
 http::HttpHandler make_hls_handler(ServeContext context) {
   return [context](const http::HttpRequest& req) -> boost::asio::awaitable<http::HttpReply> {
     const http::Route route = http::parse_route(req.target);
     std::string uri_parameter;
-    if (context.tokens && stream_file(route.kind)) {
-      auto refused = check_playback_token(*context.tokens, route, req, uri_parameter);
-      if (refused.status == 403) co_return refused;
+    if (context.tokens && http::stream_file(route.kind)) {
+      auto checked = admission::check_request(*context.tokens, req.target, req.cookie,
+                                              route.playback_id, req.remote);
+      if (!checked) {
+        observe::log_limited(spdlog::level::info, "playback token refused",
+                             fmt::format("403 for {} from {}: {}", route.playback_id, req.remote,
+                                         checked.error().message));
+        co_return http::forbidden(checked.error().message);
+      }
+      uri_parameter = std::move(*checked);
     }
     auto reply = co_await answer(context, route, req, uri_parameter);
     if (!uri_parameter.empty() && reply.status == 200 && !reply.text.empty() &&

@@ -11,7 +11,8 @@ import json
 import subprocess
 import time
 
-from harness import Sluice, SluiceTestCase, ffmpeg_publish, ffprobe_json
+from harness import (Origin, Redis, Sluice, SluiceTestCase, ffmpeg_publish, ffprobe_json,
+                     wait_until)
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, which has python3-jwt
 SECRET = "0123456789abcdef0123456789abcdef-signing"
@@ -123,3 +124,33 @@ class SignedPlayback(SluiceTestCase):
         status, _, body = s.get(f"/{pid}/live.m3u8?token={confused}")
         self.assertEqual((status, body.decode().strip()),
                          (403, "playback token signed with another algorithm: HS256"))
+
+    def test_origin_checks_at_the_edge_and_caches_one_copy(self):
+        redis = self.track(Redis(self.workdir))
+        fleet = ("--registry", redis.url, "--registry-resync", "0.5")
+        s = self.track(Sluice(self.workdir, *fleet))  # open: only the origin reaches it
+        origin = self.track(Origin(self.workdir, *fleet, "--playback-token-secret", SECRET))
+        self.track(ffmpeg_publish(s.rtmp_url("edge"), self.path("pub.log"), seconds=60,
+                                  size="320x240", gop=30))
+        pid = s.playback_id("edge")
+        s.wait_master(pid)
+        wait_until(lambda: redis.cli("EXISTS", f"sluice:stream:{pid}") == "1", 15,
+                   what="the stream in the registry")
+        later = int(time.time()) + 600
+        first = mint({"sub": pid, "exp": later}, SECRET)
+        second = mint({"sub": pid, "exp": later + 1}, SECRET)
+        self.assertEqual(origin.get(f"/{pid}/live.m3u8")[0], 403)
+        self.assertEqual(origin.get(f"/{pid}/thumbnail.jpg")[0], 403)
+        status, headers, body = origin.get(f"/{pid}/live.m3u8?token={first}")
+        self.assertEqual(status, 200)
+        self.assertIn(f"?token={first}", body.decode())
+        # The cached copy has no token: the next viewer's playlist carries its own.
+        status, headers, body = origin.get(f"/{pid}/live.m3u8?token={second}")
+        self.assertEqual((status, headers["X-Cache"]), (200, "HIT"))
+        self.assertIn(f"?token={second}", body.decode())
+        self.assertNotIn(first, body.decode())
+        probe = ffprobe_json(origin.http_url(f"/{pid}/live.m3u8?token={second}"))
+        self.assertIn("video", {x["codec_type"] for x in probe["streams"]})
+        status, _, body = origin.get(f"/{pid}/live.m3u8?token={first[:-3]}abc")
+        self.assertEqual((status, body.decode().strip()),
+                         (403, "playback token signature does not verify"))
