@@ -11,12 +11,16 @@ namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 
-// Bytes from hex text, kept for the whole test run: a parsed message points into its body.
+// Bytes from hex text (spaces ignored), kept for the whole test run: a parsed message points
+// into its body.
 const Bytes& hex(const std::string& text) {
   static std::deque<Bytes> kept;
   Bytes& out = kept.emplace_back();
-  for (std::size_t i = 0; i + 1 < text.size(); i += 2)
-    out.push_back(static_cast<std::uint8_t>(std::stoi(text.substr(i, 2), nullptr, 16)));
+  std::string digits;  // spaces only separate fields, for the reader
+  for (const char c : text)
+    if (c != ' ') digits += c;
+  for (std::size_t i = 0; i + 1 < digits.size(); i += 2)
+    out.push_back(static_cast<std::uint8_t>(std::stoi(digits.substr(i, 2), nullptr, 16)));
   return out;
 }
 
@@ -94,9 +98,7 @@ TEST(EnhancedFlv, Av1AndOpusAsTheSpecsLabWritesThem) {
 
 // Vectors written from the spec's pseudocode, one per packet type and signal.
 TEST(EnhancedFlv, HevcCompositionTimeOnlyInCodedFrames) {
-  auto coded =
-      parse_ex_video(hex("9168766331000021"
-                         "0000000126"));
+  auto coded = parse_ex_video(hex("9168766331000021 0000000126"));
   ASSERT_TRUE(coded);
   EXPECT_EQ(coded->tracks[0].fourcc, kFourCcHevc);
   EXPECT_EQ(coded->tracks[0].composition_time, 33);
@@ -115,10 +117,8 @@ TEST(EnhancedFlv, HevcCompositionTimeOnlyInCodedFrames) {
   auto ts_start = parse_ex_video(hex("95617630318001"));
   ASSERT_TRUE(ts_start);
   EXPECT_EQ(ts_start->packet_type, VideoPacketType::kMpeg2TsSequenceStart);
-  for (const char* body :
-       {"9168766331000021"
-        "0000000126",
-        "a168766331ffffdf01", "a3687663310000000126", "9268766331", "95617630318001"})
+  for (const char* body : {"9168766331000021 0000000126", "a168766331ffffdf01",
+                           "a3687663310000000126", "9268766331", "95617630318001"})
     expect_round_trip_video(hex(body));
   // What the spec defines only for other codecs.
   EXPECT_EQ(parse_ex_video(hex("a36176303112")).error().code, Errc::kUnsupported);
@@ -128,14 +128,7 @@ TEST(EnhancedFlv, HevcCompositionTimeOnlyInCodedFrames) {
 
 TEST(EnhancedFlv, ModExTimestampOffsetNano) {
   // ModEx (7): 3 bytes of data (500 ns), then type 0 (TimestampOffsetNano), CodedFrames.
-  const Bytes body =
-      hex("97"
-          "02"
-          "0001f4"
-          "01"
-          "68766331"
-          "000000"
-          "65");
+  const Bytes body = hex("97 02 0001f4 01 68766331 000000 65");
   auto m = parse_ex_video(body);
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_EQ(m->timestamp_offset_ns, 500u);
@@ -143,80 +136,25 @@ TEST(EnhancedFlv, ModExTimestampOffsetNano) {
   EXPECT_EQ(bytes_of(m->tracks[0].payload), hex("65"));
   expect_round_trip_video(body);
   // The same size in the 16-bit form (0xFF escape), and an unknown ModEx type before it.
-  auto wide =
-      parse_ex_video(hex("97"
-                         "ff0002"
-                         "0001f4"
-                         "07"
-                         "00"
-                         "aa"
-                         "11"
-                         "68766331"
-                         "000000"
-                         "65"));
+  auto wide = parse_ex_video(hex("97 ff0002 0001f4 07 00 aa 11 68766331 000000 65"));
   ASSERT_TRUE(wide) << wide.error().message;
   EXPECT_EQ(wide->timestamp_offset_ns, 500u);
   EXPECT_EQ(write_ex_video(*wide), body);
-  auto audio =
-      parse_ex_audio(hex("97"
-                         "02"
-                         "0003e8"
-                         "01"
-                         "4f707573"
-                         "fc"));
+  auto audio = parse_ex_audio(hex("97 02 0003e8 01 4f707573 fc"));
   ASSERT_TRUE(audio);
   EXPECT_EQ(audio->timestamp_offset_ns, 1000u);
-  expect_round_trip_audio(
-      hex("97"
-          "02"
-          "0003e8"
-          "01"
-          "4f707573"
-          "fc"));
+  expect_round_trip_audio(hex("97 02 0003e8 01 4f707573 fc"));
   // A millisecond or more is not an offset under a millisecond; short data is no offset.
-  EXPECT_EQ(parse_ex_video(hex("97"
-                               "02"
-                               "0f4240"
-                               "01"
-                               "68766331"
-                               "000000"
-                               "65"))
-                .error()
-                .code,
+  EXPECT_EQ(parse_ex_video(hex("97 02 0f4240 01 68766331 000000 65")).error().code,
             Errc::kMalformed);
-  EXPECT_EQ(parse_ex_video(hex("97"
-                               "01"
-                               "0001"
-                               "01"
-                               "68766331"
-                               "000000"
-                               "65"))
-                .error()
-                .code,
-            Errc::kMalformed);
-  EXPECT_EQ(parse_ex_video(hex("97"
-                               "02"
-                               "000001"
-                               "01"))
-                .error()
-                .code,
+  EXPECT_EQ(parse_ex_video(hex("97 01 0001 01 68766331 000000 65")).error().code, Errc::kMalformed);
+  EXPECT_EQ(parse_ex_video(hex("97 02 000001 01")).error().code,
             Errc::kMalformed);  // no FourCC
 }
 
 TEST(EnhancedFlv, MultitrackLayouts) {
   // ManyTracks: one FourCC, then track ID, UI24 size (counting the CTS) and payload.
-  const Bytes many =
-      hex("96"
-          "11"
-          "68766331"
-          "00"
-          "000005"
-          "000000"
-          "aabb"
-          "01"
-          "000004"
-          "000021"
-          "cc");
+  const Bytes many = hex("96 11 68766331 00 000005 000000 aabb 01 000004 000021 cc");
   auto m = parse_ex_video(many);
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_EQ(m->multitrack, MultitrackType::kManyTracks);
@@ -228,17 +166,7 @@ TEST(EnhancedFlv, MultitrackLayouts) {
   expect_round_trip_video(many);
 
   // ManyTracksManyCodecs audio: a FourCC per track, before its ID.
-  const Bytes codecs =
-      hex("95"
-          "21"
-          "4f707573"
-          "00"
-          "000002"
-          "aabb"
-          "6d703461"
-          "01"
-          "000001"
-          "cc");
+  const Bytes codecs = hex("95 21 4f707573 00 000002 aabb 6d703461 01 000001 cc");
   auto a = parse_ex_audio(codecs);
   ASSERT_TRUE(a) << a.error().message;
   EXPECT_EQ(a->multitrack, MultitrackType::kManyTracksManyCodecs);
@@ -248,12 +176,7 @@ TEST(EnhancedFlv, MultitrackLayouts) {
   expect_round_trip_audio(codecs);
 
   // OneTrack: an ID and no size; the payload runs to the end.
-  const Bytes one =
-      hex("96"
-          "00"
-          "61763031"
-          "02"
-          "81240000");
+  const Bytes one = hex("96 00 61763031 02 81240000");
   auto o = parse_ex_video(one);
   ASSERT_TRUE(o);
   EXPECT_EQ(o->tracks[0].track_id, 2);
@@ -261,17 +184,7 @@ TEST(EnhancedFlv, MultitrackLayouts) {
   expect_round_trip_video(one);
 
   // ModEx before multitrack applies to the whole message.
-  expect_round_trip_video(
-      hex("97"
-          "02"
-          "000064"
-          "06"
-          "11"
-          "68766331"
-          "00"
-          "000004"
-          "000000"
-          "aa"));
+  expect_round_trip_video(hex("97 02 000064 06 11 68766331 00 000004 000000 aa"));
 }
 
 TEST(EnhancedFlv, CommandFrameHasNoCodec) {
@@ -285,83 +198,35 @@ TEST(EnhancedFlv, CommandFrameHasNoCodec) {
 
 TEST(EnhancedFlv, RefusesWhatContradictsItself) {
   const auto code = [](const std::string& h) { return parse_ex_video(hex(h)).error().code; };
-  EXPECT_EQ(code("96"
-                 "11"
-                 "68766331"
-                 "00"
-                 "000009"
-                 "000000"),
+  EXPECT_EQ(code("96 11 68766331 00 000009 000000"),
             Errc::kMalformed);  // past the end
-  EXPECT_EQ(code("96"
-                 "13"
-                 "68766331"
-                 "00"
-                 "000001"
-                 "aa"
-                 "00"
-                 "000001"
-                 "bb"),
+  EXPECT_EQ(code("96 13 68766331 00 000001 aa 00 000001 bb"),
             Errc::kMalformed);  // track 0 twice
-  EXPECT_EQ(code("96"
-                 "16"
-                 "68766331"),
+  EXPECT_EQ(code("96 16 68766331"),
             Errc::kMalformed);  // multitrack in multitrack
-  EXPECT_EQ(code("96"
-                 "17"
-                 "68766331"),
+  EXPECT_EQ(code("96 17 68766331"),
             Errc::kMalformed);  // ModEx after multitrack
-  EXPECT_EQ(code("96"
-                 "31"
-                 "68766331"),
+  EXPECT_EQ(code("96 31 68766331"),
             Errc::kUnsupported);  // multitrack type 3
-  EXPECT_EQ(code("96"
-                 "11"
-                 "68766331"),
+  EXPECT_EQ(code("96 11 68766331"),
             Errc::kMalformed);  // no track at all
-  EXPECT_EQ(code("98"
-                 "68766331"),
+  EXPECT_EQ(code("98 68766331"),
             Errc::kUnsupported);  // packet type 8
-  EXPECT_EQ(code("91"
-                 "48323634"
-                 "000000"),
+  EXPECT_EQ(code("91 48323634 000000"),
             Errc::kUnsupported);  // "H264" is no FourCC of it
-  EXPECT_EQ(code("91"
-                 "6876"),
+  EXPECT_EQ(code("91 6876"),
             Errc::kMalformed);  // truncated FourCC
-  EXPECT_EQ(code("97"
-                 "05"
-                 "0000"),
+  EXPECT_EQ(code("97 05 0000"),
             Errc::kMalformed);                                            // truncated ModEx
   EXPECT_EQ(parse_ex_audio(hex("af01")).error().code, Errc::kMalformed);  // legacy AAC
-  EXPECT_EQ(parse_ex_audio(hex("93"
-                               "4f707573"))
-                .error()
-                .code,
-            Errc::kUnsupported);
-  EXPECT_EQ(parse_ex_audio(hex("91"
-                               "61632d34"
-                               "00"))
-                .error()
-                .code,
+  EXPECT_EQ(parse_ex_audio(hex("93 4f707573")).error().code, Errc::kUnsupported);
+  EXPECT_EQ(parse_ex_audio(hex("91 61632d34 00")).error().code,
             Errc::kUnsupported);  // ac-4
-  EXPECT_EQ(parse_ex_audio(hex("91"
-                               "61632d33"
-                               "00"))
-                .value()
-                .tracks[0]
-                .fourcc,
-            kFourCcAc3);
-  EXPECT_TRUE(parse_ex_audio(hex("91"
-                                 "4f707573"))
-                  .value()
-                  .tracks[0]
-                  .payload.empty());
+  EXPECT_EQ(parse_ex_audio(hex("91 61632d33 00")).value().tracks[0].fourcc, kFourCcAc3);
+  EXPECT_TRUE(parse_ex_audio(hex("91 4f707573")).value().tracks[0].payload.empty());
 
   // A message of many small tracks stops at the limit.
-  Bytes lots =
-      hex("96"
-          "11"
-          "61763031");
+  Bytes lots = hex("96 11 61763031");
   for (int id = 0; id < 20; ++id) {
     lots.push_back(static_cast<std::uint8_t>(id));
     for (std::uint8_t b : hex("00000100"))
@@ -372,18 +237,12 @@ TEST(EnhancedFlv, RefusesWhatContradictsItself) {
 }
 
 TEST(EnhancedFlv, MultichannelConfigForms) {
-  auto custom =
-      parse_multichannel_config(hex("0203"
-                                    "000102"));
+  auto custom = parse_multichannel_config(hex("0203 000102"));
   ASSERT_TRUE(custom);
   EXPECT_EQ(custom->mapping, hex("000102"));
   EXPECT_TRUE(parse_multichannel_config(hex("0002")));  // unspecified: a count only
-  EXPECT_FALSE(
-      parse_multichannel_config(hex("0203"
-                                    "00")));
-  EXPECT_FALSE(
-      parse_multichannel_config(hex("0102"
-                                    "0000")));
+  EXPECT_FALSE(parse_multichannel_config(hex("0203 00")));
+  EXPECT_FALSE(parse_multichannel_config(hex("0102 0000")));
   EXPECT_FALSE(parse_multichannel_config(hex("0302")));
   EXPECT_EQ(fourcc_text(kFourCcHevc), "hvc1");
   EXPECT_EQ(fourcc_text(0x01020304), "0x01020304");
