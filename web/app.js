@@ -3,6 +3,12 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+// Signed playback: a page opened as /?token=<JWT> passes its token on to what it plays and
+// shows (the server then carries it in every URI of the playlists).
+const pageToken = new URLSearchParams(location.search).get("token");
+const signed = (url) => (pageToken && url ? url + (url.includes("?") ? "&" : "?") +
+                                            "token=" + encodeURIComponent(pageToken)
+                                          : url);
 const player = { hls: null, url: null };
 window.sluicePlayer = player;  // for tests and the curious
 
@@ -24,7 +30,7 @@ function idCell(row, id) {
 function addThumbnail(td, url) {
   if (!url) return;
   const img = document.createElement("img");
-  img.src = url;
+  img.src = signed(url);
   img.alt = "";
   img.onerror = () => img.remove();  // no keyframe yet: the next poll tries again
   td.prepend(img);
@@ -59,7 +65,7 @@ async function refreshStreams() {
     cell(row, s.fps.toFixed(1));
     cell(row, s.viewers + s.rtmp_players);
     cell(row, duration(s.uptime_s));
-    playButton(row, s.master, s.playback_id);
+    playButton(row, signed(s.master), s.playback_id);
   }
   $("no-streams").hidden = streams.length > 0;
 }
@@ -75,7 +81,7 @@ async function refreshRecordings() {
     cell(row, r.id);
     cell(row, duration(r.duration_s));
     cell(row, r.finished ? "finished" : "recording");
-    playButton(row, r.playlist, r.playback_id + " (recording " + r.id + ")");
+    playButton(row, signed(r.playlist), r.playback_id + " (recording " + r.id + ")");
   }
   $("no-recordings").hidden = playable.length > 0;
 }

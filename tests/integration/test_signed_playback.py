@@ -98,6 +98,21 @@ class SignedPlayback(SluiceTestCase):
         self.assertNotEqual(refused.returncode, 0)
         self.assertIn("no playback token", s.output())
 
+    def test_hls_js_plays_a_signed_page(self):
+        """hls.js in Chromium on the player page opened with a token: it plays the live ladder
+        and the recording, every request carrying the token the playlists gave it."""
+        s = self.start_sluice("--playback-token-secret", SECRET,
+                              ladder="180p:320x180:300k:600k:64k,240p:426x240:500k:1000k:64k")
+        self.track(ffmpeg_publish(s.rtmp_url("browser"), self.path("pub.log"), seconds=90))
+        pid = s.playback_id("browser")
+        token = mint({"sub": pid, "exp": int(time.time()) + 600}, SECRET)
+        deadline = time.time() + 30
+        while s.get(f"/{pid}/live.m3u8?token={token}")[0] != 200 and time.time() < deadline:
+            time.sleep(0.3)
+        result = self.check_player_page(s.http_url(f"/?token={token}"), pid, "web-signed")
+        self.assertIn(f"token={token}", result["recording_url"])
+        self.assertEqual(s.get(f"/{pid}/live.m3u8")[0], 403)
+
     def test_rs256_public_key(self):
         key, public = self.path("key.pem"), self.path("public.pem")
         subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
