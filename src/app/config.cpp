@@ -900,12 +900,6 @@ Status validate(const ServeConfig& config) {
     return make_error(Errc::kMalformed,
                       "config: hls.part_duration must be at most half of hls.segment_duration");
   }
-  // The disk mirror writes MPEG-TS segments only, so far (recordings follow the format).
-  if (config.hls.format != package::HlsFormat::kMpegTs && config.hls_mirror) {
-    return make_error(Errc::kUnsupported,
-                      "config: hls.format fmp4 and low-latency need hls.mirror = false (the "
-                      "mirror writes MPEG-TS segments only, so far)");
-  }
   if (config.hls.endlist_delay > config.hls.grace) {
     return make_error(Errc::kMalformed,
                       "config: hls.endlist_delay must not exceed hls.grace (the stream would be "

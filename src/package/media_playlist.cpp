@@ -192,4 +192,21 @@ Availability block_state(const MediaPlaylist& playlist, std::uint64_t msn,
   return ahead <= 0 ? Availability::kReady : Availability::kWait;
 }
 
+std::string without_low_latency(std::string_view playlist) {
+  static constexpr std::string_view kDropped[] = {
+      "#EXT-X-PART:",           "#EXT-X-PART-INF:",         "#EXT-X-PRELOAD-HINT:",
+      "#EXT-X-SERVER-CONTROL:", "#EXT-X-RENDITION-REPORT:", "#EXT-X-SKIP:"};
+  std::string out;
+  out.reserve(playlist.size());
+  while (!playlist.empty()) {
+    const auto eol = playlist.find('\n');
+    const auto line = playlist.substr(0, eol == std::string_view::npos ? playlist.size() : eol + 1);
+    playlist.remove_prefix(line.size());
+    if (std::none_of(std::begin(kDropped), std::end(kDropped),
+                     [&](std::string_view tag) { return line.starts_with(tag); }))
+      out.append(line);
+  }
+  return out;
+}
+
 }  // namespace sluice::package

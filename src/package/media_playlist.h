@@ -72,6 +72,11 @@ struct MediaPlaylist {
 // _HLS_skip=YES; ignored unless the playlist is low-latency and live.
 std::string render(const MediaPlaylist& playlist, bool delta = false);
 
+// A rendered playlist without what only a low-latency server can answer (parts, preload
+// hints, server control, rendition reports, part info): a plain live playlist of its whole
+// segments, for a copy on disk (hls.mirror).
+std::string without_low_latency(std::string_view playlist);
+
 // An EXT-X-RENDITION-REPORT line for the rendition whose playlist is at `uri`.
 std::string rendition_report(const std::string& uri, const MediaPlaylist& playlist);
 

@@ -301,5 +301,22 @@ TEST(MediaPlaylist, PartsOfAFinishedSegmentAreReadyWhenItsSuccessorHasNone) {
   EXPECT_EQ(block_state(p, 103, 0), Availability::kWait);
 }
 
+TEST(MediaPlaylist, WithoutLowLatencyKeepsWholeSegments) {
+  const std::string low_latency =
+      "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n"
+      "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.0\n"
+      "#EXT-X-PART-INF:PART-TARGET=0.334\n#EXT-X-MEDIA-SEQUENCE:5\n"
+      "#EXT-X-MAP:URI=\"init1.mp4\"\n"
+      "#EXT-X-PART:DURATION=0.334,URI=\"part5.0.m4s\",INDEPENDENT=YES\n"
+      "#EXTINF:2.000,\n5.m4s\n"
+      "#EXT-X-PART:DURATION=0.334,URI=\"part6.0.m4s\"\n"
+      "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part6.1.m4s\"\n"
+      "#EXT-X-RENDITION-REPORT:URI=\"../720p/index.m3u8\",LAST-MSN=6,LAST-PART=0\n";
+  EXPECT_EQ(without_low_latency(low_latency),
+            "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:5\n"
+            "#EXT-X-MAP:URI=\"init1.mp4\"\n#EXTINF:2.000,\n5.m4s\n");
+  EXPECT_EQ(without_low_latency("#EXTM3U\n#EXTINF:6.0,\n1.ts"), "#EXTM3U\n#EXTINF:6.0,\n1.ts");
+}
+
 }  // namespace
 }  // namespace sluice::package

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "package/media_playlist.h"
 #include "store/files.h"
 
 namespace sluice::store {
@@ -67,6 +68,8 @@ void HlsMirror::on_stream_dropped(const std::string& playback_id) {
     fs::remove_all(dir_ / playback_id, ec);
     std::erase_if(on_disk_,
                   [&](const auto& kv) { return kv.first.starts_with(playback_id + "/"); });
+    std::erase_if(inits_on_disk_,
+                  [&](const auto& kv) { return kv.first.starts_with(playback_id + "/"); });
   });
 }
 
@@ -75,23 +78,34 @@ void HlsMirror::write_segment(const std::string& playback_id, const std::string&
   const fs::path rendition_dir = dir_ / playback_id / rendition;
   std::error_code ec;
   fs::create_directories(rendition_dir, ec);
+  const bool fmp4 = segment->init != nullptr;
+  const std::string extension = fmp4 ? ".m4s" : ".ts";
+  const std::string key = playback_id + "/" + rendition;
+  // An fMP4 segment's init segment first, once per init segment.
+  if (!ec && fmp4 && inits_on_disk_[key].insert(segment->init_id).second) {
+    const auto& init = *segment->init;
+    if (!write_file_atomic(rendition_dir / ("init" + std::to_string(segment->init_id) + ".mp4"),
+                           init.data(), init.size()))
+      inits_on_disk_[key].erase(segment->init_id);
+  }
   const auto& data = *segment->data;
-  if (ec || !write_file_atomic(rendition_dir / (std::to_string(segment->sequence) + ".ts"),
+  if (ec || !write_file_atomic(rendition_dir / (std::to_string(segment->sequence) + extension),
                                data.data(), data.size())) {
     spdlog::warn("hls mirror: cannot write {}: {}", rendition_dir.string(),
                  ec ? ec.message() : "write failed");
     return;
   }
   if (auto playlist = store_.media_playlist(playback_id, rendition)) {
-    write_file_atomic(rendition_dir / "index.m3u8", playlist->data(), playlist->size());
+    const std::string text = package::without_low_latency(*playlist);
+    write_file_atomic(rendition_dir / "index.m3u8", text.data(), text.size());
   }
   if (auto master = store_.master_playlist(playback_id)) {
     write_file_atomic(dir_ / playback_id / "live.m3u8", master->data(), master->size());
   }
-  auto& kept = on_disk_[playback_id + "/" + rendition];
+  auto& kept = on_disk_[key];
   kept.push_back(segment->sequence);
   while (kept.size() > keep_) {
-    fs::remove(rendition_dir / (std::to_string(kept.front()) + ".ts"), ec);
+    fs::remove(rendition_dir / (std::to_string(kept.front()) + extension), ec);
     kept.pop_front();
   }
 }

@@ -1,7 +1,10 @@
 // Mirrors live HLS to disk (hls.mirror): <dir>/<playbackId>/live.m3u8,
-// <dir>/<playbackId>/<rendition>/{index.m3u8,<N>.ts}, for operators who serve or archive the
-// files with other tools. Disk writes happen on the mirror's own thread, never on the
-// publisher's; the queue is bounded and a full queue drops the write (counted, logged).
+// <dir>/<playbackId>/<rendition>/{index.m3u8,<N>.ts} (fMP4: <N>.m4s and init<N>.mp4), for
+// operators who serve or archive the files with other tools. Low-latency playlists are
+// written without their parts (a file server cannot hold a blocking reload, and the parts
+// are not mirrored): as plain live playlists of whole segments. Disk writes happen on the
+// mirror's own thread, never on the publisher's; the queue is bounded and a full queue drops
+// the write (counted, logged).
 #pragma once
 
 #include <condition_variable>
@@ -10,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "package/hls_store.h"
@@ -45,8 +49,10 @@ class HlsMirror final : public package::SegmentListener {
   bool stop_ = false;
   std::uint64_t dropped_ = 0;
 
-  // Worker thread only: segment numbers on disk per "<id>/<rendition>", oldest first.
+  // Worker thread only: segment numbers on disk per "<id>/<rendition>", oldest first, and
+  // the init segments written there.
   std::map<std::string, std::deque<std::uint64_t>> on_disk_;
+  std::map<std::string, std::set<std::uint64_t>> inits_on_disk_;
   std::thread worker_;
 };
 

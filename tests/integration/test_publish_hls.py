@@ -161,5 +161,31 @@ class PublishToHls(SluiceTestCase):
         self.assertTrue(os.path.exists(os.path.join(mirror, "source", segments[0][1])))
 
 
+    def test_mirror_of_low_latency_hls(self):
+        """hls.mirror with CMAF: init and .m4s files, and playlists without the parts a file
+        server could not serve; ffprobe plays the copy on disk."""
+        sluice = self.track(Sluice(self.workdir, "--hls-format", "low-latency",
+                                   "--hls-mirror", "true"))
+        pub = self.track(ffmpeg_publish(sluice.rtmp_url("mirrored"), self.path("ffmpeg.log"),
+                                        seconds=8))
+        pid = sluice.playback_id("mirrored")
+        sluice.wait_master(pid)
+        pub.wait(60)
+        mirror = os.path.join(sluice.data_dir, "hls", pid)
+        playlist = os.path.join(mirror, "source", "index.m3u8")
+        wait_until(lambda: os.path.exists(playlist), 10, what="mirrored playlist")
+        with open(playlist) as f:
+            text = f.read()
+        self.assertNotIn("#EXT-X-PART", text)
+        self.assertNotIn("#EXT-X-PRELOAD-HINT", text)
+        self.assertIn("#EXT-X-MAP:URI=\"init", text)
+        segments = [line for line in text.splitlines() if line and not line.startswith("#")]
+        self.assertTrue(segments and all(s.endswith(".m4s") for s in segments), text)
+        for name in segments:
+            self.assertTrue(os.path.exists(os.path.join(mirror, "source", name)), name)
+        probe = ffprobe_json(os.path.join(mirror, "live.m3u8"))
+        self.assertEqual({x["codec_type"] for x in probe["streams"]}, {"video", "audio"})
+
+
 if __name__ == "__main__":
     unittest.main()
