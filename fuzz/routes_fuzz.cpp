@@ -83,7 +83,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   if (!valid_name(r.playback_id)) __builtin_trap();
-  if (r.kind != RouteKind::kMaster && !valid_name(r.rendition)) __builtin_trap();
+  const bool has_rendition = r.kind != RouteKind::kMaster && r.kind != RouteKind::kThumbnail;
+  if (has_rendition ? !valid_name(r.rendition) : !r.rendition.empty()) __builtin_trap();
   const Route again = parse_route(canonical);
   if (again.kind != r.kind || again.playback_id != r.playback_id ||
       again.rendition != r.rendition || again.sequence != r.sequence) {
