@@ -189,6 +189,19 @@ class S3Server(Process):
         return ["--dvr", f"s3://{self.bucket}/{prefix}", "--dvr-s3-endpoint", self.endpoint,
                 "--dvr-s3-access-key", self.ACCESS_KEY, "--dvr-s3-secret-key", self.SECRET_KEY]
 
+    @staticmethod
+    def _read_retrying_500(url, attempts=5):
+        """GETs `url`, retrying a 500 as S3 clients must: s3rver answers one when a listing
+        reads an object's metadata file while a PUT of that key rewrites it."""
+        for attempt in range(attempts):
+            try:
+                with urllib.request.urlopen(url, timeout=10) as r:
+                    return r.read()
+            except urllib.error.HTTPError as e:
+                if e.code != 500 or attempt == attempts - 1:
+                    raise
+                time.sleep(0.2)
+
     def get(self, key):
         """(status, headers, body) of an object, read anonymously."""
         url = f"{self.endpoint}/{self.bucket}/{key}"
@@ -208,8 +221,7 @@ class S3Server(Process):
             if token:
                 query["continuation-token"] = token
             url = f"{self.endpoint}/{self.bucket}?" + urllib.parse.urlencode(query)
-            with urllib.request.urlopen(url, timeout=10) as r:
-                root = ET.fromstring(r.read())
+            root = ET.fromstring(self._read_retrying_500(url))
             keys += [k.text for k in root.findall("s3:Contents/s3:Key", ns)]
             token = root.findtext("s3:NextContinuationToken", None, ns)
             if not token:
