@@ -534,10 +534,10 @@ void RtmpServer::on_connection(tcp::socket socket, tcp::endpoint client) {
 Status check_play_token(const admission::PlaybackTokens* tokens, std::string_view play_name,
                         const std::string& playback_id, const std::string& client_address) {
   if (!tokens) return Ok{};
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  return tokens->check(admission::token_from(play_name, ""), playback_id, client_address, now);
+  // A play name carries its token as an HTTP target does, in its query.
+  auto checked = admission::check_request(*tokens, play_name, "", playback_id, client_address);
+  if (!checked) return checked.error();
+  return Ok{};
 }
 
 }  // namespace sluice::ingest
