@@ -17,7 +17,7 @@
 #include "media/timestamps.h"
 #include "net/accept.h"
 #include "observe/log.h"
-#include "proto/flv/flv.h"
+#include "ingest/media_message.h"
 #include "proto/rtmp/command_phase.h"
 #include "proto/rtmp/handshake.h"
 #include "proto/rtmp/server_messages.h"
@@ -336,36 +336,16 @@ class Session {
 
   void on_media(const rtmp::Message& m) {
     if (role_ != Role::kPublisher || !m.payload || m.payload->empty()) return;
-    auto packet = std::make_shared<media::Packet>();
-    packet->body = m.payload;
-    if (m.type == rtmp::kVideo) {
-      auto hdr = flv::parse_video_tag(*m.payload);
-      if (!hdr) {
-        warn_media(hdr.error().message);
-        return;
-      }
-      if (hdr->frame_type == 5) return;  // video info/command frame, not media
-      packet->kind = media::TrackKind::kVideo;
-      packet->codec = hdr->codec_id == flv::kAvc && !hdr->enhanced ? media::Codec::kH264
-                                                                   : media::Codec::kUnknown;
-      if (packet->codec == media::Codec::kH264 && hdr->avc_packet_type == 2) return;
-      packet->keyframe = hdr->keyframe();
-      packet->config = packet->codec == media::Codec::kH264 && hdr->avc_packet_type == 0;
-      packet->cts_ms = hdr->composition_time;
-      packet->payload_offset = hdr->header_size;
-    } else {
-      auto hdr = flv::parse_audio_tag(*m.payload);
-      if (!hdr) {
-        warn_media(hdr.error().message);
-        return;
-      }
-      packet->kind = media::TrackKind::kAudio;
-      packet->codec = hdr->sound_format == flv::kAac ? media::Codec::kAac : media::Codec::kUnknown;
-      packet->config = packet->codec == media::Codec::kAac && hdr->aac_packet_type == 0;
-      packet->payload_offset = hdr->header_size;
+    const auto kind = m.type == rtmp::kVideo ? media::TrackKind::kVideo : media::TrackKind::kAudio;
+    auto read = media_reader_.read(kind, m.payload);
+    if (!read) {
+      warn_media(read.error().message);
+      return;
     }
+    auto& packet = *read;
+    if (!packet) return;
     if (packet->codec == media::Codec::kUnknown) {
-      warn_media("codec not supported for HLS (H.264 and AAC are); forwarding to players only");
+      warn_media("codec not supported for HLS; forwarding to players only");
     }
     packet->dts_ms = timestamps_.normalize(packet->kind, m.timestamp);
     last_dts_ = packet->dts_ms;
@@ -454,6 +434,7 @@ class Session {
   std::string key_;  // as the publisher sent it, for the log (masked)
   std::string last_media_warning_;
   media::TimestampNormalizer timestamps_;
+  MediaMessageReader media_reader_;
   std::int64_t last_dts_ = 0;
   Publication publication_;              // when publishing
   std::shared_ptr<Stream> play_stream_;  // when playing

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <string>
 
+#include "media/bit_reader.h"
+
 namespace sluice::media {
 
 namespace {
@@ -16,75 +18,12 @@ std::uint8_t nal_type(std::span<const std::uint8_t> nal) {
   return nal.empty() ? 0 : nal[0] & 0x1f;
 }
 
-// Reads the RBSP of a NAL unit: MSB-first bits, Exp-Golomb codes, and emulation prevention
-// bytes (00 00 03 -> 00 00, H.264 7.4.1) dropped on the fly so no copy is made.
-class RbspReader {
- public:
-  explicit RbspReader(std::span<const std::uint8_t> data) : data_(data) {}
-
-  bool bits(int n, std::uint32_t& out) {
-    out = 0;
-    for (int i = 0; i < n; ++i) {
-      if (bit_ == 0 && !load()) return false;
-      --bit_;
-      out = (out << 1) | ((cur_ >> bit_) & 1);
-    }
-    return true;
-  }
-  bool flag(bool& out) {
-    std::uint32_t b;
-    if (!bits(1, b)) return false;
-    out = b != 0;
-    return true;
-  }
-  // ue(v), H.264 9.1. More than 31 leading zeros cannot encode a 32-bit value.
-  bool ue(std::uint32_t& out) {
-    int zeros = 0;
-    std::uint32_t b = 0;
-    for (;;) {
-      if (!bits(1, b)) return false;
-      if (b) break;
-      if (++zeros > 31) return false;
-    }
-    std::uint32_t suffix = 0;
-    if (!bits(zeros, suffix)) return false;
-    out = static_cast<std::uint32_t>((std::uint64_t{1} << zeros) - 1 + suffix);
-    return true;
-  }
-  bool se(std::int32_t& out) {
-    std::uint32_t k;
-    if (!ue(k)) return false;
-    const auto magnitude = static_cast<std::int64_t>((std::uint64_t{k} + 1) / 2);
-    out = static_cast<std::int32_t>(k & 1 ? magnitude : -magnitude);
-    return true;
-  }
-
- private:
-  bool load() {
-    if (pos_ >= data_.size()) return false;
-    if (zeros_ >= 2 && data_[pos_] == 0x03) {
-      zeros_ = 0;
-      if (++pos_ >= data_.size()) return false;
-    }
-    cur_ = data_[pos_++];
-    zeros_ = cur_ == 0 ? zeros_ + 1 : 0;
-    bit_ = 8;
-    return true;
-  }
-
-  std::span<const std::uint8_t> data_;
-  std::size_t pos_ = 0;
-  int zeros_ = 0;  // consecutive zero bytes just read, for emulation prevention
-  std::uint8_t cur_ = 0;
-  int bit_ = 0;  // bits of cur_ not yet read
-};
-
 Error sps_error(const std::string& what) {
   return make_error(Errc::kMalformed, "h264: sps: " + what);
 }
 
 // scaling_list() of H.264 7.3.2.1.1.1: only parsed to skip it.
-bool skip_scaling_list(RbspReader& r, int size) {
+bool skip_scaling_list(BitReader& r, int size) {
   std::int32_t last = 8, next = 8;
   for (int j = 0; j < size; ++j) {
     if (next != 0) {
@@ -189,7 +128,7 @@ Result<SpsInfo> parse_sps(std::span<const std::uint8_t> nal) {
   if (nal_type(nal) != kNalSps) {
     return sps_error("NAL type " + std::to_string(nal_type(nal)) + " is not an SPS");
   }
-  RbspReader r(nal.subspan(1));
+  BitReader r(nal.subspan(1));
   const auto truncated = [](const char* field) {
     return sps_error(std::string("truncated or invalid at ") + field);
   };
