@@ -13,11 +13,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "ingest/media_message.h"
 #include "ingest/outbox.h"
 #include "media/timestamps.h"
 #include "net/accept.h"
 #include "observe/log.h"
-#include "ingest/media_message.h"
 #include "proto/rtmp/command_phase.h"
 #include "proto/rtmp/handshake.h"
 #include "proto/rtmp/server_messages.h"
