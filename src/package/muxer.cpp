@@ -17,6 +17,7 @@ extern "C" {
 #include <libavutil/error.h>
 #include <libavutil/mem.h>
 #include <libavutil/opt.h>
+#include <libavutil/pixfmt.h>
 }
 
 namespace sluice::package {
@@ -46,6 +47,37 @@ int append_to_bytes(void* opaque, WriteBuf buf, int size) {
   auto* out = static_cast<media::Bytes*>(opaque);
   out->insert(out->end(), buf, buf + size);
   return size;
+}
+
+AVCodecID codec_id(media::Codec codec) {
+  switch (codec) {
+    case media::Codec::kH264:
+      return AV_CODEC_ID_H264;
+    case media::Codec::kHevc:
+      return AV_CODEC_ID_HEVC;
+    case media::Codec::kAv1:
+      return AV_CODEC_ID_AV1;
+    case media::Codec::kVp9:
+      return AV_CODEC_ID_VP9;
+    case media::Codec::kAac:
+      return AV_CODEC_ID_AAC;
+    case media::Codec::kOpus:
+      return AV_CODEC_ID_OPUS;
+    default:
+      return AV_CODEC_ID_NONE;
+  }
+}
+
+// The pixel format a vpcC describes: libavformat writes the vpcC box from the stream's
+// parameters rather than from a record.
+AVPixelFormat vp9_pixel_format(const media::Vp9Config& c) {
+  static constexpr AVPixelFormat kFormats[3][3] = {
+      {AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUV422P, AV_PIX_FMT_YUV444P},
+      {AV_PIX_FMT_YUV420P10, AV_PIX_FMT_YUV422P10, AV_PIX_FMT_YUV444P10},
+      {AV_PIX_FMT_YUV420P12, AV_PIX_FMT_YUV422P12, AV_PIX_FMT_YUV444P12}};
+  const int depth = c.bit_depth == 12 ? 2 : c.bit_depth == 10 ? 1 : 0;
+  const int chroma = c.chroma_subsampling <= 1 ? 0 : c.chroma_subsampling == 2 ? 1 : 2;
+  return kFormats[depth][chroma];
 }
 
 bool set_extradata(AVCodecParameters* par, const media::Bytes& data) {
@@ -81,6 +113,14 @@ Result<std::unique_ptr<Muxer>> Muxer::create(Container container, const MuxTrack
   }
   std::unique_ptr<Muxer> m(new Muxer(container));
   const bool fmp4 = container == Container::kFmp4;
+  if (!fmp4 && ((tracks.video && tracks.video->codec != media::Codec::kH264) ||
+                (tracks.audio && tracks.audio->codec != media::Codec::kAac))) {
+    return make_error(Errc::kUnsupported, "muxer: MPEG-TS carries H.264 and AAC only");
+  }
+  if ((tracks.video && codec_id(tracks.video->codec) == AV_CODEC_ID_NONE) ||
+      (tracks.audio && codec_id(tracks.audio->codec) == AV_CODEC_ID_NONE)) {
+    return make_error(Errc::kUnsupported, "muxer: codec not supported");
+  }
 
   AVFormatContext* raw = nullptr;
   const char* format = fmp4 ? "mp4" : "mpegts";
@@ -107,10 +147,21 @@ Result<std::unique_ptr<Muxer>> Muxer::create(Container container, const MuxTrack
     if (!st) return make_error(Errc::kIo, "muxer: cannot add video stream");
     st->time_base = kMillis;
     st->codecpar->codec_type = AVMEDIA_TYPE_VIDEO;
-    st->codecpar->codec_id = AV_CODEC_ID_H264;
+    st->codecpar->codec_id = codec_id(tracks.video->codec);
     st->codecpar->width = tracks.video->width;
     st->codecpar->height = tracks.video->height;
-    if (!set_extradata(st->codecpar, tracks.video->extradata)) {
+    // hvc1 (parameter sets in the sample entry only) is what HLS asks for; hev1 is the default.
+    if (tracks.video->codec == media::Codec::kHevc)
+      st->codecpar->codec_tag = MKTAG('h', 'v', 'c', '1');
+    if (const auto& vp9 = tracks.video->vp9) {
+      st->codecpar->format = vp9_pixel_format(*vp9);
+      st->codecpar->profile = vp9->profile;
+      st->codecpar->level = vp9->level;
+      st->codecpar->color_range = vp9->full_range ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
+      st->codecpar->color_primaries = static_cast<AVColorPrimaries>(vp9->colour_primaries);
+      st->codecpar->color_trc = static_cast<AVColorTransferCharacteristic>(vp9->transfer);
+      st->codecpar->color_space = static_cast<AVColorSpace>(vp9->matrix);
+    } else if (!set_extradata(st->codecpar, tracks.video->extradata)) {
       return make_error(Errc::kIo, "muxer: out of memory");
     }
     m->video_index_ = st->index;
@@ -120,10 +171,11 @@ Result<std::unique_ptr<Muxer>> Muxer::create(Container container, const MuxTrack
     if (!st) return make_error(Errc::kIo, "muxer: cannot add audio stream");
     st->time_base = kMillis;
     st->codecpar->codec_type = AVMEDIA_TYPE_AUDIO;
-    st->codecpar->codec_id = AV_CODEC_ID_AAC;
+    st->codecpar->codec_id = codec_id(tracks.audio->codec);
     st->codecpar->sample_rate = static_cast<int>(tracks.audio->sample_rate);
     av_channel_layout_default(&st->codecpar->ch_layout, tracks.audio->channels);
-    st->codecpar->frame_size = 1024;  // samples per AAC-LC frame
+    // Samples per frame: AAC-LC's 1024; Opus's usual 20 ms (each frame gives its own).
+    st->codecpar->frame_size = tracks.audio->codec == media::Codec::kOpus ? 960 : 1024;
     if (!set_extradata(st->codecpar, tracks.audio->extradata)) {
       return make_error(Errc::kIo, "muxer: out of memory");
     }
@@ -162,10 +214,7 @@ Result<std::unique_ptr<Muxer>> Muxer::create(Container container, const MuxTrack
     m->out_.clear();
   }
   if (m->audio_index_ >= 0) {
-    // One AAC frame in the time base the muxer chose for audio (1/sample rate for MP4).
-    m->audio_frame_ticks_ =
-        av_rescale_q(1024, {1, std::max(1, static_cast<int>(tracks.audio->sample_rate))},
-                     m->ctx_->streams[m->audio_index_]->time_base);
+    m->audio_sample_rate_ = std::max(1, static_cast<int>(tracks.audio->sample_rate));
   }
   m->pkt_.reset(av_packet_alloc());
   if (!m->pkt_) return make_error(Errc::kIo, "muxer: out of memory");
@@ -188,16 +237,19 @@ Status Muxer::write_video(std::span<const std::uint8_t> frame, std::int64_t dts_
   return st;
 }
 
-Status Muxer::write_audio(std::span<const std::uint8_t> raw_aac, std::int64_t dts_ms) {
+Status Muxer::write_audio(std::span<const std::uint8_t> frame, std::int64_t dts_ms,
+                          std::uint32_t samples) {
   if (audio_index_ < 0) return make_error(Errc::kUnsupported, "muxer: no audio track");
-  if (auto st = check_size(raw_aac); !st) return st;
+  if (auto st = check_size(frame); !st) return st;
   auto [dts, pts] = ticks(audio_index_, dts_ms, dts_ms);
+  const std::int64_t duration =
+      av_rescale_q(samples, {1, audio_sample_rate_}, ctx_->streams[audio_index_]->time_base);
   if (last_audio_dts_ != INT64_MIN) {
-    // AAC frames follow each other without overlap: a frame stamped before the end of the last
+    // Audio frames follow each other without overlap: a frame stamped before the end of the last
     // (an encoder that repeats a timestamp, as GStreamer's flvmux does under load) starts
     // where the last ends. In MP4, whose sample times are exact, so does one within the
     // millisecond jitter after it.
-    const std::int64_t expected = last_audio_dts_ + audio_frame_ticks_;
+    const std::int64_t expected = last_audio_dts_ + last_audio_ticks_;
     const std::int64_t slack =
         container_ == Container::kFmp4
             ? av_rescale_q(2, kMillis, ctx_->streams[audio_index_]->time_base)
@@ -208,17 +260,18 @@ Status Muxer::write_audio(std::span<const std::uint8_t> raw_aac, std::int64_t dt
     }
   }
   last_audio_dts_ = dts;
+  last_audio_ticks_ = duration;
   if (container_ == Container::kFmp4) {
-    return submit(audio_index_, raw_aac, dts, pts, audio_frame_ticks_, true);
+    return submit(audio_index_, frame, dts, pts, duration, true);
   }
   if (adts_config_) {
-    if (const auto header = media::adts_header(*adts_config_, raw_aac.size())) {
+    if (const auto header = media::adts_header(*adts_config_, frame.size())) {
       adts_frame_.assign(header->begin(), header->end());
-      adts_frame_.insert(adts_frame_.end(), raw_aac.begin(), raw_aac.end());
+      adts_frame_.insert(adts_frame_.end(), frame.begin(), frame.end());
       return submit(audio_index_, adts_frame_, dts, pts, 0, true);
     }
   }
-  return submit(audio_index_, raw_aac, dts, pts, 0, true);
+  return submit(audio_index_, frame, dts, pts, 0, true);
 }
 
 Status Muxer::check_size(std::span<const std::uint8_t> data) const {

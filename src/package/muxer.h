@@ -13,6 +13,7 @@
 #include "media/aac.h"
 #include "media/packet.h"
 #include "media/result.h"
+#include "media/vp9.h"
 
 struct AVFormatContext;
 struct AVIOContext;
@@ -23,14 +24,21 @@ namespace sluice::package {
 enum class Container { kMpegTs, kFmp4 };
 
 struct MuxVideoTrack {
-  // MPEG-TS: Annex B SPS and PPS. fMP4: the AVCDecoderConfigurationRecord (avcC).
+  // H.264 in either container; HEVC, AV1 and VP9 in fMP4 only.
+  media::Codec codec = media::Codec::kH264;
+  // MPEG-TS: Annex B SPS and PPS. fMP4: the codec's MP4 configuration record (avcC, hvcC,
+  // av1C); VP9's vpcC is written from `vp9` instead.
   media::Bytes extradata;
   int width = 0;
   int height = 0;
+  std::optional<media::Vp9Config> vp9;
 };
 
 struct MuxAudioTrack {
-  media::Bytes extradata;  // AudioSpecificConfig; the muxer derives ADTS headers from it
+  media::Codec codec = media::Codec::kAac;  // AAC in either container; Opus in fMP4 only
+  // AAC: the AudioSpecificConfig (MPEG-TS: the muxer derives ADTS headers from it). Opus: the
+  // OpusHead.
+  media::Bytes extradata;
   std::uint32_t sample_rate = 0;
   std::uint8_t channels = 0;
 };
@@ -53,8 +61,10 @@ class Muxer {
   // not advance is nudged forward, because libavformat rejects non-increasing dts per stream.
   Status write_video(std::span<const std::uint8_t> frame, std::int64_t dts_ms, std::int64_t pts_ms,
                      bool keyframe);
-  // One raw AAC frame (no ADTS header).
-  Status write_audio(std::span<const std::uint8_t> raw_aac, std::int64_t dts_ms);
+  // One raw audio frame (AAC without an ADTS header, or one Opus packet) of `samples` samples
+  // at the track's sample rate.
+  Status write_audio(std::span<const std::uint8_t> frame, std::int64_t dts_ms,
+                     std::uint32_t samples);
 
   // Flushes what the muxer buffers and returns every byte produced since the last cut.
   // MPEG-TS: the next cut starts with PAT and PMT, so each segment decodes on its own. fMP4:
@@ -103,7 +113,7 @@ class Muxer {
   media::Bytes adts_frame_;                            // reused for each audio frame
   std::int64_t last_dts_[2] = {INT64_MIN, INT64_MIN};  // per stream, in the stream time base
   // fMP4 (stream time base): the video frame held until its duration is known, the audio
-  // clock, and one AAC frame's duration.
+  // clock, and the last audio frame's duration.
   struct HeldVideo {
     std::int64_t dts = 0;
     std::int64_t pts = 0;
@@ -113,7 +123,8 @@ class Muxer {
   media::Bytes held_video_bytes_;
   std::int64_t last_video_duration_ = 0;
   std::int64_t last_audio_dts_ = INT64_MIN;
-  std::int64_t audio_frame_ticks_ = 0;
+  std::int64_t last_audio_ticks_ = 0;
+  int audio_sample_rate_ = 0;
 };
 
 }  // namespace sluice::package

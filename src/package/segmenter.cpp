@@ -4,7 +4,10 @@
 #include <cmath>
 #include <utility>
 
+#include "media/av1.h"
 #include "media/bytes_pool.h"
+#include "media/hevc.h"
+#include "media/opus.h"
 
 namespace sluice::package {
 namespace {
@@ -37,36 +40,124 @@ Segmenter::Segmenter(SegmenterConfig config, Sink sink, PartSink part_sink)
 Segmenter::~Segmenter() = default;
 
 Status Segmenter::on_packet(const media::Packet& packet) {
-  if (packet.kind == media::TrackKind::kVideo && packet.codec == media::Codec::kH264) {
+  using media::Codec;
+  if (packet.kind == media::TrackKind::kVideo &&
+      (packet.codec == Codec::kH264 || packet.codec == Codec::kHevc ||
+       packet.codec == Codec::kAv1 || packet.codec == Codec::kVp9)) {
     return packet.config ? on_video_config(packet) : on_video_frame(packet);
   }
-  if (packet.kind == media::TrackKind::kAudio && packet.codec == media::Codec::kAac) {
+  if (packet.kind == media::TrackKind::kAudio &&
+      (packet.codec == Codec::kAac || packet.codec == Codec::kOpus)) {
     return packet.config ? on_audio_config(packet) : on_audio_frame(packet);
   }
-  return Ok{};  // data packets and unknown codecs are not part of HLS output
+  return Ok{};  // data packets and other codecs are not part of HLS output
+}
+
+Result<Segmenter::VideoConfig> Segmenter::read_video_config(const media::Packet& packet) const {
+  const auto record = packet.payload();
+  VideoConfig config;
+  config.codec = packet.codec;
+  config.record.assign(record.begin(), record.end());
+  if (packet.codec != media::Codec::kH264 && config_.container != Container::kFmp4) {
+    return make_error(Errc::kUnsupported, std::string("hls: ") + media::codec_name(packet.codec) +
+                                              " needs fMP4 segments (MPEG-TS carries H.264)");
+  }
+  switch (packet.codec) {
+    case media::Codec::kH264: {
+      auto avc = media::parse_avc_config(record);
+      if (!avc)
+        return make_error(avc.error().code, "hls: AVC sequence header: " + avc.error().message);
+      if (avc->sps.empty() || avc->pps.empty()) {
+        return make_error(Errc::kMalformed, "hls: AVC sequence header without SPS or PPS");
+      }
+      auto sps = media::parse_sps(avc->sps.front());
+      if (!sps)
+        return make_error(sps.error().code, "hls: AVC sequence header: " + sps.error().message);
+      config.width = sps->width;
+      config.height = sps->height;
+      config.codec_string = media::avc_codec_string(*avc);
+      for (const auto& nal : avc->sps)
+        append_start_code_nal(nal, config.annexb);
+      for (const auto& nal : avc->pps)
+        append_start_code_nal(nal, config.annexb);
+      config.avc = std::move(*avc);
+      break;
+    }
+    case media::Codec::kHevc: {
+      auto hevc = media::parse_hevc_config(record);
+      if (!hevc)
+        return make_error(hevc.error().code, "hls: HEVC sequence start: " + hevc.error().message);
+      if (hevc->sps.empty())
+        return make_error(Errc::kMalformed, "hls: HEVC sequence start without SPS");
+      auto size = media::parse_hevc_sps_size(hevc->sps.front());
+      if (!size)
+        return make_error(size.error().code, "hls: HEVC sequence start: " + size.error().message);
+      config.width = size->width;
+      config.height = size->height;
+      config.codec_string = media::hevc_codec_string(*hevc);
+      break;
+    }
+    case media::Codec::kAv1: {
+      auto av1 = media::parse_av1_config(record);
+      if (!av1)
+        return make_error(av1.error().code, "hls: AV1 sequence start: " + av1.error().message);
+      // The size is in the sequence header, which av1C may carry; else the first keyframe does.
+      if (auto size = media::av1_sequence_size(av1->config_obus); size && *size) {
+        config.width = (*size)->width;
+        config.height = (*size)->height;
+      }
+      config.codec_string = media::av1_codec_string(*av1);
+      break;
+    }
+    case media::Codec::kVp9: {
+      auto vp9 = media::parse_vp9_config(record);
+      if (!vp9)
+        return make_error(vp9.error().code, "hls: VP9 sequence start: " + vp9.error().message);
+      config.codec_string = media::vp9_codec_string(*vp9);
+      config.vp9 = *vp9;
+      break;
+    }
+    default:
+      return make_error(Errc::kUnsupported, "hls: video codec not supported");
+  }
+  return config;
+}
+
+Result<Segmenter::AudioConfig> Segmenter::read_audio_config(const media::Packet& packet) const {
+  const auto record = packet.payload();
+  AudioConfig config;
+  config.codec = packet.codec;
+  config.record.assign(record.begin(), record.end());
+  if (packet.codec == media::Codec::kAac) {
+    auto aac = media::parse_aac_config(record);
+    if (!aac)
+      return make_error(aac.error().code, "hls: AAC sequence header: " + aac.error().message);
+    config.codec_string = media::aac_codec_string(*aac);
+    config.sample_rate = aac->sample_rate;
+    config.channels = aac->channels;
+    return config;
+  }
+  if (config_.container != Container::kFmp4) {
+    return make_error(Errc::kUnsupported, "hls: Opus needs fMP4 segments (MPEG-TS carries AAC)");
+  }
+  auto head = media::parse_opus_head(record);
+  if (!head)
+    return make_error(head.error().code, "hls: Opus sequence start: " + head.error().message);
+  config.codec_string = "Opus";
+  config.sample_rate = media::kOpusSampleRate;
+  config.channels = head->channels;
+  return config;
 }
 
 Status Segmenter::on_video_config(const media::Packet& packet) {
-  const auto record = packet.payload();
   // Publishers resend identical sequence headers (e.g. on every keyframe); only a real change
   // needs a new muxer.
-  if (video_ && same_bytes(video_->record, record)) return Ok{};
-  auto avc = media::parse_avc_config(record);
-  if (!avc) return make_error(avc.error().code, "hls: AVC sequence header: " + avc.error().message);
-  if (avc->sps.empty() || avc->pps.empty()) {
-    return make_error(Errc::kMalformed, "hls: AVC sequence header without SPS or PPS");
+  if (video_ && video_->codec == packet.codec && same_bytes(video_->record, packet.payload())) {
+    return Ok{};
   }
-  auto sps = media::parse_sps(avc->sps.front());
-  if (!sps) return make_error(sps.error().code, "hls: AVC sequence header: " + sps.error().message);
-
-  VideoConfig config;
-  config.record.assign(record.begin(), record.end());
-  config.sps = *sps;
-  for (const auto& nal : avc->sps)
-    append_start_code_nal(nal, config.annexb);
-  for (const auto& nal : avc->pps)
-    append_start_code_nal(nal, config.annexb);
-  config.avc = std::move(*avc);
+  auto read = read_video_config(packet);
+  if (!read) return read.error();
+  VideoConfig config = std::move(*read);
 
   if (muxer_ && !muxing_video_ && !emitted_) {
     discard();
@@ -80,17 +171,18 @@ Status Segmenter::on_video_config(const media::Packet& packet) {
 }
 
 Status Segmenter::on_audio_config(const media::Packet& packet) {
-  const auto record = packet.payload();
-  if (audio_ && same_bytes(audio_->record, record)) return Ok{};
-  auto aac = media::parse_aac_config(record);
-  if (!aac) return make_error(aac.error().code, "hls: AAC sequence header: " + aac.error().message);
+  if (audio_ && audio_->codec == packet.codec && same_bytes(audio_->record, packet.payload())) {
+    return Ok{};
+  }
+  auto read = read_audio_config(packet);
+  if (!read) return read.error();
   if (muxer_ && !muxing_audio_ && !emitted_) {
     discard();
   } else if (muxer_) {
     finish();
     next_discontinuity_ = true;
   }
-  audio_ = AudioConfig{media::Bytes(record.begin(), record.end()), *aac};
+  audio_ = std::move(*read);
   return Ok{};
 }
 
@@ -98,16 +190,23 @@ Status Segmenter::on_video_frame(const media::Packet& packet) {
   if (!video_) return Ok{};  // no decoder configuration yet: undecodable
   if (!muxer_) {
     if (!packet.keyframe) return Ok{};  // segments must start with a keyframe
+    if (video_->codec == media::Codec::kAv1 && video_->width == 0) {
+      // av1C without the sequence header: the keyframe's temporal unit carries it.
+      if (auto size = media::av1_sequence_size(packet.payload()); size && *size) {
+        video_->width = (*size)->width;
+        video_->height = (*size)->height;
+      }
+    }
     if (auto st = start(packet.dts_ms); !st) return st;
   }
   if (!muxing_video_) return Ok{};
 
-  // MPEG-TS carries Annex B; MP4 carries the frame as RTMP does, with the avcC alongside.
+  // MPEG-TS carries Annex B; MP4 carries the frame as RTMP does, with the record alongside.
   std::span<const std::uint8_t> frame = packet.payload();
   if (config_.container == Container::kMpegTs) {
     scratch_.clear();
-    if (auto st = media::avcc_to_annexb(packet.payload(), video_->avc.nal_length_size,
-                                        packet.keyframe ? &video_->avc : nullptr, scratch_);
+    if (auto st = media::avcc_to_annexb(packet.payload(), video_->avc->nal_length_size,
+                                        packet.keyframe ? &*video_->avc : nullptr, scratch_);
         !st) {
       return make_error(st.error().code, "hls: video frame at dts " +
                                              std::to_string(packet.dts_ms) +
@@ -150,7 +249,13 @@ Status Segmenter::on_audio_frame(const media::Packet& packet) {
   // With video, parts and segments cut on video frames only.
   maybe_cut(packet.dts_ms, !muxing_video_ && packet.dts_ms - segment_start_ms_ >= target_ms,
             !muxing_video_ && part_would_overrun(packet.dts_ms));
-  if (auto st = muxer_->write_audio(packet.payload(), packet.dts_ms); !st) {
+  std::uint32_t samples = 1024;  // AAC-LC
+  if (audio_->codec == media::Codec::kOpus) {
+    const auto opus = media::opus_packet_samples(packet.payload());
+    if (!opus) return make_error(Errc::kMalformed, "hls: malformed Opus packet");
+    samples = *opus;
+  }
+  if (auto st = muxer_->write_audio(packet.payload(), packet.dts_ms, samples); !st) {
     return make_error(st.error().code, "hls: " + st.error().message);
   }
   if (!part_has_media_) part_independent_ = !muxing_video_;
@@ -163,12 +268,13 @@ Status Segmenter::on_audio_frame(const media::Packet& packet) {
 Status Segmenter::start(std::int64_t dts_ms) {
   MuxTracks tracks;
   if (video_) {
-    tracks.video =
-        MuxVideoTrack{config_.container == Container::kFmp4 ? video_->record : video_->annexb,
-                      video_->sps.width, video_->sps.height};
+    tracks.video = MuxVideoTrack{
+        video_->codec, config_.container == Container::kFmp4 ? video_->record : video_->annexb,
+        video_->width, video_->height, video_->vp9};
   }
   if (audio_) {
-    tracks.audio = MuxAudioTrack{audio_->record, audio_->aac.sample_rate, audio_->aac.channels};
+    tracks.audio =
+        MuxAudioTrack{audio_->codec, audio_->record, audio_->sample_rate, audio_->channels};
   }
   auto muxer = Muxer::create(config_.container, tracks);
   if (!muxer) return make_error(muxer.error().code, "hls: " + muxer.error().message);
@@ -277,8 +383,10 @@ void Segmenter::finish() {
 
 std::int64_t Segmenter::frame_duration_estimate_ms() const {
   if (muxing_video_ && last_video_delta_ > 0) return last_video_delta_;
-  if (muxing_audio_ && audio_ && audio_->aac.sample_rate > 0) {
-    return std::llround(1024.0 * 1000.0 / audio_->aac.sample_rate);  // AAC frame: 1024 samples
+  if (muxing_audio_ && audio_ && audio_->sample_rate > 0) {
+    // An AAC frame, 1024 samples; Opus's usual 20 ms (960 samples at 48 kHz).
+    const double samples = audio_->codec == media::Codec::kOpus ? 960.0 : 1024.0;
+    return std::llround(samples * 1000.0 / audio_->sample_rate);
   }
   return 0;
 }
@@ -286,15 +394,15 @@ std::int64_t Segmenter::frame_duration_estimate_ms() const {
 StreamInfo Segmenter::info() const {
   StreamInfo info;
   if (muxing_video_ && video_) {
-    info.codecs.push_back(media::avc_codec_string(video_->avc));
-    info.width = video_->sps.width;
-    info.height = video_->sps.height;
+    info.codecs.push_back(video_->codec_string);
+    info.width = video_->width;
+    info.height = video_->height;
     if (video_frames_ >= 2 && last_video_dts_ > first_video_dts_) {
       info.frame_rate = snap_frame_rate(static_cast<double>(video_frames_ - 1) * 1000.0 /
                                         static_cast<double>(last_video_dts_ - first_video_dts_));
     }
   }
-  if (muxing_audio_ && audio_) info.codecs.push_back(media::aac_codec_string(audio_->aac));
+  if (muxing_audio_ && audio_) info.codecs.push_back(audio_->codec_string);
   return info;
 }
 

@@ -15,6 +15,7 @@
 #include "media/h264.h"
 #include "media/packet.h"
 #include "media/result.h"
+#include "media/vp9.h"
 #include "package/muxer.h"
 
 namespace sluice::package {
@@ -72,15 +73,24 @@ class Segmenter {
 
  private:
   struct VideoConfig {
+    media::Codec codec = media::Codec::kH264;
     media::Bytes record;
-    media::AvcConfig avc;
-    media::SpsInfo sps;
-    media::Bytes annexb;  // SPS and PPS with start codes
+    std::string codec_string;
+    int width = 0;  // 0 while unknown
+    int height = 0;
+    std::optional<media::AvcConfig> avc;  // H.264: for MPEG-TS's Annex B
+    std::optional<media::Vp9Config> vp9;
+    media::Bytes annexb;  // H.264: SPS and PPS with start codes
   };
   struct AudioConfig {
+    media::Codec codec = media::Codec::kAac;
     media::Bytes record;
-    media::AacConfig aac;
+    std::string codec_string;
+    std::uint32_t sample_rate = 0;
+    std::uint8_t channels = 0;
   };
+  Result<VideoConfig> read_video_config(const media::Packet& packet) const;
+  Result<AudioConfig> read_audio_config(const media::Packet& packet) const;
 
   Status on_video_config(const media::Packet& packet);
   Status on_audio_config(const media::Packet& packet);
