@@ -9,6 +9,7 @@
 #include "app/config.h"
 #include "app/origin.h"
 #include "app/proxy.h"
+#include "app/publish.h"
 #include "app/serve.h"
 
 namespace {
@@ -61,10 +62,22 @@ int main(int argc, char** argv) {
       "proxy", "RTMP front door of a fleet: routes each publisher to a server with free capacity");
   add_options(proxy, Role::kProxy);
 
+  sluice::app::PublishOptions publish_options;
+  auto* publish = cli.add_subcommand(
+      "publish", "send a file to an RTMP server in real time (FLV, Enhanced FLV, or MP4/Matroska "
+                 "with H.264, HEVC, AV1, AAC or Opus, sent as Enhanced RTMP where needed)");
+  publish->add_option("input", publish_options.input, "the file")->required();
+  publish->add_option("url", publish_options.url, "rtmp://host[:port]/app/stream")->required();
+  publish->add_option("--loop", publish_options.loops, "send the file this many times")
+      ->check(CLI::Range(1, 1000000));
+  publish->add_flag("!--no-realtime", publish_options.realtime,
+                    "send as fast as the server takes it");
+
   cli.add_subcommand("version", "print the version")->callback([] {
     std::printf("sluice %s\n", kVersion);
   });
   CLI11_PARSE(cli, argc, argv);
+  if (publish->parsed()) return sluice::app::run_publish(publish_options);
   if (!serve->parsed() && !origin->parsed() && !proxy->parsed()) return 0;
   for (const auto& [app, role] : {std::pair{serve, Role::kServe}, std::pair{origin, Role::kOrigin},
                                   std::pair{proxy, Role::kProxy}}) {
