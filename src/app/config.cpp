@@ -881,6 +881,7 @@ transcode::TranscodeConfig transcode_config(const ServeConfig& config) {
   auto out = config.transcode;
   if (out.ladder.max_encoder_delay_s == 0 && config.hls.format == package::HlsFormat::kLowLatency)
     out.ladder.max_encoder_delay_s = config.hls.part_target_s;
+  out.ladder.source_any_codec = config.hls.format != package::HlsFormat::kMpegTs;
   return out;
 }
 

@@ -6,8 +6,8 @@
 
 #include "media/av1.h"
 #include "media/bytes_pool.h"
-#include "media/hevc.h"
 #include "media/opus.h"
+#include "media/video_config.h"
 
 namespace sluice::package {
 namespace {
@@ -62,63 +62,23 @@ Result<Segmenter::VideoConfig> Segmenter::read_video_config(const media::Packet&
     return make_error(Errc::kUnsupported, std::string("hls: ") + media::codec_name(packet.codec) +
                                               " needs fMP4 segments (MPEG-TS carries H.264)");
   }
-  switch (packet.codec) {
-    case media::Codec::kH264: {
-      auto avc = media::parse_avc_config(record);
-      if (!avc)
-        return make_error(avc.error().code, "hls: AVC sequence header: " + avc.error().message);
-      if (avc->sps.empty() || avc->pps.empty()) {
-        return make_error(Errc::kMalformed, "hls: AVC sequence header without SPS or PPS");
-      }
-      auto sps = media::parse_sps(avc->sps.front());
-      if (!sps)
-        return make_error(sps.error().code, "hls: AVC sequence header: " + sps.error().message);
-      config.width = sps->width;
-      config.height = sps->height;
-      config.codec_string = media::avc_codec_string(*avc);
-      for (const auto& nal : avc->sps)
-        append_start_code_nal(nal, config.annexb);
-      for (const auto& nal : avc->pps)
-        append_start_code_nal(nal, config.annexb);
-      config.avc = std::move(*avc);
-      break;
-    }
-    case media::Codec::kHevc: {
-      auto hevc = media::parse_hevc_config(record);
-      if (!hevc)
-        return make_error(hevc.error().code, "hls: HEVC sequence start: " + hevc.error().message);
-      if (hevc->sps.empty())
-        return make_error(Errc::kMalformed, "hls: HEVC sequence start without SPS");
-      auto size = media::parse_hevc_sps_size(hevc->sps.front());
-      if (!size)
-        return make_error(size.error().code, "hls: HEVC sequence start: " + size.error().message);
-      config.width = size->width;
-      config.height = size->height;
-      config.codec_string = media::hevc_codec_string(*hevc);
-      break;
-    }
-    case media::Codec::kAv1: {
-      auto av1 = media::parse_av1_config(record);
-      if (!av1)
-        return make_error(av1.error().code, "hls: AV1 sequence start: " + av1.error().message);
-      // The size is in the sequence header, which av1C may carry; else the first keyframe does.
-      if (auto size = media::av1_sequence_size(av1->config_obus); size && *size) {
-        config.width = (*size)->width;
-        config.height = (*size)->height;
-      }
-      config.codec_string = media::av1_codec_string(*av1);
-      break;
-    }
-    case media::Codec::kVp9: {
-      auto vp9 = media::parse_vp9_config(record);
-      if (!vp9)
-        return make_error(vp9.error().code, "hls: VP9 sequence start: " + vp9.error().message);
-      config.codec_string = media::vp9_codec_string(*vp9);
-      config.vp9 = *vp9;
-      break;
-    }
-    default:
-      return make_error(Errc::kUnsupported, "hls: video codec not supported");
+  auto info = media::describe_video_config(packet.codec, record);
+  if (!info) return make_error(info.error().code, "hls: " + info.error().message);
+  config.codec_string = std::move(info->codec_string);
+  config.width = info->width;
+  config.height = info->height;
+  if (packet.codec == media::Codec::kH264) {
+    auto avc = media::parse_avc_config(record);
+    if (!avc) return make_error(avc.error().code, "hls: " + avc.error().message);
+    for (const auto& nal : avc->sps)
+      append_start_code_nal(nal, config.annexb);
+    for (const auto& nal : avc->pps)
+      append_start_code_nal(nal, config.annexb);
+    config.avc = std::move(*avc);
+  } else if (packet.codec == media::Codec::kVp9) {
+    auto vp9 = media::parse_vp9_config(record);
+    if (!vp9) return make_error(vp9.error().code, "hls: " + vp9.error().message);
+    config.vp9 = *vp9;
   }
   return config;
 }

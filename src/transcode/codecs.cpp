@@ -73,10 +73,57 @@ media::PacketPtr make_flv_packet(media::TrackKind kind, bool config, bool key, s
 
 // ---- Decoder --------------------------------------------------------------------------
 
+namespace {
+
+AVCodecID decoder_id(media::Codec codec) {
+  switch (codec) {
+    case media::Codec::kH264:
+      return AV_CODEC_ID_H264;
+    case media::Codec::kHevc:
+      return AV_CODEC_ID_HEVC;
+    case media::Codec::kAv1:
+      return AV_CODEC_ID_AV1;
+    case media::Codec::kVp9:
+      return AV_CODEC_ID_VP9;
+    case media::Codec::kAac:
+      return AV_CODEC_ID_AAC;
+    case media::Codec::kOpus:
+      return AV_CODEC_ID_OPUS;
+    case media::Codec::kAc3:
+      return AV_CODEC_ID_AC3;
+    case media::Codec::kEac3:
+      return AV_CODEC_ID_EAC3;
+    case media::Codec::kFlac:
+      return AV_CODEC_ID_FLAC;
+    case media::Codec::kMp3:
+      return AV_CODEC_ID_MP3;
+    default:
+      return AV_CODEC_ID_NONE;
+  }
+}
+
+}  // namespace
+
+bool decodable(media::Codec codec) {
+  return decoder_id(codec) != AV_CODEC_ID_NONE;
+}
+
+bool needs_config(media::Codec codec) {
+  return codec != media::Codec::kMp3 && codec != media::Codec::kAc3 && codec != media::Codec::kEac3;
+}
+
 Result<std::unique_ptr<Decoder>> Decoder::open(media::Codec codec,
                                                std::span<const std::uint8_t> config, int threads) {
-  const AVCodecID id = codec == media::Codec::kH264 ? AV_CODEC_ID_H264 : AV_CODEC_ID_AAC;
-  const AVCodec* c = avcodec_find_decoder(id);
+  const AVCodecID id = decoder_id(codec);
+  if (id == AV_CODEC_ID_NONE) {
+    return make_error(Errc::kUnsupported,
+                      std::string("no decoder for ") + media::codec_name(codec));
+  }
+  // VP9's decoder takes no vpcC: its frames carry everything.
+  if (codec == media::Codec::kVp9) config = {};
+  // libdav1d for AV1 where the build has it: FFmpeg's own decodes only with hardware.
+  const AVCodec* c = id == AV_CODEC_ID_AV1 ? avcodec_find_decoder_by_name("libdav1d") : nullptr;
+  if (!c) c = avcodec_find_decoder(id);
   if (!c)
     return make_error(Errc::kUnsupported, "no decoder for " + std::string(avcodec_get_name(id)));
   auto d = std::unique_ptr<Decoder>(new Decoder);

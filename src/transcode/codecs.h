@@ -1,5 +1,5 @@
 // Thin owners of the FFmpeg codec work, each turning our Packets into frames or back:
-// Decoder (H.264 or AAC from its config record), Scaler, VideoEncoder (libx264) and
+// Decoder (every codec Sluice ingests, from its config record), Scaler, VideoEncoder (libx264) and
 // AudioEncoder (resample to the output rate, AAC). Timestamps are milliseconds throughout.
 // None is thread-safe; each lives on one transcoder thread.
 #pragma once
@@ -24,9 +24,15 @@ using PacketCallback = std::function<void(media::PacketPtr packet)>;
 media::PacketPtr make_flv_packet(media::TrackKind kind, bool config, bool key, std::int64_t dts_ms,
                                  std::int32_t cts_ms, std::span<const std::uint8_t> payload);
 
+// Whether Decoder takes `codec` (H.264, HEVC, AV1, VP9; AAC, Opus, AC-3, E-AC-3, FLAC, MP3),
+// and whether it must see the codec's configuration record first (MP3 and AC-3 need none).
+bool decodable(media::Codec codec);
+bool needs_config(media::Codec codec);
+
 class Decoder {
  public:
-  // `config` is the AVCDecoderConfigurationRecord or AudioSpecificConfig of the stream.
+  // `config` is the stream's configuration record as MP4 carries it (avcC, hvcC, av1C,
+  // AudioSpecificConfig, OpusHead, ...); empty for codecs that need none.
   static Result<std::unique_ptr<Decoder>> open(media::Codec codec,
                                                std::span<const std::uint8_t> config, int threads);
   // Decodes one frame's packet; every frame that becomes ready goes to `sink` with pts in ms.

@@ -207,7 +207,9 @@ std::vector<PlannedRung> plan_ladder(const LadderConfig& config,
   bool any_encoded = false;
   for (const auto& spec : config.rungs) {
     if (spec.source) {
-      plan.push_back(PlannedRung{spec, video->width, video->height, true});
+      if (video->h264 || config.source_any_codec) {
+        plan.push_back(PlannedRung{spec, video->width, video->height, true});
+      }
       continue;
     }
     if (!smallest ||

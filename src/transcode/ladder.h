@@ -82,6 +82,9 @@ struct LadderConfig {
   int encoder_threads = 0;                  // x264 threads per rung; 0 lets x264 choose
   // Seconds of delay each encoder may add (low_delay_x264_params); 0: no bound.
   double max_encoder_delay_s = 0;
+  // The packaging carries every video codec Sluice takes (fMP4). When false (MPEG-TS), a
+  // source rung is left out for a source that is not H.264.
+  bool source_any_codec = true;
 };
 
 // What the transcoder learned about the source before planning.

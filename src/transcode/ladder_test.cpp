@@ -55,6 +55,19 @@ TEST(Ladder, SourceRungPassesThrough) {
             (std::vector<std::string>{"360p=640x360", "source=1920x1080*"}));
 }
 
+TEST(Ladder, SourceRungOfHevcOrAv1OnlyWhereThePackagingCarriesIt) {
+  LadderConfig config;
+  config.rungs = *parse_rungs("360p:640x360:856k:1200k:96k,source");
+  SourceVideo av1{1920, 1080};
+  av1.h264 = false;
+  EXPECT_EQ(sizes(plan_ladder(config, av1)),
+            (std::vector<std::string>{"360p=640x360", "source=1920x1080*"}));
+  config.source_any_codec = false;  // MPEG-TS
+  EXPECT_EQ(sizes(plan_ladder(config, av1)), (std::vector<std::string>{"360p=640x360"}));
+  EXPECT_EQ(sizes(plan_ladder(config, SourceVideo{1920, 1080})),
+            (std::vector<std::string>{"360p=640x360", "source=1920x1080*"}));
+}
+
 TEST(Ladder, AudioOnlySourceGetsEveryRungWithoutSize) {
   const auto plan = plan_ladder(LadderConfig{}, std::nullopt);
   EXPECT_EQ(sizes(plan), (std::vector<std::string>{"360p=0x0", "480p=0x0", "720p=0x0"}));

@@ -24,9 +24,11 @@ Error failure(const std::string& what, int code) {
 
 Result<media::Bytes> make_thumbnail(const media::Packet& config, const media::Packet& keyframe,
                                     const ThumbnailSize& size) {
-  if (config.codec != media::Codec::kH264 || keyframe.codec != media::Codec::kH264)
-    return make_error(Errc::kUnsupported, "thumbnail: only H.264 video is decoded");
-  auto decoder = Decoder::open(media::Codec::kH264, config.payload(), 1);
+  if (config.codec != keyframe.codec || config.kind != media::TrackKind::kVideo ||
+      !decodable(config.codec)) {
+    return make_error(Errc::kUnsupported, "thumbnail: no video decoder for the stream");
+  }
+  auto decoder = Decoder::open(config.codec, config.payload(), 1);
   if (!decoder) return decoder.error();
   av::Frame picture = av::make_frame();
   const auto keep = [&](AVFrame* frame) {

@@ -10,7 +10,7 @@
 #include <optional>
 #include <variant>
 
-#include "media/h264.h"
+#include "media/video_config.h"
 #include "observe/log.h"
 #include "transcode/av.h"
 #include "transcode/bounded_queue.h"
@@ -308,8 +308,9 @@ class Pipeline {
   void observe(const media::PacketPtr& p) {
     preroll_.push_back(p);
     preroll_bytes_ += p->body ? p->body->size() : 0;
-    if (p->kind == media::TrackKind::kVideo && p->codec == media::Codec::kH264) {
+    if (p->kind == media::TrackKind::kVideo && decodable(p->codec)) {
       if (p->config) {
+        source_codec_ = p->codec;
         if (auto size = video_size(*p)) source_size_ = size;
       } else {
         if (first_video_dts_ < 0) first_video_dts_ = p->dts_ms;
@@ -332,12 +333,11 @@ class Pipeline {
     if (ready) plan_and_replay();
   }
 
+  // Nullopt where the record does not say (VP9): the first decoded picture will.
   static std::optional<std::pair<int, int>> video_size(const media::Packet& config) {
-    auto avc = media::parse_avc_config(config.payload());
-    if (!avc || avc->sps.empty()) return std::nullopt;
-    auto sps = media::parse_sps(avc->sps.front());
-    if (!sps || sps->width <= 0 || sps->height <= 0) return std::nullopt;
-    return std::pair{sps->width, sps->height};
+    auto info = media::describe_video_config(config.codec, config.payload());
+    if (!info || info->width <= 0 || info->height <= 0) return std::nullopt;
+    return std::pair{info->width, info->height};
   }
 
   std::optional<SourceVideo> source_video() const {
@@ -345,6 +345,7 @@ class Pipeline {
     SourceVideo v;
     v.width = source_size_->first;
     v.height = source_size_->second;
+    v.h264 = source_codec_ == media::Codec::kH264;
     if (keyframes_.size() >= 2 && keyframes_[1] > keyframes_[0]) {
       const double seconds = static_cast<double>(keyframes_[1] - keyframes_[0]) / 1000.0;
       v.keyframe_interval_s = seconds;
@@ -462,7 +463,7 @@ class Pipeline {
 
   // ---- after the plan ----
   void process(const media::PacketPtr& p) {
-    if (p->kind == media::TrackKind::kVideo && p->codec == media::Codec::kH264) {
+    if (p->kind == media::TrackKind::kVideo && decodable(p->codec)) {
       if (p->config) {
         on_video_config(p);
       } else {
@@ -473,10 +474,12 @@ class Pipeline {
           if (!st) warn_(st.error().message);
         }
       }
-    } else if (p->kind == media::TrackKind::kAudio && p->codec == media::Codec::kAac) {
+    } else if (p->kind == media::TrackKind::kAudio && decodable(p->codec)) {
       if (p->config) {
         on_audio_config(p);
       } else {
+        // MP3 and AC-3 come without a configuration: their frames say it all.
+        if (!audio_decoder_ && !audio_config_ && !needs_config(p->codec)) open_audio_decoder(p);
         last_audio_dts_ = p->dts_ms;
         if (!source_size_)
           media_ms_.store(std::max<std::int64_t>(0, p->dts_ms), std::memory_order_relaxed);
@@ -496,7 +499,8 @@ class Pipeline {
     to_passthrough(p);
     if (video_decoder_) video_decoder_->flush([this](AVFrame* f) { on_picture(f); });
     video_decoder_.reset();
-    auto decoder = Decoder::open(media::Codec::kH264, record, decoder_threads(*p));
+    source_codec_ = p->codec;
+    auto decoder = Decoder::open(p->codec, record, decoder_threads(*p));
     if (!decoder) {
       warn_(decoder.error().message);
       return;
@@ -517,8 +521,13 @@ class Pipeline {
     if (audio_config_ && std::ranges::equal(audio_config_->payload(), record)) return;
     audio_config_ = p;
     to_passthrough(p);
+    open_audio_decoder(p);
+  }
+
+  void open_audio_decoder(const media::PacketPtr& p) {
     audio_decoder_.reset();
-    auto decoder = Decoder::open(media::Codec::kAac, record, 1);
+    auto decoder =
+        Decoder::open(p->codec, p->config ? p->payload() : std::span<const std::uint8_t>(), 1);
     if (!decoder) {
       warn_(decoder.error().message);
       return;
@@ -641,6 +650,7 @@ class Pipeline {
   std::vector<media::PacketPtr> preroll_;
   std::size_t preroll_bytes_ = 0;
   std::optional<std::pair<int, int>> source_size_;
+  media::Codec source_codec_ = media::Codec::kH264;
   std::vector<std::int64_t> keyframes_;  // first two, for the smart ladder
   std::size_t gop_bytes_ = 0;
   std::int64_t first_video_dts_ = -1, last_video_dts_ = 0;
