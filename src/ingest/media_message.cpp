@@ -105,6 +105,23 @@ flv::FourCc fourcc_of(media::Codec codec) {
   }
 }
 
+std::string unplayable_for(media::Codec video, media::Codec audio,
+                           const std::function<bool(std::string_view)>& announced) {
+  for (const media::Codec codec : {video, audio}) {
+    if (codec == media::Codec::kUnknown || codec == media::Codec::kH264 ||
+        codec == media::Codec::kAac || codec == media::Codec::kMp3) {
+      continue;
+    }
+    const std::string fourcc = flv::fourcc_text(fourcc_of(codec));
+    if (!announced(fourcc)) {
+      return "the stream is " + std::string(media::codec_name(codec)) +
+             ", which this player did not announce in connect (Enhanced RTMP FourCC " + fourcc +
+             ")";
+    }
+  }
+  return {};
+}
+
 Result<std::shared_ptr<media::Packet>> MediaMessageReader::read(media::TrackKind kind,
                                                                 const media::SharedBytes& body) {
   if (!body || body->empty()) return std::shared_ptr<media::Packet>();

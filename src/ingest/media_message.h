@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "media/packet.h"
 #include "media/result.h"
@@ -43,5 +45,11 @@ class MediaMessageReader {
 media::Codec codec_of(flv::FourCc fourcc);
 // The FourCC Enhanced RTMP names a codec by (0 for none).
 flv::FourCc fourcc_of(media::Codec codec);
+
+// Why an RTMP player cannot be sent a stream of these codecs, or empty if it can: codecs
+// beyond legacy FLV's (H.264, AAC, MP3) go only to a player that announced their FourCC in
+// its connect (rtmp::ClientInfo::announced).
+std::string unplayable_for(media::Codec video, media::Codec audio,
+                           const std::function<bool(std::string_view)>& announced);
 
 }  // namespace sluice::ingest

@@ -144,5 +144,17 @@ TEST(MediaMessage, MalformedBodiesAreErrors) {
   EXPECT_FALSE(reader.read(media::TrackKind::kAudio, hex("91 4f70")));
 }
 
+TEST(MediaMessage, PlayersGetNewCodecsOnlyIfTheyAnnouncedThem) {
+  const auto legacy = [](std::string_view) { return false; };
+  const auto av1_only = [](std::string_view f) { return f == "av01"; };
+  EXPECT_EQ(unplayable_for(media::Codec::kH264, media::Codec::kAac, legacy), "");
+  EXPECT_EQ(unplayable_for(media::Codec::kUnknown, media::Codec::kMp3, legacy), "");
+  EXPECT_NE(unplayable_for(media::Codec::kHevc, media::Codec::kAac, legacy).find("hvc1"),
+            std::string::npos);
+  EXPECT_EQ(unplayable_for(media::Codec::kAv1, media::Codec::kAac, av1_only), "");
+  EXPECT_NE(unplayable_for(media::Codec::kAv1, media::Codec::kOpus, av1_only).find("Opus"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice::ingest

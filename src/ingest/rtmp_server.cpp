@@ -294,6 +294,16 @@ class Session {
       drain_ = true;
       return false;
     }
+    const auto [video, audio] = stream->codecs();
+    if (auto why = unplayable_for(video, audio,
+                                  [&](std::string_view f) { return phase_.client().announced(f); });
+        !why.empty()) {
+      log_.log_limited(spdlog::level::info, "rtmp play of an unannounced codec",
+                       fmt::format("play of {} refused: {}", *name, why));
+      outbox_->send(rtmp::CommandPhase::refused("NetStream.Play.Failed", why));
+      drain_ = true;
+      return false;
+    }
     role_ = Role::kPlayer;
     read_deadline_ = Clock::time_point::max();  // players may stay silent; writes are timed
     outbox_->send(rtmp::CommandPhase::play_started(*name));

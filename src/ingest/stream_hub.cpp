@@ -20,6 +20,8 @@ void Stream::publish(const media::PacketPtr& packet) {
   std::lock_guard lock(mutex_);
   if (ended_) return;
   bytes_in_ += packet->body ? packet->body->size() : 0;
+  if (packet->kind == media::TrackKind::kVideo) video_codec_ = packet->codec;
+  if (packet->kind == media::TrackKind::kAudio) audio_codec_ = packet->codec;
 
   if (packet->config) {
     (packet->kind == media::TrackKind::kVideo ? video_config_ : audio_config_) = item;
@@ -62,6 +64,11 @@ std::pair<media::PacketPtr, media::PacketPtr> Stream::latest_keyframe() const {
   // The GOP cache starts with its keyframe whenever it has anything.
   media::PacketPtr keyframe = gop_.empty() ? nullptr : gop_.front()->packet;
   return {video_config_ ? video_config_->packet : nullptr, keyframe};
+}
+
+std::pair<media::Codec, media::Codec> Stream::codecs() const {
+  std::lock_guard lock(mutex_);
+  return {video_codec_, audio_codec_};
 }
 
 bool Stream::ended() const {

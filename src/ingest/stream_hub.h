@@ -86,6 +86,8 @@ class Stream {
   void unsubscribe(const Subscriber* subscriber);
 
   StreamStats stats() const;
+  // The codecs of the latest video and audio packets (kUnknown before the first).
+  std::pair<media::Codec, media::Codec> codecs() const;
   // The video configuration and the latest video keyframe, what a still picture is made of;
   // either is null while the stream has none (or its last GOP outgrew the cache).
   std::pair<media::PacketPtr, media::PacketPtr> latest_keyframe() const;
@@ -107,6 +109,8 @@ class Stream {
   std::size_t gop_bytes_ = 0;
   std::vector<std::shared_ptr<Subscriber>> subscribers_;
   std::uint64_t bytes_in_ = 0, video_frames_ = 0, audio_frames_ = 0;
+  media::Codec video_codec_ = media::Codec::kUnknown;
+  media::Codec audio_codec_ = media::Codec::kUnknown;
 };
 
 class StreamHub {

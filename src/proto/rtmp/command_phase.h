@@ -6,6 +6,8 @@
 
 #include <set>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "media/packet.h"
 #include "media/result.h"
@@ -24,6 +26,12 @@ struct ClientInfo {
   std::string app;  // normalized: "stream/" and "stream?x" are "stream"
   std::string tc_url;
   std::string flash_ver;
+  // Enhanced RTMP: the FourCCs it announced (fourCcList, and the keys of videoFourCcInfoMap
+  // and audioFourCcInfoMap with any flag set), "*" for any. Empty for a legacy client.
+  std::vector<std::string> fourccs;
+  // Whether the client announced `fourcc` (compared without case, as some clients write
+  // "Hvc1"), or the wildcard.
+  bool announced(std::string_view fourcc) const;
 };
 
 struct CommandStep {

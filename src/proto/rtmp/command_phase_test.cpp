@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -67,14 +68,29 @@ struct Capture {
 
 class CapturedExchange : public ::testing::TestWithParam<Capture> {};
 
+// A connect _result with `properties`.
+Bytes connect_result(amf0::Object properties) {
+  auto info = status_object("status", "NetConnection.Connect.Success", "Connection succeeded.");
+  info.properties.emplace_back("objectEncoding", 0.0);
+  return command_message(kCommandCsid, 0, {"_result", 1.0, std::move(properties), info});
+}
+
 // The server's bytes as captured from `sluice serve` before the command phase was shared:
-// the same answers, byte for byte, for every client, whole and one byte at a time.
+// the same answers, byte for byte, for every client, whole and one byte at a time, but for
+// the Enhanced RTMP properties added to the connect _result since.
 TEST_P(CapturedExchange, AnswersByteForByteAsTheServerDid) {
   const auto [name, end] = GetParam();
   const Bytes client = read_exchange(std::string(name) + ".c2s.bin");
   const Bytes server = read_exchange(std::string(name) + ".s2c.bin");
   ASSERT_GE(server.size(), end);
-  const Bytes expected(server.begin(), server.begin() + static_cast<long>(end));
+  Bytes expected(server.begin(), server.begin() + static_cast<long>(end));
+  const Bytes captured =
+      connect_result(amf0::Object{{{"fmsVer", "FMS/3,0,1,123"}, {"capabilities", 31.0}}});
+  const Bytes now = connect_result(server_capabilities());
+  const auto at = std::search(expected.begin(), expected.end(), captured.begin(), captured.end());
+  ASSERT_NE(at, expected.end());
+  const auto pos = expected.erase(at, at + static_cast<long>(captured.size()));
+  expected.insert(pos, now.begin(), now.end());
   EXPECT_EQ(replay(client, client.size()), expected);
   EXPECT_EQ(replay(client, 1), expected);
 }
@@ -110,6 +126,42 @@ std::vector<amf0::Value> answer_values(const Bytes& bytes) {
   }
   ADD_FAILURE() << "no command in the answer";
   return {};
+}
+
+TEST(CommandPhase, EnhancedRtmpCapabilitiesBothWays) {
+  CommandPhase phase({});
+  auto step = phase.on_command(
+      command({"connect", 1.0,
+               amf0::Object{{{"app", "stream"},
+                             {"fourCcList", amf0::StrictArray{{"av01", "Hvc1", 7.0, "toolong"}}},
+                             {"videoFourCcInfoMap", amf0::Object{{{"vp09", 4.0}, {"vp08", 0.0}}}},
+                             {"audioFourCcInfoMap", amf0::EcmaArray{{{"Opus", 1.0}}}}}}}));
+  ASSERT_TRUE(step);
+  const auto& client = phase.client();
+  EXPECT_TRUE(client.announced("av01"));
+  EXPECT_TRUE(client.announced("hvc1"));  // the spec's own examples capitalize
+  EXPECT_TRUE(client.announced("vp09"));
+  EXPECT_TRUE(client.announced("Opus"));
+  EXPECT_FALSE(client.announced("vp08"));  // no flag set
+  EXPECT_FALSE(client.announced("avc1"));
+  // The server says what it takes, in the _result's properties.
+  const auto values = answer_values(step->reply);
+  ASSERT_GE(values.size(), 3u);
+  const auto& props = values[2];
+  ASSERT_TRUE(props.get("videoFourCcInfoMap"));
+  EXPECT_EQ(props.get("videoFourCcInfoMap")->get_number("av01", 0), 5);  // decode, forward
+  EXPECT_EQ(props.get("audioFourCcInfoMap")->get_number("mp4a", 0), 7);
+  EXPECT_EQ(props.get_number("capsEx", 0), 14);  // multitrack, ModEx, nano offset
+
+  CommandPhase wildcard({});
+  ASSERT_TRUE(wildcard.on_command(
+      command({"connect", 1.0,
+               amf0::Object{{{"app", "stream"}, {"fourCcList", amf0::StrictArray{{"*"}}}}}})));
+  EXPECT_TRUE(wildcard.client().announced("av01"));
+
+  CommandPhase legacy({});
+  ASSERT_TRUE(legacy.on_command(connect("stream")));
+  EXPECT_FALSE(legacy.client().announced("hvc1"));
 }
 
 TEST(CommandPhase, ConnectRecordsTheClientAndNormalizesTheApp) {

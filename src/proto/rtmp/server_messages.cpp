@@ -31,6 +31,34 @@ media::Bytes user_control(std::uint16_t event, std::uint32_t value) {
   return out;
 }
 
+amf0::Object server_capabilities() {
+  // FourCcInfoMask: 1 can decode, 2 can encode, 4 can forward. Every codec taken is decoded
+  // for the ladder and forwarded to players and relays; only H.264 and AAC are encoded.
+  constexpr double kDecodeForward = 1 | 4, kAll = 1 | 2 | 4;
+  amf0::Object video{{{"avc1", kAll},
+                      {"hvc1", kDecodeForward},
+                      {"av01", kDecodeForward},
+                      {"vp09", kDecodeForward}}};
+  amf0::Object audio{{{"mp4a", kAll},
+                      {"Opus", kDecodeForward},
+                      {"ac-3", kDecodeForward},
+                      {"ec-3", kDecodeForward},
+                      {"fLaC", kDecodeForward},
+                      {".mp3", kDecodeForward}}};
+  amf0::StrictArray list;
+  for (const auto* map : {&video, &audio})
+    for (const auto& [fourcc, flags] : map->properties)
+      list.items.emplace_back(fourcc);
+  // CapsExMask: 2 multitrack (the main track is taken, the others skipped), 4 ModEx,
+  // 8 the nanosecond timestamp offset. Not 1: this server sends no reconnect request yet.
+  return amf0::Object{{{"fmsVer", "FMS/3,0,1,123"},
+                       {"capabilities", 31.0},
+                       {"fourCcList", std::move(list)},
+                       {"videoFourCcInfoMap", std::move(video)},
+                       {"audioFourCcInfoMap", std::move(audio)},
+                       {"capsEx", 2.0 + 4.0 + 8.0}}};
+}
+
 media::Bytes connect_accepted(double txid, double object_encoding) {
   media::Bytes out;
   write_window_ack_size(kServerWindowAckSize, out);
@@ -38,9 +66,8 @@ media::Bytes connect_accepted(double txid, double object_encoding) {
   write_set_chunk_size(kServerChunkSize, out);
   auto info = status_object("status", "NetConnection.Connect.Success", "Connection succeeded.");
   info.properties.emplace_back("objectEncoding", object_encoding);
-  const auto result = command_message(
-      kCommandCsid, 0,
-      {"_result", txid, amf0::Object{{{"fmsVer", "FMS/3,0,1,123"}, {"capabilities", 31.0}}}, info});
+  const auto result =
+      command_message(kCommandCsid, 0, {"_result", txid, server_capabilities(), info});
   out.insert(out.end(), result.begin(), result.end());
   return out;
 }

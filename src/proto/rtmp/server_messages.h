@@ -31,8 +31,12 @@ media::Bytes on_status(const std::string& level, const std::string& code,
                        const std::string& description);
 media::Bytes user_control(std::uint16_t event, std::uint32_t value);
 // What a server sends to accept `connect`: Window Ack Size, Set Peer Bandwidth, Set Chunk
-// Size (kServerChunkSize) and the _result with NetConnection.Connect.Success.
+// Size (kServerChunkSize) and the _result with NetConnection.Connect.Success, whose
+// properties say what Enhanced RTMP this server takes (server_capabilities).
 media::Bytes connect_accepted(double txid, double object_encoding);
+// The connect _result's properties: fmsVer and capabilities, and Enhanced RTMP's fourCcList,
+// videoFourCcInfoMap, audioFourCcInfoMap and capsEx.
+amf0::Object server_capabilities();
 media::Bytes connect_rejected(double txid, const std::string& description);
 // "stream", "stream/", "stream?x=y" all name the app "stream".
 std::string normalize_app(std::string app);
