@@ -64,8 +64,9 @@ int main(int argc, char** argv) {
 
   sluice::app::PublishOptions publish_options;
   auto* publish = cli.add_subcommand(
-      "publish", "send a file to an RTMP server in real time (FLV, Enhanced FLV, or MP4/Matroska "
-                 "with H.264, HEVC, AV1, AAC or Opus, sent as Enhanced RTMP where needed)");
+      "publish",
+      "send a file to an RTMP server in real time (FLV, Enhanced FLV, or MP4/Matroska "
+      "with H.264, HEVC, AV1, AAC or Opus, sent as Enhanced RTMP where needed)");
   publish->add_option("input", publish_options.input, "the file")->required();
   publish->add_option("url", publish_options.url, "rtmp://host[:port]/app/stream")->required();
   publish->add_option("--loop", publish_options.loops, "send the file this many times")
