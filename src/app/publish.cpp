@@ -166,8 +166,11 @@ Result<std::vector<Tag>> read_with_libavformat(const std::string& path) {
     if (index == video) {
       tag.type = 9;
       tag.body = video_fourcc ? ex_video(video_fourcc, key,
-                                         cts != 0 ? flv::VideoPacketType::kCodedFrames
-                                                  : flv::VideoPacketType::kCodedFramesX,
+                                         // CodedFramesX (no composition time) is
+                                         // for AVC and HEVC only.
+                                         cts != 0 || video_fourcc != flv::kFourCcHevc
+                                             ? flv::VideoPacketType::kCodedFrames
+                                             : flv::VideoPacketType::kCodedFramesX,
                                          cts, data)
                               : legacy_avc(key, false, cts, data);
     } else {

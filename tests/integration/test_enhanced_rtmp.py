@@ -1,0 +1,124 @@
+"""Enhanced RTMP in: the spec lab's own AV1 + Opus clips, HEVC from libx265 and AV1 from
+SVT-AV1 (Debian's ffmpeg) wrapped into Enhanced RTMP by `sluice publish`. Out: the source
+passed through in fMP4 with its CODECS, the H.264/AAC ladder decoded from it (ffprobe and
+ffmpeg decode every rendition; hls.js in Chromium plays the ladder of an AV1 source), and a
+clear refusal for a legacy RTMP player instead of a stream it cannot decode."""
+
+import os
+import subprocess
+import unittest
+
+from harness import SLUICE, Process, SluiceTestCase, ffprobe_json, wait_until
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../fixtures/eflv")
+RUNG_360P = "360p:640x360:856k:1200k:96k"
+
+
+def sluice_publish(url, path, log_path, loops=1):
+    return Process([SLUICE, "publish", path, url, "--loop", str(loops)], log_path)
+
+
+def encode(path, video_args, audio_args, seconds=4, size="640x360"):
+    """A short test pattern with a tone, encoded by the ffmpeg CLI into `path`."""
+    subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+                    "-t", str(seconds), *video_args, *audio_args, path],
+                   check=True, timeout=120)
+    return path
+
+
+class EnhancedRtmp(SluiceTestCase):
+    def codecs(self, sluice, playback_id, rendition):
+        """The codec names ffprobe reads from a rendition's playlist (video first)."""
+        info = ffprobe_json(sluice.http_url(f"/{playback_id}/{rendition}/index.m3u8"))
+        kinds = {s["codec_type"]: s for s in info["streams"]}
+        return tuple(kinds[k]["codec_name"] for k in ("video", "audio") if k in kinds), kinds
+
+    def decodes(self, sluice, playback_id, rendition):
+        """ffmpeg decodes three seconds of the rendition without an error."""
+        out = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error",
+                              "-i", sluice.http_url(f"/{playback_id}/{rendition}/index.m3u8"),
+                              "-t", "3", "-f", "null", "-"], capture_output=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr.decode()[-2000:])
+        self.assertEqual(out.stderr.decode().strip(), "")
+
+    def variants(self, sluice, playback_id):
+        """{rendition: its EXT-X-STREAM-INF line} of the master playlist."""
+        lines = sluice.get(f"/{playback_id}/live.m3u8")[2].decode().splitlines()
+        return {lines[i + 1].split("/")[0]: line for i, line in enumerate(lines)
+                if line.startswith("#EXT-X-STREAM-INF")}
+
+    def test_av1_opus_clip_from_the_spec_lab(self):
+        sluice = self.start_sluice(ladder=f"{RUNG_360P},source")
+        self.track(sluice_publish(sluice.rtmp_url("lab"), os.path.join(FIXTURES, "testsrc.flv"),
+                                  self.path("publish.log"), loops=4))
+        pid = sluice.playback_id("lab")
+        sluice.wait_master(pid, timeout=60)
+        variants = self.variants(sluice, pid)
+        self.assertEqual(sorted(variants), ["360p", "source"])
+        # The source as it came: AV1 (profile 1 as the clip's av1C says) and Opus.
+        self.assertIn('CODECS="av01.1.04M.08,Opus"', variants["source"])
+        self.assertIn("RESOLUTION=980x540", variants["source"])
+        self.assertRegex(variants["360p"], r'CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2"')
+        codecs, streams = self.codecs(sluice, pid, "source")
+        self.assertEqual(codecs, ("av1", "opus"))
+        self.assertEqual((streams["video"]["width"], streams["video"]["height"]), (980, 540))
+        self.assertEqual(self.codecs(sluice, pid, "360p")[0], ("h264", "aac"))
+        for rendition in ("source", "360p"):
+            self.decodes(sluice, pid, rendition)
+        # A thumbnail is decoded from the AV1 keyframe.
+        status, headers, _ = sluice.get(f"/{pid}/thumbnail.jpg")
+        self.assertEqual((status, headers["Content-Type"]), (200, "image/jpeg"))
+
+        # ffmpeg 5.1's RTMP player announces no Enhanced RTMP codec: it is refused, saying why.
+        out = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-i",
+                              sluice.rtmp_url(pid), "-t", "2", "-f", "null", "-"],
+                             capture_output=True, timeout=60)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("did not announce", out.stderr.decode())
+        self.assertIn("which this player did not announce", sluice.output())
+
+    def test_hevc_from_x265_and_av1_from_svt_av1(self):
+        sluice = self.start_sluice(ladder=f"{RUNG_360P},source")
+        hevc = encode(self.path("hevc.mp4"),
+                      ["-c:v", "libx265", "-x265-params", "log-level=error:keyint=30"],
+                      ["-c:a", "libopus", "-b:a", "64k"])
+        av1 = encode(self.path("av1.mkv"), ["-c:v", "libsvtav1", "-g", "30"],
+                     ["-c:a", "aac", "-b:a", "96k"])
+        for key, path, source_codecs, codec_prefix in (
+                ("hevc", hevc, ("hevc", "opus"), 'CODECS="hvc1.1.6.L'),
+                ("av1", av1, ("av1", "aac"), 'CODECS="av01.0.')):
+            publisher = self.track(sluice_publish(sluice.rtmp_url(key), path,
+                                                  self.path(f"{key}.log"), loops=5))
+            pid = sluice.playback_id(key)
+            sluice.wait_master(pid, timeout=60)
+            variants = self.variants(sluice, pid)
+            self.assertIn(codec_prefix, variants["source"])
+            self.assertIn("RESOLUTION=640x360", variants["source"])
+            self.assertEqual(self.codecs(sluice, pid, "source")[0], source_codecs)
+            self.assertEqual(self.codecs(sluice, pid, "360p")[0], ("h264", "aac"))
+            for rendition in ("source", "360p"):
+                self.decodes(sluice, pid, rendition)
+            publisher.stop()
+            wait_until(lambda: not any(s["playback_id"] == pid for s in sluice.streams()), 20,
+                       what=f"{key} to end")
+
+    def test_mpegts_mode_serves_the_h264_ladder_of_an_av1_source_to_hls_js(self):
+        # MPEG-TS cannot carry AV1 for browsers: no source rendition, only the ladder, which
+        # hls.js in Chromium plays (live, switching rendition, and the recording).
+        sluice = self.start_sluice("--hls-format", "mpegts",
+                                   ladder="180p:320x180:300k:600k:64k,240p:426x240:500k:1000k:64k,"
+                                          "source")
+        self.track(sluice_publish(sluice.rtmp_url("web"), os.path.join(FIXTURES, "testsrc.flv"),
+                                  self.path("publish.log"), loops=12))
+        pid = sluice.playback_id("web")
+        sluice.wait_master(pid, timeout=60)
+        self.assertEqual(sorted(self.variants(sluice, pid)), ["180p", "240p"])
+        self.assertEqual(self.codecs(sluice, pid, "240p")[0], ("h264", "aac"))
+        # The clip is 980x540: its rungs keep that shape.
+        self.check_player_page(sluice.http_url("/"), pid, "enhanced-rtmp-web", heights=(176, 234))
+
+
+if __name__ == "__main__":
+    unittest.main()
