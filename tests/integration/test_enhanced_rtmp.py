@@ -1,8 +1,8 @@
 """Enhanced RTMP in: the spec lab's own AV1 + Opus clips, HEVC from libx265 and AV1 from
 SVT-AV1 (Debian's ffmpeg) wrapped into Enhanced RTMP by `sluice publish`. Out: the source
 passed through in fMP4 with its CODECS, the H.264/AAC ladder decoded from it (ffprobe and
-ffmpeg decode every rendition; hls.js in Chromium plays the ladder of an AV1 source), and a
-clear refusal for a legacy RTMP player instead of a stream it cannot decode."""
+ffmpeg decode every rendition; hls.js in Chromium plays the ladder of an AV1 source), the
+recording in the source's codecs, and a clear refusal for a legacy RTMP player instead of a stream it cannot decode."""
 
 import os
 import subprocess
@@ -103,6 +103,13 @@ class EnhancedRtmp(SluiceTestCase):
             publisher.stop()
             wait_until(lambda: not any(s["playback_id"] == pid for s in sluice.streams()), 20,
                        what=f"{key} to end")
+            # The recording keeps the source's codecs, in fMP4.
+            recording = wait_until(lambda: [r for r in sluice.recordings()
+                                            if r["playback_id"] == pid and r["finished"]],
+                                   30, what=f"the recording of {key}")[0]
+            self.assertEqual(recording["rendition"], "source")
+            info = ffprobe_json(sluice.http_url(recording["playlist"]))
+            self.assertEqual(tuple(s["codec_name"] for s in info["streams"]), source_codecs)
 
     def test_mpegts_mode_serves_the_h264_ladder_of_an_av1_source_to_hls_js(self):
         # MPEG-TS cannot carry AV1 for browsers: no source rendition, only the ladder, which
