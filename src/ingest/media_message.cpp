@@ -114,9 +114,8 @@ std::string unplayable_for(media::Codec video, media::Codec audio,
     }
     const std::string fourcc = flv::fourcc_text(fourcc_of(codec));
     if (!announced(fourcc)) {
-      return "the stream is " + std::string(media::codec_name(codec)) +
-             ", which this player did not announce in connect (Enhanced RTMP FourCC " + fourcc +
-             ")";
+      return "the stream is " + std::string(media::codec_name(codec)) + " (Enhanced RTMP FourCC " +
+             fourcc + "), which the other side did not announce in connect";
     }
   }
   return {};

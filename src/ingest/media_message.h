@@ -46,9 +46,9 @@ media::Codec codec_of(flv::FourCc fourcc);
 // The FourCC Enhanced RTMP names a codec by (0 for none).
 flv::FourCc fourcc_of(media::Codec codec);
 
-// Why an RTMP player cannot be sent a stream of these codecs, or empty if it can: codecs
-// beyond legacy FLV's (H.264, AAC, MP3) go only to a player that announced their FourCC in
-// its connect (rtmp::ClientInfo::announced).
+// Why an RTMP peer (a player, or a relay's destination) cannot be sent a stream of these
+// codecs, or empty if it can: codecs beyond legacy FLV's (H.264, AAC, MP3) go only to a peer
+// that announced their FourCC in connect (a player's command, a server's _result).
 std::string unplayable_for(media::Codec video, media::Codec audio,
                            const std::function<bool(std::string_view)>& announced);
 

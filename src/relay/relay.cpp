@@ -17,9 +17,11 @@
 #include <mutex>
 #include <optional>
 
+#include "ingest/media_message.h"
 #include "ingest/outbox.h"
 #include "ingest/rtmp_wire.h"
 #include "observe/log.h"
+#include "proto/rtmp/capabilities.h"
 #include "proto/rtmp/publish_client.h"
 #include "proto/rtmp/server_messages.h"
 
@@ -39,13 +41,25 @@ static_assert(rtmp::PublishClient::kMediaChunkSize == rtmp::kServerChunkSize,
 constexpr auto kKeepStopped = std::chrono::seconds(60);  // stopped relays stay in the stats
 
 // The live items as RTMP players get them (shared chunks on message stream 1), or encoded
-// for this destination alone when its createStream gave another stream ID.
+// for this destination alone when its createStream gave another stream ID. A codec beyond
+// legacy FLV's that the destination did not announce in its connect answer stops the feed:
+// it would not decode it.
 class Feed final : public ingest::Subscriber {
  public:
-  Feed(std::shared_ptr<ingest::Outbox> out, std::uint32_t stream_id)
-      : out_(std::move(out)), stream_id_(stream_id) {}
+  Feed(std::shared_ptr<ingest::Outbox> out, std::uint32_t stream_id,
+       std::vector<std::string> destination_fourccs)
+      : out_(std::move(out)),
+        stream_id_(stream_id),
+        destination_fourccs_(std::move(destination_fourccs)) {}
+
+  // Why the feed stopped, or empty while it runs. Thread-safe.
+  std::string refusal() const {
+    std::lock_guard lock(mutex_);
+    return refusal_;
+  }
 
   void on_item(const ingest::LiveItemPtr& item) override {
+    if (!accepted(*item->packet)) return;
     if (stream_id_ == rtmp::kMediaStreamId) {
       out_->on_item(item);
     } else {
@@ -55,8 +69,33 @@ class Feed final : public ingest::Subscriber {
   void on_stream_end() override { out_->on_stream_end(); }
 
  private:
+  bool accepted(const media::Packet& packet) {
+    if (packet.kind == media::TrackKind::kData) return true;
+    const bool video = packet.kind == media::TrackKind::kVideo;
+    media::Codec& checked = video ? checked_video_ : checked_audio_;
+    if (packet.codec == checked) return !refused_;
+    checked = packet.codec;
+    const auto why = ingest::unplayable_for(
+        video ? packet.codec : media::Codec::kUnknown,
+        video ? media::Codec::kUnknown : packet.codec,
+        [&](std::string_view fourcc) { return rtmp::announces(destination_fourccs_, fourcc); });
+    if (!why.empty()) {
+      std::lock_guard lock(mutex_);
+      refused_ = true;
+      refusal_ = "the destination cannot take this stream: " + why;
+    }
+    return !refused_;
+  }
+
   std::shared_ptr<ingest::Outbox> out_;
   std::uint32_t stream_id_;
+  const std::vector<std::string> destination_fourccs_;
+  // Under the stream's lock (on_item's caller) only.
+  media::Codec checked_video_ = media::Codec::kUnknown;
+  media::Codec checked_audio_ = media::Codec::kUnknown;
+  bool refused_ = false;
+  mutable std::mutex mutex_;  // guards refusal_
+  std::string refusal_;
 };
 
 // The renditions of an encoding profile's pipeline (it has one) go into a Stream of their
@@ -268,7 +307,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
   asio::awaitable<std::string> publish(Stream& s) {
     auto outbox = std::make_shared<ingest::Outbox>(strand_, config_.queue_bytes, drops_);
     outbox->set_farewell(client_->unpublish());
-    auto feed = std::make_shared<Feed>(outbox, client_->stream_id());
+    auto feed = std::make_shared<Feed>(outbox, client_->stream_id(), client_->server_fourccs());
     {
       std::lock_guard lock(mutex_);
       outbox_ = outbox;
@@ -280,7 +319,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
     reason_.clear();
     Clock::time_point write_started{};
     co_await (outbox->run_writer(s, write_started) || read_loop(s, *outbox) ||
-              watchdog(write_started));
+              watchdog(write_started, *feed));
     stream_->unsubscribe(feed.get());
     {
       std::lock_guard lock(mutex_);
@@ -288,6 +327,8 @@ class Relay : public std::enable_shared_from_this<Relay> {
       outbox_.reset();
     }
     if (stream_->ended()) co_return std::string();
+    // A refused codec ends the other loops too: their cancellation is not the reason.
+    if (auto why = feed->refusal(); !why.empty()) co_return why;
     co_return reason_.empty() ? std::string("connection lost") : reason_;
   }
 
@@ -309,12 +350,13 @@ class Relay : public std::enable_shared_from_this<Relay> {
     }
   }
 
-  asio::awaitable<void> watchdog(const Clock::time_point& write_started) {
+  asio::awaitable<void> watchdog(const Clock::time_point& write_started, const Feed& feed) {
     asio::steady_timer tick(strand_);
     for (;;) {
       tick.expires_after(std::chrono::seconds(1));
       auto [ec] = co_await tick.async_wait(kUseTuple);
       if (ec) co_return;
+      if (!feed.refusal().empty()) co_return;
       if (write_started != Clock::time_point{} &&
           Clock::now() - write_started > config_.write_timeout) {
         reason_ = fmt::format("a write took over {} ms", config_.write_timeout.count());

@@ -8,7 +8,10 @@ import os
 import subprocess
 import unittest
 
-from harness import SLUICE, Process, SluiceTestCase, ffprobe_json, wait_until
+import urllib.parse
+
+from harness import (SLUICE, NginxRtmp, Process, Sluice, SluiceTestCase, ffprobe_json,
+                     wait_until)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../fixtures/eflv")
 RUNG_360P = "360p:640x360:856k:1200k:96k"
@@ -77,7 +80,7 @@ class EnhancedRtmp(SluiceTestCase):
                              capture_output=True, timeout=60)
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("did not announce", out.stderr.decode())
-        self.assertIn("which this player did not announce", sluice.output())
+        self.assertIn("which the other side did not announce", sluice.output())
 
     def test_hevc_from_x265_and_av1_from_svt_av1(self):
         sluice = self.start_sluice(ladder=f"{RUNG_360P},source")
@@ -110,6 +113,32 @@ class EnhancedRtmp(SluiceTestCase):
             self.assertEqual(recording["rendition"], "source")
             info = ffprobe_json(sluice.http_url(recording["playlist"]))
             self.assertEqual(tuple(s["codec_name"] for s in info["streams"]), source_codecs)
+
+    def test_relays_send_av1_only_to_a_destination_that_announced_it(self):
+        # A second Sluice announces av01 and Opus in its connect answer and gets the copy;
+        # nginx-rtmp (standing in for a legacy destination) announces nothing: its relay
+        # stops, saying why, instead of sending what it cannot decode.
+        b = self.track(Sluice(self.path("b")))
+        nginx = self.track(NginxRtmp(self.workdir, app="live2"))
+        a = self.start_sluice("--relay-youtube-url",
+                              f"rtmp://127.0.0.1:{nginx.port}/live2/{{key}}")
+        push = urllib.parse.quote(b.rtmp_url("relayed"), safe="")
+        self.track(sluice_publish(a.rtmp_url("lab") + f"?push={push}&youtube=yt-key",
+                                  os.path.join(FIXTURES, "testsrc.flv"), self.path("publish.log"),
+                                  loops=4))
+        pid = a.playback_id("lab")
+
+        def relays():
+            return {r["destination"]: r for s in a.streams() if s["playback_id"] == pid
+                    for r in s.get("relays", [])}
+
+        wait_until(lambda: "did not announce" in relays().get("youtube", {}).get("last_error", ""),
+                   30, what="the legacy destination's relay to stop")
+        self.assertRegex(relays()["youtube"]["last_error"], r"stream is (av1|opus)")
+        relayed = b.playback_id("relayed")
+        b.wait_master(relayed, timeout=60)
+        self.assertEqual(relays()["push1"]["state"], "live")
+        self.assertEqual(self.codecs(b, relayed, "source")[0], ("av1", "opus"))
 
     def test_mpegts_mode_serves_the_h264_ladder_of_an_av1_source_to_hls_js(self):
         # MPEG-TS cannot carry AV1 for browsers: no source rendition, only the ladder, which

@@ -1,8 +1,6 @@
 #include "proto/rtmp/command_phase.h"
 
-#include <algorithm>
-#include <cctype>
-
+#include "proto/rtmp/capabilities.h"
 #include "proto/rtmp/server_messages.h"
 
 namespace sluice::rtmp {
@@ -50,44 +48,8 @@ Result<CommandStep> CommandPhase::on_command(const Message& message) {
 }
 
 bool ClientInfo::announced(std::string_view fourcc) const {
-  const auto same = [&](const std::string& s) {
-    return s == "*" ||
-           std::equal(s.begin(), s.end(), fourcc.begin(), fourcc.end(), [](char a, char b) {
-             return std::tolower(static_cast<unsigned char>(a)) ==
-                    std::tolower(static_cast<unsigned char>(b));
-           });
-  };
-  return std::any_of(fourccs.begin(), fourccs.end(), same);
+  return announces(fourccs, fourcc);
 }
-
-namespace {
-
-// The FourCCs of connect's fourCcList and FourCcInfoMaps, bounded: a client cannot make the
-// server keep more than a few dozen short strings.
-std::vector<std::string> announced_fourccs(const amf0::Value& object) {
-  constexpr std::size_t kMaxFourCcs = 64;
-  std::vector<std::string> out;
-  const auto add = [&](const std::string& s) {
-    if (s.size() <= 4 && !s.empty() && out.size() < kMaxFourCcs) out.push_back(s);
-  };
-  if (const auto* list = object.get("fourCcList")) {
-    if (const auto* array = std::get_if<amf0::StrictArray>(&list->v)) {
-      for (const auto& item : array->items)
-        if (const auto* s = item.as_string()) add(*s);
-    }
-  }
-  for (const char* map : {"videoFourCcInfoMap", "audioFourCcInfoMap"}) {
-    const auto* value = object.get(map);
-    const auto* props = value ? value->properties() : nullptr;
-    if (!props) continue;
-    for (const auto& [fourcc, flags] : *props) {
-      if (const auto* n = flags.as_number(); n && *n >= 1) add(fourcc);
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 Result<CommandStep> CommandPhase::on_connect(double txid, const amf0::Value& object) {
   client_.app = normalize_app(object.get_string("app"));

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "proto/amf0/amf0.h"
+#include "proto/rtmp/capabilities.h"
 #include "proto/rtmp/message.h"
 
 namespace sluice::rtmp {
@@ -37,12 +38,14 @@ Result<media::Bytes> PublishClient::feed(std::span<const std::uint8_t> in) {
     in = in.subspan(step->consumed);
     // Set Chunk Size first: every message after it, commands included, uses it.
     write_set_chunk_size(kMediaChunkSize, out);
-    auto connect = command(kCommandCsid, 0,
-                           {"connect", kConnectTxid,
-                            amf0::Object{{{"app", target_.app},
-                                          {"type", "nonprivate"},
-                                          {"flashVer", "FMLE/3.0 (compatible; Sluice)"},
-                                          {"tcUrl", target_.tc_url}}}});
+    // Enhanced RTMP: the codecs this client may send (a relay forwards what it is given).
+    amf0::Object object{{{"app", target_.app},
+                         {"type", "nonprivate"},
+                         {"flashVer", "FMLE/3.0 (compatible; Sluice)"},
+                         {"tcUrl", target_.tc_url}}};
+    for (auto& p : sluice_capabilities())
+      object.properties.push_back(std::move(p));
+    auto connect = command(kCommandCsid, 0, {"connect", kConnectTxid, std::move(object)});
     out.insert(out.end(), connect.begin(), connect.end());
     state_ = State::kConnecting;
   }
@@ -95,6 +98,7 @@ Status PublishClient::on_command(const Message& m, media::Bytes& out) {
                                            ": " + info("code") + " " + info("description"));
   }
   if (name == "_result" && txid == kConnectTxid && state_ == State::kConnecting) {
+    if (v.size() >= 3) server_fourccs_ = announced_fourccs(v[2]);
     for (const auto& cmd :
          {command(kCommandCsid, 0, {"releaseStream", 2.0, amf0::Null{}, target_.stream}),
           command(kCommandCsid, 0, {"FCPublish", 3.0, amf0::Null{}, target_.stream}),

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "media/packet.h"
 #include "media/result.h"
@@ -32,6 +33,9 @@ class PublishClient {
   // NetStream.Publish.Start received: media may flow, on stream_id(), at kMediaChunkSize.
   bool publishing() const { return state_ == State::kPublishing; }
   std::uint32_t stream_id() const { return stream_id_; }
+  // The Enhanced RTMP codecs the server announced in its connect _result (empty for a
+  // legacy server): see rtmp::announces.
+  const std::vector<std::string>& server_fourccs() const { return server_fourccs_; }
   // FCUnpublish and deleteStream, for a clean end.
   media::Bytes unpublish() const;
 
@@ -48,6 +52,7 @@ class PublishClient {
   ChunkDecoder decoder_;
   AckCounter acks_;
   std::uint32_t stream_id_ = 0;
+  std::vector<std::string> server_fourccs_;
 };
 
 }  // namespace sluice::rtmp

@@ -1,5 +1,7 @@
 #include "proto/rtmp/server_messages.h"
 
+#include "proto/rtmp/capabilities.h"
+
 #include "proto/rtmp/chunk.h"
 #include "proto/rtmp/message.h"
 
@@ -32,31 +34,10 @@ media::Bytes user_control(std::uint16_t event, std::uint32_t value) {
 }
 
 amf0::Object server_capabilities() {
-  // FourCcInfoMask: 1 can decode, 2 can encode, 4 can forward. Every codec taken is decoded
-  // for the ladder and forwarded to players and relays; only H.264 and AAC are encoded.
-  constexpr double kDecodeForward = 1 | 4, kAll = 1 | 2 | 4;
-  amf0::Object video{{{"avc1", kAll},
-                      {"hvc1", kDecodeForward},
-                      {"av01", kDecodeForward},
-                      {"vp09", kDecodeForward}}};
-  amf0::Object audio{{{"mp4a", kAll},
-                      {"Opus", kDecodeForward},
-                      {"ac-3", kDecodeForward},
-                      {"ec-3", kDecodeForward},
-                      {"fLaC", kDecodeForward},
-                      {".mp3", kDecodeForward}}};
-  amf0::StrictArray list;
-  for (const auto* map : {&video, &audio})
-    for (const auto& [fourcc, flags] : map->properties)
-      list.items.emplace_back(fourcc);
-  // CapsExMask: 2 multitrack (the main track is taken, the others skipped), 4 ModEx,
-  // 8 the nanosecond timestamp offset. Not 1: this server sends no reconnect request yet.
-  return amf0::Object{{{"fmsVer", "FMS/3,0,1,123"},
-                       {"capabilities", 31.0},
-                       {"fourCcList", std::move(list)},
-                       {"videoFourCcInfoMap", std::move(video)},
-                       {"audioFourCcInfoMap", std::move(audio)},
-                       {"capsEx", 2.0 + 4.0 + 8.0}}};
+  amf0::Object props{{{"fmsVer", "FMS/3,0,1,123"}, {"capabilities", 31.0}}};
+  for (auto& p : sluice_capabilities())
+    props.properties.push_back(std::move(p));
+  return props;
 }
 
 media::Bytes connect_accepted(double txid, double object_encoding) {
