@@ -192,10 +192,26 @@ Result<std::vector<Tag>> read_input(const std::string& path) {
   return read_with_libavformat(path);
 }
 
+// A codec configuration (legacy or Enhanced RTMP sequence start) or metadata: what a server
+// that takes the stream over must be sent again first.
+bool is_setup(const Tag& tag) {
+  if (tag.type == 18) return true;
+  if (tag.body.size() < 2) return false;
+  const std::uint8_t b = tag.body[0];
+  if (tag.type == 9) return (b & 0x80) ? (b & 0x0f) == 0 : tag.body[1] == 0;
+  if (tag.type == 8) return (b >> 4) == 9 ? (b & 0x0f) == 0 : (b >> 4) == 10 && tag.body[1] == 0;
+  return false;
+}
+
+bool is_video_keyframe(const Tag& tag) {
+  return tag.type == 9 && !tag.body.empty() && ((tag.body[0] >> 4) & 7) == 1 && !is_setup(tag);
+}
+
 class Connection {
  public:
   Connection(asio::io_context& io, const relay::RtmpUrl& url)
-      : socket_(io), client_(rtmp::PublishTarget{url.app, url.tc_url, url.stream}) {
+      : socket_(io),
+        client_(rtmp::PublishTarget{url.app, url.tc_url, url.stream, /*follows_reconnect=*/true}) {
     tcp::resolver resolver(io);
     asio::connect(socket_, resolver.resolve(url.host, std::to_string(url.port)));
     socket_.set_option(tcp::no_delay(true));
@@ -224,6 +240,9 @@ class Connection {
     return Ok{};
   }
 
+  bool reconnect_requested() const { return client_.reconnect_requested(); }
+  const std::string& reconnect_tc_url() const { return client_.reconnect_tc_url(); }
+
   void finish() {
     boost::system::error_code ignored;
     asio::write(socket_, asio::buffer(client_.unpublish()), ignored);
@@ -247,6 +266,36 @@ class Connection {
   media::Bytes out_;
 };
 
+// A new connection where the server's reconnect request says (its tcUrl if absolute, else
+// the URL this publisher was given), with `setup` sent first; null (the old connection goes
+// on) if that fails.
+std::unique_ptr<Connection> reconnect(asio::io_context& io, const relay::RtmpUrl& url,
+                                      const Connection& old, const std::vector<Tag>& setup) {
+  relay::RtmpUrl target = url;
+  if (const auto& tc = old.reconnect_tc_url(); tc.starts_with("rtmp://")) {
+    if (auto parsed = relay::parse_rtmp_url(tc + "/" + url.stream); parsed && !parsed->tls) {
+      target = *parsed;
+    }
+  }
+  std::fprintf(stderr, "sluice publish: the server asked to reconnect; connecting to %s:%u\n",
+               target.host.c_str(), static_cast<unsigned>(target.port));
+  try {
+    auto conn = std::make_unique<Connection>(io, target);
+    if (auto st = conn->start(); !st) {
+      std::fprintf(stderr, "sluice publish: reconnect: %s\n", st.error().message.c_str());
+      return nullptr;
+    }
+    for (const auto& tag : setup) {
+      if (auto st = conn->send(tag); !st) return nullptr;
+    }
+    std::fprintf(stderr, "sluice publish: reconnected\n");
+    return conn;
+  } catch (const boost::system::system_error& e) {
+    std::fprintf(stderr, "sluice publish: reconnect: %s\n", e.what());
+    return nullptr;
+  }
+}
+
 }  // namespace
 
 int run_publish(const PublishOptions& options) {
@@ -264,13 +313,16 @@ int run_publish(const PublishOptions& options) {
   }
   try {
     asio::io_context io;
-    Connection conn(io, *url);
-    if (auto st = conn.start(); !st) {
+    auto conn = std::make_unique<Connection>(io, *url);
+    if (auto st = conn->start(); !st) {
       std::fprintf(stderr, "sluice publish: %s\n", st.error().message.c_str());
       return 1;
     }
     const auto started = std::chrono::steady_clock::now();
     std::int64_t offset_ms = 0;
+    std::vector<Tag> setup;  // the latest sequence starts and metadata sent
+    const bool has_video =
+        std::any_of(tags->begin(), tags->end(), [](const Tag& t) { return t.type == 9; });
     for (int loop = 0; loop < options.loops; ++loop) {
       std::int64_t last_ms = 0;
       for (const auto& tag : *tags) {
@@ -282,14 +334,28 @@ int run_publish(const PublishOptions& options) {
         if (options.realtime) {
           std::this_thread::sleep_until(started + std::chrono::milliseconds(sent.timestamp_ms));
         }
-        if (auto st = conn.send(sent); !st) {
+        // Asked to reconnect (Enhanced RTMP): move at a keyframe, so the new server's stream
+        // starts cleanly, with the sequence starts sent again.
+        if (conn->reconnect_requested() && (is_video_keyframe(tag) || !has_video)) {
+          if (auto moved = reconnect(io, *url, *conn, setup)) {
+            conn->finish();
+            conn = std::move(moved);
+          }
+        }
+        if (is_setup(tag)) {
+          std::erase_if(setup, [&](const Tag& t) {
+            return t.type == tag.type && (t.type == 18 || is_setup(t));
+          });
+          setup.push_back(sent);
+        }
+        if (auto st = conn->send(sent); !st) {
           std::fprintf(stderr, "sluice publish: %s\n", st.error().message.c_str());
           return 1;
         }
       }
       offset_ms += last_ms + 40;
     }
-    conn.finish();
+    conn->finish();
   } catch (const boost::system::system_error& e) {
     std::fprintf(stderr, "sluice publish: %s\n", e.what());
     return 1;

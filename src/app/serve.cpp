@@ -254,7 +254,8 @@ MediaServer::MediaServer(const ServeConfig& config, ServeInputs inputs)
   }
   rtmp_ = std::make_unique<ingest::RtmpServer>(
       io_, in_.rtmp,
-      ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_, in_.tokens.get()});
+      ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_, in_.tokens.get(),
+                            &draining_});
   rtmp_port_ = rtmp_->local_endpoint().port();
   if (!config.srt_listen.empty()) {
     ingest::SrtConfig srt = config.srt;
@@ -265,13 +266,16 @@ MediaServer::MediaServer(const ServeConfig& config, ServeInputs inputs)
     srt_library_.emplace();
     srt_ = std::make_unique<ingest::SrtServer>(
         io_, config.srt_listen, std::move(srt),
-        ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_, in_.tokens.get()},
+        ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_, in_.tokens.get(),
+                              &draining_},
         srt_counters_);
   }
   if (in_.rtmps) {
     rtmps_ = std::make_unique<ingest::RtmpServer>(
         io_, *in_.rtmps,
-        ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_, in_.tokens.get()}, in_.tls);
+        ingest::IngestContext{config.rtmp, hub_, gate_, rtmp_counters_, in_.tokens.get(),
+                              &draining_},
+        in_.tls);
   }
   if (config.thumbnail.interval.count() > 0)
     thumbnails_ = std::make_unique<serve::Thumbnails>(config.thumbnail);

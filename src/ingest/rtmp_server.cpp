@@ -18,6 +18,7 @@
 #include "media/timestamps.h"
 #include "net/accept.h"
 #include "observe/log.h"
+#include "proto/rtmp/capabilities.h"
 #include "proto/rtmp/command_phase.h"
 #include "proto/rtmp/handshake.h"
 #include "proto/rtmp/server_messages.h"
@@ -383,6 +384,7 @@ class Session {
       auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       if (ec) co_return;
       const auto now = Clock::now();
+      maybe_request_reconnect();
       if (now > read_deadline_) {
         log_.log_limited(spdlog::level::warn, "rtmp timeout",
                          fmt::format("closing: {}", role_ == Role::kNone && !phase_.connected()
@@ -397,6 +399,18 @@ class Session {
         co_return;
       }
     }
+  }
+
+  // A draining node asks its Enhanced RTMP publishers to move (they finish their GOP here).
+  void maybe_request_reconnect() {
+    if (reconnect_requested_ || role_ != Role::kPublisher || !ctx_.draining ||
+        !ctx_.draining->load(std::memory_order_relaxed) ||
+        !(phase_.client().caps_ex & rtmp::kCapsExReconnect)) {
+      return;
+    }
+    reconnect_requested_ = true;
+    outbox_->send(rtmp::reconnect_request("This server is draining; reconnect to continue."));
+    log_.info("draining: asked the publisher to reconnect");
   }
 
   // ---- teardown ------------------------------------------------------------------------
@@ -439,7 +453,7 @@ class Session {
   Clock::time_point read_deadline_{};
   Clock::time_point write_started_{};
 
-  bool stop_ = false, drain_ = false, warned_type_ = false;
+  bool stop_ = false, drain_ = false, warned_type_ = false, reconnect_requested_ = false;
   Role role_ = Role::kNone;
   std::string key_;  // as the publisher sent it, for the log (masked)
   std::string last_media_warning_;

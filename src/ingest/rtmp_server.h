@@ -60,6 +60,9 @@ struct IngestContext {
   RtmpCounters& counters;
   // Signed playback: players (RTMP and SRT) need a token; null: anyone may play.
   const admission::PlaybackTokens* tokens = nullptr;
+  // Set while the node drains: publishers that announced Enhanced RTMP's reconnect capability
+  // are asked, once, to reconnect (and land on another server through the fleet's door).
+  const std::atomic<bool>* draining = nullptr;
 };
 
 // Signed playback for a player asking for `play_name` ("<playbackId>?token=..."): Ok, or why

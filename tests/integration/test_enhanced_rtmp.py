@@ -10,8 +10,10 @@ import unittest
 
 import urllib.parse
 
-from harness import (SLUICE, NginxRtmp, Process, Sluice, SluiceTestCase, ffprobe_json,
-                     wait_until)
+import signal
+
+from harness import (SLUICE, NginxRtmp, Process, Proxy, Redis, Sluice, SluiceTestCase,
+                     ffprobe_json, wait_until)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../fixtures/eflv")
 RUNG_360P = "360p:640x360:856k:1200k:96k"
@@ -139,6 +141,39 @@ class EnhancedRtmp(SluiceTestCase):
         b.wait_master(relayed, timeout=60)
         self.assertEqual(relays()["push1"]["state"], "live")
         self.assertEqual(self.codecs(b, relayed, "source")[0], ("av1", "opus"))
+
+    def test_draining_server_moves_its_publisher_with_a_reconnect_request(self):
+        # Through the fleet's door: a drained server asks its Enhanced RTMP publisher to
+        # reconnect; `sluice publish` does, at a keyframe, through the proxy, which places it
+        # on the other server; the first exits once its publisher has gone.
+        redis = self.track(Redis(self.workdir))
+        fleet = ("--registry", redis.url, "--registry-ttl", "3", "--registry-resync", "0.5")
+        a = self.track(Sluice(self.path("a"), *fleet, "--max-streams", "2",
+                              "--drain-timeout", "60"))
+        b = self.track(Sluice(self.path("b"), *fleet, "--max-streams", "1"))
+        proxy = self.track(Proxy(self.workdir, *fleet, "--playback-secret", a.secret,
+                                 "--proxy-health-interval", "0.5"))
+        wait_until(lambda: proxy.metric("sluice_proxy_servers") == 2, 10, what="both servers")
+        publisher = self.track(sluice_publish(proxy.rtmp_url("moving"),
+                                              os.path.join(FIXTURES, "testsrc.flv"),
+                                              self.path("publish.log"), loops=6))
+        pid = a.playback_id("moving")
+
+        def holders():
+            return [s for s in (a, b) if s.alive() and
+                    any(x["playback_id"] == pid for x in s.streams())]
+
+        wait_until(lambda: holders() == [a], 15, what="the stream on a (the most room)")
+        a.wait_master(pid, timeout=60)
+        a.proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: holders() == [b], 30, what="the publisher to move to b")
+        self.assertEqual(a.wait(30), 0)
+        self.assertIn("asked the publisher to reconnect", a.output())
+        self.assertIn("drain: no publisher left", a.output())
+        self.assertTrue(publisher.alive())
+        self.assertIn("reconnected", publisher.output())
+        b.wait_master(pid, timeout=60)
+        self.assertEqual(self.codecs(b, pid, "source")[0], ("av1", "opus"))
 
     def test_mpegts_mode_serves_the_h264_ladder_of_an_av1_source_to_hls_js(self):
         # MPEG-TS cannot carry AV1 for browsers: no source rendition, only the ladder, which

@@ -6,7 +6,7 @@
 
 namespace sluice::rtmp {
 
-amf0::Properties sluice_capabilities() {
+amf0::Properties sluice_capabilities(bool reconnect) {
   // FourCcInfoMask: 1 can decode, 2 can encode, 4 can forward.
   constexpr double kDecodeForward = 1 | 4, kAll = 1 | 2 | 4;
   amf0::Object video{{{"avc1", kAll},
@@ -23,12 +23,17 @@ amf0::Properties sluice_capabilities() {
   for (const auto* map : {&video, &audio})
     for (const auto& [fourcc, flags] : map->properties)
       list.items.emplace_back(fourcc);
-  // CapsExMask: 2 multitrack (the main track is taken, the others skipped), 4 ModEx, 8 the
-  // nanosecond timestamp offset. Not 1: Sluice sends no reconnect request yet.
+  const std::uint32_t caps = kCapsExMultitrack | kCapsExModEx | kCapsExTimestampNanoOffset |
+                             (reconnect ? kCapsExReconnect : 0);
   return {{"fourCcList", std::move(list)},
           {"videoFourCcInfoMap", std::move(video)},
           {"audioFourCcInfoMap", std::move(audio)},
-          {"capsEx", 2.0 + 4.0 + 8.0}};
+          {"capsEx", static_cast<double>(caps)}};
+}
+
+std::uint32_t announced_caps_ex(const amf0::Value& object) {
+  const double caps = object.get_number("capsEx", 0);
+  return caps >= 0 && caps < 65536 ? static_cast<std::uint32_t>(caps) : 0;
 }
 
 std::vector<std::string> announced_fourccs(const amf0::Value& object) {

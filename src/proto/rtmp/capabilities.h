@@ -2,6 +2,7 @@
 // videoFourCcInfoMap, audioFourCcInfoMap, capsEx), both ways.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,10 +11,21 @@
 
 namespace sluice::rtmp {
 
+// capsEx flags (CapsExMask).
+inline constexpr std::uint32_t kCapsExReconnect = 0x01;
+inline constexpr std::uint32_t kCapsExMultitrack = 0x02;
+inline constexpr std::uint32_t kCapsExModEx = 0x04;
+inline constexpr std::uint32_t kCapsExTimestampNanoOffset = 0x08;
+
 // What Sluice announces, as properties to add to a connect command object or _result:
 // every codec it takes is decoded for the ladder and forwarded to players and relays; only
-// H.264 and AAC are encoded.
-amf0::Properties sluice_capabilities();
+// H.264 and AAC are encoded. capsEx: multitrack (the main track is taken, the others
+// skipped), ModEx and the nanosecond offset, and `reconnect` where that side sends or
+// follows NetConnection.Connect.ReconnectRequest.
+amf0::Properties sluice_capabilities(bool reconnect);
+
+// The capsEx flags of a connect command object or _result (0 when absent or not a number).
+std::uint32_t announced_caps_ex(const amf0::Value& object);
 
 // The FourCCs `object` announces (a connect command object, or a connect _result's
 // properties): fourCcList's entries, and the keys of the FourCcInfoMaps with any flag set,

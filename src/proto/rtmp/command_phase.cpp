@@ -56,6 +56,7 @@ Result<CommandStep> CommandPhase::on_connect(double txid, const amf0::Value& obj
   client_.tc_url = object.get_string("tcUrl");
   client_.flash_ver = object.get_string("flashVer");
   client_.fourccs = announced_fourccs(object);
+  client_.caps_ex = announced_caps_ex(object);
   CommandStep step;
   step.command = "connect";
   if (client_.app != config_.app) {

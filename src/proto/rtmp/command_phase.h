@@ -29,6 +29,7 @@ struct ClientInfo {
   // Enhanced RTMP: the FourCCs it announced (fourCcList, and the keys of videoFourCcInfoMap
   // and audioFourCcInfoMap with any flag set), "*" for any. Empty for a legacy client.
   std::vector<std::string> fourccs;
+  std::uint32_t caps_ex = 0;  // Enhanced RTMP capsEx flags (kCapsExReconnect, ...)
   // Whether the client announced `fourcc` (compared without case, as some clients write
   // "Hvc1"), or the wildcard.
   bool announced(std::string_view fourcc) const;

@@ -43,7 +43,7 @@ Result<media::Bytes> PublishClient::feed(std::span<const std::uint8_t> in) {
                          {"type", "nonprivate"},
                          {"flashVer", "FMLE/3.0 (compatible; Sluice)"},
                          {"tcUrl", target_.tc_url}}};
-    for (auto& p : sluice_capabilities())
+    for (auto& p : sluice_capabilities(target_.follows_reconnect))
       object.properties.push_back(std::move(p));
     auto connect = command(kCommandCsid, 0, {"connect", kConnectTxid, std::move(object)});
     out.insert(out.end(), connect.begin(), connect.end());
@@ -127,6 +127,10 @@ Status PublishClient::on_command(const Message& m, media::Bytes& out) {
                         "server refused publish: " + code + " " + info("description"));
     }
     if (code == "NetStream.Publish.Start") state_ = State::kPublishing;
+    if (code == "NetConnection.Connect.ReconnectRequest" && target_.follows_reconnect) {
+      reconnect_tc_url_ = info("tcUrl");
+      reconnect_requested_ = true;
+    }
   }
   return Ok{};  // onBWDone, onFCPublish, _result of releaseStream/FCPublish, ...
 }

@@ -21,6 +21,9 @@ struct PublishTarget {
   std::string app;
   std::string tc_url;
   std::string stream;  // publish name, with its query if any
+  // Announce Enhanced RTMP's reconnect capability, and report a server's reconnect request
+  // (reconnect_requested()): for a caller that will connect anew when asked.
+  bool follows_reconnect = false;
 };
 
 class PublishClient {
@@ -36,6 +39,11 @@ class PublishClient {
   // The Enhanced RTMP codecs the server announced in its connect _result (empty for a
   // legacy server): see rtmp::announces.
   const std::vector<std::string>& server_fourccs() const { return server_fourccs_; }
+  // The server sent NetConnection.Connect.ReconnectRequest (follows_reconnect only): connect
+  // anew, to reconnect_tc_url() if not empty (absolute or relative to the current tcUrl), at
+  // the next keyframe, then leave this connection.
+  bool reconnect_requested() const { return reconnect_requested_; }
+  const std::string& reconnect_tc_url() const { return reconnect_tc_url_; }
   // FCUnpublish and deleteStream, for a clean end.
   media::Bytes unpublish() const;
 
@@ -53,6 +61,8 @@ class PublishClient {
   AckCounter acks_;
   std::uint32_t stream_id_ = 0;
   std::vector<std::string> server_fourccs_;
+  bool reconnect_requested_ = false;
+  std::string reconnect_tc_url_;
 };
 
 }  // namespace sluice::rtmp

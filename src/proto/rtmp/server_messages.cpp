@@ -35,7 +35,7 @@ media::Bytes user_control(std::uint16_t event, std::uint32_t value) {
 
 amf0::Object server_capabilities() {
   amf0::Object props{{{"fmsVer", "FMS/3,0,1,123"}, {"capabilities", 31.0}}};
-  for (auto& p : sluice_capabilities())
+  for (auto& p : sluice_capabilities(/*reconnect=*/true))
     props.properties.push_back(std::move(p));
   return props;
 }
@@ -51,6 +51,13 @@ media::Bytes connect_accepted(double txid, double object_encoding) {
       command_message(kCommandCsid, 0, {"_result", txid, server_capabilities(), info});
   out.insert(out.end(), result.begin(), result.end());
   return out;
+}
+
+media::Bytes reconnect_request(const std::string& description) {
+  return command_message(
+      kCommandCsid, 0,
+      {"onStatus", 0.0, amf0::Null{},
+       status_object("status", "NetConnection.Connect.ReconnectRequest", description)});
 }
 
 media::Bytes connect_rejected(double txid, const std::string& description) {

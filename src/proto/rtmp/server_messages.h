@@ -38,6 +38,10 @@ media::Bytes connect_accepted(double txid, double object_encoding);
 // videoFourCcInfoMap, audioFourCcInfoMap and capsEx.
 amf0::Object server_capabilities();
 media::Bytes connect_rejected(double txid, const std::string& description);
+// Enhanced RTMP's NetConnection onStatus NetConnection.Connect.ReconnectRequest, without a
+// tcUrl: the client reconnects to the URL it used (behind `sluice proxy`, the fleet's door,
+// which places it on a server that is not draining).
+media::Bytes reconnect_request(const std::string& description);
 // "stream", "stream/", "stream?x=y" all name the app "stream".
 std::string normalize_app(std::string app);
 
