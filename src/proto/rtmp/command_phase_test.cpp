@@ -151,7 +151,7 @@ TEST(CommandPhase, EnhancedRtmpCapabilitiesBothWays) {
   ASSERT_TRUE(props.get("videoFourCcInfoMap"));
   EXPECT_EQ(props.get("videoFourCcInfoMap")->get_number("av01", 0), 5);  // decode, forward
   EXPECT_EQ(props.get("audioFourCcInfoMap")->get_number("mp4a", 0), 7);
-  EXPECT_EQ(props.get_number("capsEx", 0), 14);  // multitrack, ModEx, nano offset
+  EXPECT_EQ(props.get_number("capsEx", 0), 15);  // reconnect, multitrack, ModEx, nano offset
 
   CommandPhase wildcard({});
   ASSERT_TRUE(wildcard.on_command(

@@ -112,6 +112,35 @@ TEST(PublishClient, ARefusalIsAnErrorWithTheServersWords) {
   EXPECT_NE(out.error().message.find("NetStream.Publish.BadName"), std::string::npos);
 }
 
+TEST(PublishClient, ReadsTheServersCodecsAndItsReconnectRequest) {
+  PublishClient client({"live", "rtmp://h/live", "abc", /*follows_reconnect=*/true});
+  Server server;
+  auto out = client.feed(server.take(client.start()));
+  ASSERT_TRUE(out);
+  server.take(*out);
+  // The client announces what it may send, and that it follows reconnect requests.
+  const auto& connect = server.received[1];
+  auto values = amf0::decode_all(*connect.payload);
+  ASSERT_TRUE(values && values->size() >= 3);
+  EXPECT_EQ((*values)[2].get_number("capsEx", 0), 15);
+  ASSERT_TRUE((*values)[2].get("fourCcList"));
+
+  auto answer = say({"_result", 1.0,
+                     amf0::Object{{{"fmsVer", "FMS/3,0,1,123"},
+                                   {"videoFourCcInfoMap", amf0::Object{{{"av01", 5.0}}}}}},
+                     info("status", "NetConnection.Connect.Success", "ok")});
+  ASSERT_TRUE(client.feed(answer));
+  EXPECT_EQ(client.server_fourccs(), (std::vector<std::string>{"av01"}));
+  ASSERT_TRUE(client.feed(say({"_result", 4.0, amf0::Null{}, 1.0})));
+  ASSERT_TRUE(client.feed(on_status("status", "NetStream.Publish.Start", "go")));
+  EXPECT_FALSE(client.reconnect_requested());
+  auto reconnect = info("status", "NetConnection.Connect.ReconnectRequest", "draining");
+  reconnect.properties.emplace_back("tcUrl", "rtmp://other/live");
+  ASSERT_TRUE(client.feed(say({"onStatus", 0.0, amf0::Null{}, reconnect})));
+  EXPECT_TRUE(client.reconnect_requested());
+  EXPECT_EQ(client.reconnect_tc_url(), "rtmp://other/live");
+}
+
 TEST(PublishClient, GarbageFromTheServerIsAnError) {
   PublishClient client({"live", "rtmp://h/live", "abc"});
   client.start();
