@@ -159,9 +159,10 @@ Result<std::shared_ptr<media::Packet>> MediaMessageReader::read_ex_video(
   if (!message) return message.error();
   using Type = flv::VideoPacketType;
   const Type type = message->packet_type;
+  if (type == Type::kMpeg2TsSequenceStart) return read_av1_descriptor(*message);
   if (message->command ||
       (type != Type::kSequenceStart && type != Type::kCodedFrames && type != Type::kCodedFramesX)) {
-    // Sequence ends, HDR metadata and AV1's MPEG-TS descriptor change nothing downstream.
+    // Sequence ends and HDR metadata change nothing downstream.
     return std::shared_ptr<media::Packet>();
   }
   const flv::ExTrack* track = main_track(message->tracks);
@@ -190,6 +191,28 @@ Result<std::shared_ptr<media::Packet>> MediaMessageReader::read_ex_video(
   }
   return make(media::TrackKind::kVideo, codec, body, offset_in(body, track->payload), config,
               keyframe, track->composition_time);
+}
+
+Result<std::shared_ptr<media::Packet>> MediaMessageReader::read_av1_descriptor(
+    const flv::ExVideoMessage& message) {
+  const flv::ExTrack* track = main_track(message.tracks);
+  if (!track) return std::shared_ptr<media::Packet>();
+  // The AV1 video descriptor of MPEG-2 TS (tag 0x80, length 4) holds the first four bytes of
+  // an av1C but for its last byte's top bits (hdr_wcg_idc and a reserved bit); the sequence
+  // header OBU comes with the first keyframe. As an av1C it configures the stream like a
+  // SequenceStart, which is what players are sent.
+  const auto d = track->payload;
+  if (d.size() < 6 || d[0] != 0x80 || d[1] != 4 || d[2] != 0x81) {
+    return make_error(Errc::kMalformed, "enhanced flv: malformed AV1 video descriptor");
+  }
+  const std::uint8_t av1c[4] = {d[2], d[3], d[4], static_cast<std::uint8_t>(d[5] & 0x1f)};
+  flv::ExVideoMessage start;
+  start.frame_type = 1;
+  start.packet_type = flv::VideoPacketType::kSequenceStart;
+  start.tracks = {flv::ExTrack{flv::kFourCcAv1, 0, 0, av1c}};
+  auto body = std::make_shared<const media::Bytes>(flv::write_ex_video(start));
+  return make(media::TrackKind::kVideo, media::Codec::kAv1, body, body->size() - sizeof av1c, true,
+              true, 0);
 }
 
 Result<std::shared_ptr<media::Packet>> MediaMessageReader::read_ex_audio(

@@ -36,6 +36,7 @@ class MediaMessageReader {
   Result<std::shared_ptr<media::Packet>> read_audio(const media::SharedBytes& body);
   Result<std::shared_ptr<media::Packet>> read_ex_video(const media::SharedBytes& body);
   Result<std::shared_ptr<media::Packet>> read_ex_audio(const media::SharedBytes& body);
+  Result<std::shared_ptr<media::Packet>> read_av1_descriptor(const flv::ExVideoMessage& message);
 
   flv::ExLimits limits_;
   std::uint8_t opus_channels_ = 2;  // from a MultichannelConfig, for an empty Opus header

@@ -101,6 +101,20 @@ TEST(MediaMessage, HevcAndAv1KeepTheirEnhancedBodies) {
   }
 }
 
+TEST(MediaMessage, Av1VideoDescriptorStartsTheSequenceAsAnAv1c) {
+  MediaMessageReader reader;
+  // MPEG2TSSequenceStart (5), "av01": descriptor tag 0x80, length 4, then marker/version,
+  // profile 0 level 8, 8-bit 4:2:0, and hdr_wcg_idc 1 in the last byte's top bits.
+  auto p = reader.read(media::TrackKind::kVideo, hex("95 61763031 8004 8108 0c 40"));
+  ASSERT_TRUE(p && *p) << (p ? "" : p.error().message);
+  EXPECT_EQ((*p)->codec, media::Codec::kAv1);
+  EXPECT_TRUE((*p)->config);
+  EXPECT_EQ(payload_of(**p), (media::Bytes{0x81, 0x08, 0x0c, 0x00}));
+  EXPECT_EQ(*(*p)->body, *hex("90 61763031 81080c00"));  // a SequenceStart for players
+  EXPECT_FALSE(reader.read(media::TrackKind::kVideo, hex("95 61763031 8003 8108 0c")));
+  EXPECT_FALSE(reader.read(media::TrackKind::kVideo, hex("95 61763031 8104 8108 0c 00")));
+}
+
 TEST(MediaMessage, MultitrackKeepsTheMainTrackAlone) {
   MediaMessageReader reader;
   // Multitrack (packet type 6), ManyTracks (1) of CodedFrames (1) in "av01": track 1 of two
