@@ -11,8 +11,11 @@
 
 #include "media/aac.h"
 #include "media/h264.h"
+#include "media/hevc.h"
+#include "media/opus.h"
 #include "media/timestamps.h"
 #include "observe/log.h"
+#include "proto/flv/enhanced.h"
 #include "proto/proxy/proxy_header.h"
 #include "proto/srt/stream_id.h"
 
@@ -47,12 +50,27 @@ struct BsfFreer {
   void operator()(AVBSFContext* b) const { av_bsf_free(&b); }
 };
 
-// An FLV tag body around a codec payload, as an RTMP publisher sends it, so RTMP players and
-// relays of an SRT stream get what they would from an RTMP one.
-media::PacketPtr flv_packet(media::TrackKind kind, bool config, bool keyframe, std::int64_t dts_ms,
+// An FLV tag body around a codec payload, as an RTMP publisher sends it (legacy for H.264 and
+// AAC, Enhanced RTMP for HEVC and Opus), so RTMP players and relays of an SRT stream get what
+// they would from an RTMP one.
+media::PacketPtr flv_packet(media::Codec codec, bool config, bool keyframe, std::int64_t dts_ms,
                             std::int32_t cts_ms, std::span<const std::uint8_t> payload) {
+  const bool video = codec == media::Codec::kH264 || codec == media::Codec::kHevc;
   auto body = std::make_shared<media::Bytes>();
-  if (kind == media::TrackKind::kVideo) {
+  if (codec == media::Codec::kHevc) {
+    flv::ExVideoMessage m;
+    m.frame_type = keyframe || config ? 1 : 2;
+    m.packet_type =
+        config ? flv::VideoPacketType::kSequenceStart : flv::VideoPacketType::kCodedFrames;
+    m.tracks = {flv::ExTrack{flv::kFourCcHevc, 0, config ? 0 : cts_ms, {}}};
+    *body = flv::write_ex_video(m);
+  } else if (codec == media::Codec::kOpus) {
+    flv::ExAudioMessage m;
+    m.packet_type =
+        config ? flv::AudioPacketType::kSequenceStart : flv::AudioPacketType::kCodedFrames;
+    m.tracks = {flv::ExTrack{flv::kFourCcOpus, 0, 0, {}}};
+    *body = flv::write_ex_audio(m);
+  } else if (video) {
     const auto cts = static_cast<std::uint32_t>(cts_ms) & 0xFFFFFF;
     *body = {static_cast<std::uint8_t>(keyframe ? 0x17 : 0x27), static_cast<std::uint8_t>(!config),
              static_cast<std::uint8_t>(cts >> 16), static_cast<std::uint8_t>(cts >> 8),
@@ -60,11 +78,12 @@ media::PacketPtr flv_packet(media::TrackKind kind, bool config, bool keyframe, s
   } else {
     *body = {0xAF, static_cast<std::uint8_t>(!config)};  // AAC, 44 kHz, 16-bit, stereo (fixed)
   }
+  // The Enhanced RTMP writer puts the (here empty) payload last: it follows the header.
   const auto header = static_cast<std::uint32_t>(body->size());
   body->insert(body->end(), payload.begin(), payload.end());
   auto packet = std::make_shared<media::Packet>();
-  packet->kind = kind;
-  packet->codec = kind == media::TrackKind::kVideo ? media::Codec::kH264 : media::Codec::kAac;
+  packet->kind = video ? media::TrackKind::kVideo : media::TrackKind::kAudio;
+  packet->codec = codec;
   packet->config = config;
   packet->keyframe = keyframe || config;
   packet->dts_ms = dts_ms;
@@ -239,22 +258,26 @@ std::string SrtServer::demux(net::SrtSocket& caller, Publication& publication, o
   int video = -1, audio = -1;
   for (unsigned i = 0; i < format->nb_streams; ++i) {
     const AVCodecParameters* par = format->streams[i]->codecpar;
-    if (video < 0 && par->codec_id == AV_CODEC_ID_H264) {
+    if (video < 0 && (par->codec_id == AV_CODEC_ID_H264 || par->codec_id == AV_CODEC_ID_HEVC)) {
       video = static_cast<int>(i);
-    } else if (audio < 0 && par->codec_id == AV_CODEC_ID_AAC) {
+    } else if (audio < 0 &&
+               (par->codec_id == AV_CODEC_ID_AAC || par->codec_id == AV_CODEC_ID_OPUS)) {
       audio = static_cast<int>(i);
     } else {
-      log.warn("ignoring a {} stream (H.264 video and AAC audio are taken)",
+      log.warn("ignoring a {} stream (H.264 or HEVC video and AAC or Opus audio are taken)",
                avcodec_get_name(par->codec_id));
     }
   }
   if (video < 0 && audio < 0) {
     counters_.demux_errors.fetch_add(1, std::memory_order_relaxed);
-    return "no H.264 video and no AAC audio in the MPEG-TS";
+    return "no H.264 or HEVC video and no AAC or Opus audio in the MPEG-TS";
   }
+  const bool hevc = video >= 0 && format->streams[video]->codecpar->codec_id == AV_CODEC_ID_HEVC;
+  const media::Codec video_codec = hevc ? media::Codec::kHevc : media::Codec::kH264;
+  const bool opus = audio >= 0 && format->streams[audio]->codecpar->codec_id == AV_CODEC_ID_OPUS;
   // ADTS frames in, raw AAC frames and the AudioSpecificConfig out.
   std::unique_ptr<AVBSFContext, BsfFreer> adts;
-  if (audio >= 0) {
+  if (audio >= 0 && !opus) {
     AVBSFContext* bsf = nullptr;
     if (av_bsf_alloc(av_bsf_get_by_name("aac_adtstoasc"), &bsf) < 0) return "no aac_adtstoasc";
     adts.reset(bsf);
@@ -264,7 +287,7 @@ std::string SrtServer::demux(net::SrtSocket& caller, Publication& publication, o
   }
   std::unique_ptr<AVPacket, PacketFreer> packet(av_packet_alloc());
   media::TimestampNormalizer timestamps;
-  media::Bytes avc_config, audio_config;
+  media::Bytes video_config, audio_config;
   bool warned_no_config = false;
   const auto stamp = [&](const AVPacket& p, const AVStream& st, media::TrackKind kind) {
     const std::int64_t dts = p.dts != AV_NOPTS_VALUE ? p.dts : p.pts;
@@ -289,22 +312,43 @@ std::string SrtServer::demux(net::SrtSocket& caller, Publication& publication, o
       const std::span<const std::uint8_t> data(packet->data,
                                                static_cast<std::size_t>(packet->size));
       const auto [dts_ms, cts_ms] = stamp(*packet, st, media::TrackKind::kVideo);
-      if (auto config = media::avc_config_from_annexb(data); config && *config != avc_config) {
-        avc_config = std::move(*config);
-        publication.stream->publish(
-            flv_packet(media::TrackKind::kVideo, true, true, dts_ms, 0, avc_config));
+      // Parameter sets come in band: a changed set is a new configuration record.
+      if (auto config =
+              hevc ? media::hevc_config_from_annexb(data) : media::avc_config_from_annexb(data);
+          config && *config != video_config) {
+        video_config = std::move(*config);
+        publication.stream->publish(flv_packet(video_codec, true, true, dts_ms, 0, video_config));
       }
-      if (avc_config.empty()) {
-        if (!std::exchange(warned_no_config, true)) log.warn("waiting for an SPS and a PPS");
+      if (video_config.empty()) {
+        if (!std::exchange(warned_no_config, true)) log.warn("waiting for the parameter sets");
       } else {
-        media::Bytes avcc;
-        media::annexb_to_avcc(data, avcc);
-        if (!avcc.empty()) {
-          publication.stream->publish(flv_packet(media::TrackKind::kVideo, false,
-                                                 (packet->flags & AV_PKT_FLAG_KEY) != 0, dts_ms,
-                                                 cts_ms, avcc));
+        media::Bytes frame;
+        hevc ? media::annexb_to_hvcc(data, frame) : media::annexb_to_avcc(data, frame);
+        if (!frame.empty()) {
+          publication.stream->publish(flv_packet(
+              video_codec, false, (packet->flags & AV_PKT_FLAG_KEY) != 0, dts_ms, cts_ms, frame));
         }
       }
+    } else if (packet->stream_index == audio && opus) {
+      if (audio_config.empty()) {
+        // The demuxer gives Opus in MPEG-TS an identification header of its own making.
+        const AVCodecParameters& par = *st.codecpar;
+        if (par.extradata_size >= 19) {
+          audio_config.assign(par.extradata, par.extradata + par.extradata_size);
+        } else {
+          audio_config =
+              media::make_opus_head(static_cast<std::uint8_t>(par.ch_layout.nb_channels));
+        }
+        const auto [config_dts, unused] = stamp(*packet, st, media::TrackKind::kAudio);
+        (void)unused;
+        publication.stream->publish(
+            flv_packet(media::Codec::kOpus, true, false, config_dts, 0, audio_config));
+      }
+      const auto [dts_ms, unused] = stamp(*packet, st, media::TrackKind::kAudio);
+      (void)unused;
+      publication.stream->publish(flv_packet(
+          media::Codec::kOpus, false, false, dts_ms, 0,
+          std::span<const std::uint8_t>(packet->data, static_cast<std::size_t>(packet->size))));
     } else if (packet->stream_index == audio && adts) {
       if (av_bsf_send_packet(adts.get(), packet.get()) < 0) continue;
       while (av_bsf_receive_packet(adts.get(), packet.get()) == 0) {
@@ -323,13 +367,13 @@ std::string SrtServer::demux(net::SrtSocket& caller, Publication& publication, o
           const auto [config_dts, unused] = stamp(*packet, st, media::TrackKind::kAudio);
           (void)unused;
           publication.stream->publish(
-              flv_packet(media::TrackKind::kAudio, true, false, config_dts, 0, audio_config));
+              flv_packet(media::Codec::kAac, true, false, config_dts, 0, audio_config));
         }
         if (!audio_config.empty()) {
           const auto [dts_ms, cts_ms] = stamp(*packet, st, media::TrackKind::kAudio);
           (void)cts_ms;
           publication.stream->publish(flv_packet(
-              media::TrackKind::kAudio, false, false, dts_ms, 0,
+              media::Codec::kAac, false, false, dts_ms, 0,
               std::span<const std::uint8_t>(packet->data, static_cast<std::size_t>(packet->size))));
         }
         av_packet_unref(packet.get());
@@ -442,6 +486,13 @@ std::string SrtServer::play(net::SrtSocket& caller, const std::shared_ptr<Stream
       break;
     if (std::chrono::steady_clock::now() - started > config_.handshake_timeout)
       return "no H.264 or AAC configuration in the stream";
+  }
+  for (const auto* config : {&video_config, &audio_config}) {
+    if (*config && (*config)->codec != media::Codec::kH264 &&
+        (*config)->codec != media::Codec::kAac) {
+      return std::string("SRT play sends H.264 and AAC only; the stream is ") +
+             media::codec_name((*config)->codec);
+    }
   }
   SrtWriter writer{caller.handle(), {}};
   constexpr int kMessage = 7 * 188;

@@ -35,4 +35,12 @@ struct PictureSize {
 // `nal` is one SPS NAL unit including its 2-byte header. The size after the conformance window.
 Result<PictureSize> parse_hevc_sps_size(std::span<const std::uint8_t> nal);
 
+// Builds an hvcC (4-byte NAL lengths) from the VPS, SPS and PPS found in an Annex B access
+// unit (MPEG-TS carries them in band). Errors when any is missing or the SPS is malformed.
+Result<Bytes> hevc_config_from_annexb(std::span<const std::uint8_t> annexb);
+
+// Appends the NAL units of `annexb` with 4-byte lengths, leaving out parameter sets and access
+// unit delimiters (the hvcC carries them).
+void annexb_to_hvcc(std::span<const std::uint8_t> annexb, Bytes& out);
+
 }  // namespace sluice::media

@@ -2,6 +2,7 @@
 // Debian's ffmpeg writes them into MP4).
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <vector>
 
 #include "media/av1.h"
@@ -42,6 +43,30 @@ TEST(Hevc, ParsesX265ConfigRecord) {
   ASSERT_TRUE(size) << size.error().message;
   EXPECT_EQ(size->width, 320);
   EXPECT_EQ(size->height, 180);  // 192 coded, less the conformance window
+}
+
+// MPEG-TS carries HEVC in Annex B with its parameter sets in band: the hvcC built from them
+// is byte for byte the one libx265's MP4 has, and frames lose the parameter sets.
+TEST(Hevc, ConfigRecordAndFramesFromAnnexB) {
+  auto c = parse_hevc_config(kX265Hvcc);
+  ASSERT_TRUE(c);
+  const Bytes slice = {0x26, 0x01, 0xaf, 0x10};
+  Bytes annexb;
+  for (const Bytes* nal :
+       std::initializer_list<const Bytes*>{&c->vps[0], &c->sps[0], &c->pps[0], &slice}) {
+    annexb.insert(annexb.end(), {0, 0, 0, 1});
+    annexb.insert(annexb.end(), nal->begin(), nal->end());
+  }
+  auto record = hevc_config_from_annexb(annexb);
+  ASSERT_TRUE(record) << record.error().message;
+  EXPECT_EQ(*record, kX265Hvcc);
+  Bytes frame;
+  annexb_to_hvcc(annexb, frame);
+  EXPECT_EQ(frame, (Bytes{0, 0, 0, 4, 0x26, 0x01, 0xaf, 0x10}));
+  // Without a PPS there is no record.
+  const Bytes no_pps(annexb.begin(),
+                     annexb.begin() + static_cast<long>(8 + c->vps[0].size() + c->sps[0].size()));
+  EXPECT_FALSE(hevc_config_from_annexb(no_pps));
 }
 
 TEST(Hevc, CodecStringSpellsProfileSpaceTierAndConstraints) {

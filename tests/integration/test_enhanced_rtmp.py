@@ -13,7 +13,7 @@ import urllib.parse
 import signal
 
 from harness import (SLUICE, NginxRtmp, Process, Proxy, Redis, Sluice, SluiceTestCase,
-                     ffprobe_json, wait_until)
+                     ffprobe_json, free_udp_port, wait_until)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../fixtures/eflv")
 RUNG_360P = "360p:640x360:856k:1200k:96k"
@@ -115,6 +115,37 @@ class EnhancedRtmp(SluiceTestCase):
             self.assertEqual(recording["rendition"], "source")
             info = ffprobe_json(sluice.http_url(recording["playlist"]))
             self.assertEqual(tuple(s["codec_name"] for s in info["streams"]), source_codecs)
+
+    def test_hevc_and_opus_over_srt_from_ffmpeg(self):
+        # The same encoders over SRT, in MPEG-TS as every SRT encoder sends: parameter sets in
+        # band (the server builds the hvcC), Opus with the demuxer's identification header.
+        port = free_udp_port()
+        sluice = self.start_sluice("--srt-listen", f"127.0.0.1:{port}",
+                                   ladder=f"{RUNG_360P},source")
+        self.track(Process(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "info", "-re",
+                            "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+                            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+                            "-t", "40", "-c:v", "libx265", "-preset", "ultrafast",
+                            "-x265-params", "log-level=error:keyint=30", "-c:a", "libopus",
+                            "-b:a", "64k", "-f", "mpegts",
+                            f"srt://127.0.0.1:{port}?streamid=srt-hevc"],
+                           self.path("ffmpeg.log")))
+        pid = sluice.playback_id("srt-hevc")
+        sluice.wait_master(pid, timeout=60)
+        variants = self.variants(sluice, pid)
+        self.assertIn('CODECS="hvc1.1.6.L', variants["source"])
+        self.assertIn(",Opus", variants["source"])
+        self.assertEqual(self.codecs(sluice, pid, "source")[0], ("hevc", "opus"))
+        self.assertEqual(self.codecs(sluice, pid, "360p")[0], ("h264", "aac"))
+        for rendition in ("source", "360p"):
+            self.decodes(sluice, pid, rendition)
+        # SRT play sends MPEG-TS with H.264 and AAC only: it says so rather than send garbage.
+        out = subprocess.run(["ffprobe", "-v", "error", "-rw_timeout", "5000000",
+                              f"srt://127.0.0.1:{port}?streamid=#!::r={pid},m=request"],
+                             capture_output=True, timeout=60)
+        self.assertNotEqual(out.returncode, 0)
+        wait_until(lambda: "SRT play sends H.264 and AAC only" in sluice.output(), 15,
+                   what="the SRT player's refusal")
 
     def test_relays_send_av1_only_to_a_destination_that_announced_it(self):
         # A second Sluice announces av01 and Opus in its connect answer and gets the copy;
