@@ -83,6 +83,11 @@ class EnhancedRtmp(SluiceTestCase):
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("did not announce", out.stderr.decode())
         self.assertIn("which the other side did not announce", sluice.output())
+        # rtmpdump (librtmp) too.
+        out = subprocess.run(["rtmpdump", "-r", sluice.rtmp_url(pid), "-o", os.devnull,
+                              "-B", "2"], capture_output=True, timeout=60)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("NetStream.Play.Failed", out.stderr.decode())
 
     def test_hevc_from_x265_and_av1_from_svt_av1(self):
         sluice = self.start_sluice(ladder=f"{RUNG_360P},source")
