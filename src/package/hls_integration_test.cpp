@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -162,6 +163,53 @@ class HlsIntegration : public ::testing::Test {
   static inline fs::path dir_;
   static inline std::vector<media::Packet> packets_;
 };
+
+// MPEG-TS carries H.264 only: an HEVC configuration mid-stream is refused, and the HEVC frames
+// after it are not written into the H.264 segments, which stay decodable.
+TEST_F(HlsIntegration, ACodecTheContainerCannotCarryIsRefusedNotMixedIn) {
+  HlsStore store(test_config());
+  Collector collector;
+  store.add_listener(&collector);
+  auto writer = store.begin("it");
+  std::size_t refused = 0;
+  for (std::size_t i = 0; i < packets_.size(); ++i) {
+    if (i == packets_.size() / 2) {
+      media::Packet hevc;
+      hevc.kind = media::TrackKind::kVideo;
+      hevc.codec = media::Codec::kHevc;
+      hevc.config = true;
+      hevc.dts_ms = packets_[i].dts_ms;
+      hevc.body = std::make_shared<const media::Bytes>(media::Bytes{1, 1, 0x60});
+      refused += writer->on_packet(share(hevc)) ? 0 : 1;
+      // Frames labelled HEVC whose bytes would pass for H.264: written, they would show.
+      const auto& frame = *std::find_if(
+          packets_.begin() + static_cast<long>(i), packets_.end(),
+          [](const media::Packet& p) { return p.kind == media::TrackKind::kVideo && !p.config; });
+      for (int n = 0; n < 30; ++n) {
+        hevc.config = false;
+        hevc.keyframe = n == 0;
+        hevc.body = frame.body;
+        hevc.payload_offset = frame.payload_offset;
+        EXPECT_TRUE(writer->on_packet(share(hevc)));
+      }
+    }
+    ASSERT_TRUE(writer->on_packet(share(packets_[i]))) << "dts " << packets_[i].dts_ms;
+  }
+  writer->end();
+  EXPECT_EQ(refused, 1u);
+  ASSERT_FALSE(collector.segments.empty());
+  std::size_t h264_frames = 0, written = 0;
+  for (const auto& p : packets_)
+    h264_frames += p.kind == media::TrackKind::kVideo && !p.config ? 1 : 0;
+  for (const auto& segment : collector.segments) {
+    const auto path = write_segment(*segment);
+    EXPECT_NE(probe(path, "-show_entries stream=codec_name").find("h264"), std::string::npos);
+    EXPECT_EQ(run("ffmpeg -v error -i " + path.string() + " -f null - 2>&1"), "");
+    written += std::stoul(
+        probe(path, "-count_packets -select_streams v -show_entries stream=nb_read_packets"));
+  }
+  EXPECT_EQ(written, h264_frames);  // every H.264 frame, and nothing else
+}
 
 TEST_F(HlsIntegration, SegmentsAreValidTsCutOnKeyframes) {
   ASSERT_GT(packets_.size(), 500u);

@@ -147,7 +147,8 @@ Status Segmenter::on_audio_config(const media::Packet& packet) {
 }
 
 Status Segmenter::on_video_frame(const media::Packet& packet) {
-  if (!video_) return Ok{};  // no decoder configuration yet: undecodable
+  // No configuration for this codec yet (or its configuration was refused): undecodable.
+  if (!video_ || video_->codec != packet.codec) return Ok{};
   if (!muxer_) {
     if (!packet.keyframe) return Ok{};  // segments must start with a keyframe
     if (video_->codec == media::Codec::kAv1 && video_->width == 0) {
@@ -199,7 +200,7 @@ Status Segmenter::on_video_frame(const media::Packet& packet) {
 }
 
 Status Segmenter::on_audio_frame(const media::Packet& packet) {
-  if (!audio_) return Ok{};
+  if (!audio_ || audio_->codec != packet.codec) return Ok{};
   if (!muxer_) {
     if (saw_video_config_) return Ok{};  // audio waits for the first video keyframe
     if (auto st = start(packet.dts_ms); !st) return st;
