@@ -195,9 +195,14 @@ class EnhancedRtmp(SluiceTestCase):
                                               self.path("publish.log"), loops=6))
         pid = a.playback_id("moving")
 
+        def holds(server):
+            try:
+                return server.alive() and any(x["playback_id"] == pid for x in server.streams())
+            except OSError:  # the drained server exited between the two questions
+                return False
+
         def holders():
-            return [s for s in (a, b) if s.alive() and
-                    any(x["playback_id"] == pid for x in s.streams())]
+            return [s for s in (a, b) if holds(s)]
 
         wait_until(lambda: holders() == [a], 15, what="the stream on a (the most room)")
         a.wait_master(pid, timeout=60)
