@@ -14,6 +14,7 @@
 
 #include "media/h264.h"
 #include "proto/flv/enhanced.h"
+#include "proto/flv/flv.h"
 #include "proto/flv/flv_file.h"
 #include "proto/rtmp/chunk.h"
 #include "proto/rtmp/publish_client.h"
@@ -71,16 +72,13 @@ media::Bytes ex_audio(flv::FourCc fourcc, flv::AudioPacketType type,
 
 media::Bytes legacy_avc(bool key, bool config, std::int32_t cts,
                         std::span<const std::uint8_t> payload) {
-  const auto c = static_cast<std::uint32_t>(cts) & 0xFFFFFF;
-  media::Bytes b = {static_cast<std::uint8_t>(key ? 0x17 : 0x27),
-                    static_cast<std::uint8_t>(config ? 0 : 1), static_cast<std::uint8_t>(c >> 16),
-                    static_cast<std::uint8_t>(c >> 8), static_cast<std::uint8_t>(c)};
+  media::Bytes b = flv::avc_tag_header(key, config, cts);
   b.insert(b.end(), payload.begin(), payload.end());
   return b;
 }
 
 media::Bytes legacy_aac(bool config, std::span<const std::uint8_t> payload) {
-  media::Bytes b = {0xAF, static_cast<std::uint8_t>(config ? 0 : 1)};
+  media::Bytes b = flv::aac_tag_header(config);
   b.insert(b.end(), payload.begin(), payload.end());
   return b;
 }

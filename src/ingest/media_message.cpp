@@ -27,15 +27,9 @@ std::size_t offset_in(const media::SharedBytes& body, std::span<const std::uint8
 // A legacy tag body around `payload`: AVC (with its packet type and composition time) or AAC.
 media::SharedBytes legacy_body(media::TrackKind kind, bool keyframe, bool config, std::int32_t cts,
                                std::span<const std::uint8_t> payload, std::size_t& header) {
-  auto body = std::make_shared<media::Bytes>();
-  if (kind == media::TrackKind::kVideo) {
-    const auto c = static_cast<std::uint32_t>(cts) & 0xFFFFFF;
-    *body = {static_cast<std::uint8_t>((keyframe ? 0x10 : 0x20) | flv::kAvc),
-             static_cast<std::uint8_t>(config ? 0 : 1), static_cast<std::uint8_t>(c >> 16),
-             static_cast<std::uint8_t>(c >> 8), static_cast<std::uint8_t>(c)};
-  } else {
-    *body = {0xAF, static_cast<std::uint8_t>(config ? 0 : 1)};  // AAC; the flags are fixed
-  }
+  auto body = std::make_shared<media::Bytes>(kind == media::TrackKind::kVideo
+                                                 ? flv::avc_tag_header(keyframe, config, cts)
+                                                 : flv::aac_tag_header(config));
   header = body->size();
   body->insert(body->end(), payload.begin(), payload.end());
   return body;

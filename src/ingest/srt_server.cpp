@@ -16,6 +16,7 @@
 #include "media/timestamps.h"
 #include "observe/log.h"
 #include "proto/flv/enhanced.h"
+#include "proto/flv/flv.h"
 #include "proto/proxy/proxy_header.h"
 #include "proto/srt/stream_id.h"
 
@@ -70,13 +71,8 @@ media::PacketPtr flv_packet(media::Codec codec, bool config, bool keyframe, std:
         config ? flv::AudioPacketType::kSequenceStart : flv::AudioPacketType::kCodedFrames;
     m.tracks = {flv::ExTrack{flv::kFourCcOpus, 0, 0, {}}};
     *body = flv::write_ex_audio(m);
-  } else if (video) {
-    const auto cts = static_cast<std::uint32_t>(cts_ms) & 0xFFFFFF;
-    *body = {static_cast<std::uint8_t>(keyframe ? 0x17 : 0x27), static_cast<std::uint8_t>(!config),
-             static_cast<std::uint8_t>(cts >> 16), static_cast<std::uint8_t>(cts >> 8),
-             static_cast<std::uint8_t>(cts)};
   } else {
-    *body = {0xAF, static_cast<std::uint8_t>(!config)};  // AAC, 44 kHz, 16-bit, stereo (fixed)
+    *body = video ? flv::avc_tag_header(keyframe, config, cts_ms) : flv::aac_tag_header(config);
   }
   // The Enhanced RTMP writer puts the (here empty) payload last: it follows the header.
   const auto header = static_cast<std::uint32_t>(body->size());

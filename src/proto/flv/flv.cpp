@@ -47,4 +47,15 @@ Result<AudioTagHeader> parse_audio_tag(std::span<const std::uint8_t> body) {
   return h;
 }
 
+std::vector<std::uint8_t> avc_tag_header(bool keyframe, bool config, std::int32_t cts_ms) {
+  const auto cts = static_cast<std::uint32_t>(cts_ms) & 0xFFFFFF;
+  return {static_cast<std::uint8_t>((keyframe ? 0x10 : 0x20) | kAvc),
+          static_cast<std::uint8_t>(config ? 0 : 1), static_cast<std::uint8_t>(cts >> 16),
+          static_cast<std::uint8_t>(cts >> 8), static_cast<std::uint8_t>(cts)};
+}
+
+std::vector<std::uint8_t> aac_tag_header(bool config) {
+  return {0xAF, static_cast<std::uint8_t>(config ? 0 : 1)};
+}
+
 }  // namespace sluice::flv

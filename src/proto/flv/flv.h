@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "media/result.h"
 
@@ -33,5 +34,11 @@ struct AudioTagHeader {
   std::uint32_t header_size = 0;
 };
 Result<AudioTagHeader> parse_audio_tag(std::span<const std::uint8_t> body);
+
+// The legacy tag headers publishers write: AVC (frame type, packet type, SI24 composition time;
+// 5 bytes) and AAC (44 kHz, 16-bit, stereo as FLV fixes them for AAC, then the packet type;
+// 2 bytes). The payload follows.
+std::vector<std::uint8_t> avc_tag_header(bool keyframe, bool config, std::int32_t cts_ms);
+std::vector<std::uint8_t> aac_tag_header(bool config);
 
 }  // namespace sluice::flv
